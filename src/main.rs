@@ -1,0 +1,5 @@
+//! The `kv-jit` binary: everything lives in the library; this only hands over the exit code.
+
+fn main() -> std::process::ExitCode {
+    kv_jit::run()
+}
