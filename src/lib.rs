@@ -2,7 +2,9 @@
 //!
 //! Data flows one way: files → model → plan → effects → ledger.
 
+pub mod diag;
 pub mod names;
+pub mod yaml;
 
 use std::process::ExitCode;
 
