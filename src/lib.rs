@@ -2,8 +2,11 @@
 //!
 //! Data flows one way: files → model → plan → effects → ledger.
 
+pub mod config;
 pub mod diag;
+pub mod fields;
 pub mod names;
+pub mod request;
 pub mod yaml;
 
 use std::process::ExitCode;
