@@ -6,6 +6,7 @@ pub mod config;
 pub mod diag;
 pub mod fields;
 pub mod names;
+pub mod policy;
 pub mod request;
 pub mod yaml;
 
