@@ -1,18 +1,60 @@
 //! kv-jit: governed, just-in-time access to Azure Key Vault secrets, run as GitOps on GitHub.
 //!
-//! Data flows one way: files → model → plan → effects → ledger.
+//! Data flows one way: files → model → plan → effects → ledger. The functional core (`yaml`,
+//! `fields`, `request`, `config`, `policy`) is pure; `cmd` is the shell that reads files and
+//! prints through `output`.
 
+pub mod cli;
+pub mod cmd;
 pub mod config;
 pub mod diag;
 pub mod fields;
 pub mod names;
+pub mod output;
 pub mod policy;
 pub mod request;
 pub mod yaml;
 
 use std::process::ExitCode;
 
-/// Runs the CLI and returns the process exit code (0 good, 1 problems found, 2 usage/config).
+use clap::Parser;
+
+/// The documented exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// All good.
+    Ok = 0,
+    /// The work found problems: invalid requests, failed grants or revokes, a tampered ledger.
+    Problems = 1,
+    /// Usage or configuration error.
+    Usage = 2,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e as u8)
+    }
+}
+
+/// Runs the CLI with the process's arguments and environment.
 pub fn run() -> ExitCode {
-    ExitCode::SUCCESS
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // clap prints help and version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { Exit::Usage as u8 } else { 0 });
+        }
+    };
+    let now = cli.now.unwrap_or_else(chrono::Utc::now);
+    let annotate = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    let exit = match &cli.command {
+        cli::Command::Validate(args) => cmd::validate::run(args, &cli.config, now, cli.format, annotate),
+        cli::Command::New(args) => cmd::new::run(args, &cli.config, now, cli.format, annotate),
+        cli::Command::Schema => {
+            output::stdout(&cmd::schema::request_schema());
+            Exit::Ok
+        }
+    };
+    exit.into()
 }

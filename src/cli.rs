@@ -1,0 +1,86 @@
+//! The command line. Flags shared by every command (`--config`, `--now`, `--format`) are global
+//! so they can be given before or after the subcommand.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+
+use crate::diag::Format;
+
+#[derive(Debug, Parser)]
+#[command(name = "kv-jit", version, about = "Governed, just-in-time access to Azure Key Vault secrets, run as GitOps on GitHub")]
+#[command(after_help = "Exit codes: 0 all good; 1 the work found problems; 2 usage or configuration error.")]
+pub struct Cli {
+    /// The config file.
+    #[arg(long, global = true, value_name = "FILE", default_value = crate::config::DEFAULT_PATH)]
+    pub config: PathBuf,
+    /// Evaluate as of this instant (RFC 3339) instead of the system clock.
+    #[arg(long, global = true, value_name = "RFC3339", value_parser = parse_now)]
+    pub now: Option<DateTime<Utc>>,
+    /// Output format of reports.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check request files against the policy and report every problem.
+    Validate(ValidateArgs),
+    /// Scaffold a new request file under requests/.
+    New(NewArgs),
+    /// Print the JSON Schema of request files.
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Skip the checks that call Azure (secret existence, vault RBAC mode).
+    #[arg(long)]
+    pub offline: bool,
+    /// Request files or folders (searched recursively for .yaml and .yml).
+    #[arg(value_name = "PATH", default_value = "requests")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// A vault named in the config (default: the only one, if there is one).
+    #[arg(long)]
+    pub vault: Option<String>,
+    /// The secret to read.
+    #[arg(long)]
+    pub secret: Option<String>,
+    /// How long, e.g. 30m, 2h, 1h30m.
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Why you need it; reviewers read this.
+    #[arg(long)]
+    pub justification: Option<String>,
+    /// Your Entra user principal name (default: `git config user.email`).
+    #[arg(long)]
+    pub requester: Option<String>,
+    /// A role alias the vault allows (default: the vault's first).
+    #[arg(long)]
+    pub role: Option<String>,
+    /// Not before this instant (RFC 3339).
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Change or incident reference.
+    #[arg(long)]
+    pub ticket: Option<String>,
+    /// The request id, i.e. the path below requests/ without .yaml (default: YEAR/USER-SECRET-MMDDHHMM).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// The requests folder.
+    #[arg(long, value_name = "DIR", default_value = "requests")]
+    pub dir: PathBuf,
+}
+
+fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("`{s}` is not an RFC 3339 instant ({e}); e.g. 2026-11-27T09:00:00Z"))
+}
