@@ -37,7 +37,7 @@ pub fn check(raw: &RawRequest, id: Option<RequestId>, config: &Config, now: Date
                 let known: Vec<&str> = config.vaults.keys().map(VaultName::as_str).collect();
                 sink.error(Code::UnknownVault, v.pos, format!("vault `{name}` is not configured"))
                     .with_help(format!("use one of: {}", known.join(", ")))
-                    .with_note(cfg, crate::diag::Pos::START, "vaults are configured here");
+                    .with_note(cfg, config.vaults_pos, "vaults are configured here");
             }
             found
         }

@@ -81,6 +81,8 @@ pub fn check_files(files: &[RequestFile], config: &Config, now: DateTime<Utc>) -
                 }
             }
         }
+        // Reading order: a file's problems from top to bottom.
+        sink.diags.sort_by_key(Diagnostic::pos);
         out.diagnostics.append(&mut sink.diags);
     }
     out

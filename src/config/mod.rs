@@ -28,6 +28,8 @@ pub struct Config {
     /// Alias → role definition id (GUID).
     pub roles: BTreeMap<String, String>,
     pub vaults: BTreeMap<VaultName, VaultPolicy>,
+    /// Where `vaults:` is, for notes about unknown vaults.
+    pub vaults_pos: Pos,
     /// GitHub login (lowercase) → the principal it may request for.
     pub identities: BTreeMap<String, Upn>,
     pub teams_webhook_env: Option<String>,
@@ -150,6 +152,7 @@ pub fn parse(bytes: &[u8], sink: &mut Sink) -> Option<Config> {
     }
 
     let mut vaults = BTreeMap::new();
+    let vaults_pos = r.key_pos("vaults").unwrap_or(Pos::START);
     match r.entries("vaults", sink) {
         Some((pos, entries)) if entries.is_empty() => {
             sink.error(Code::InvalidConfig, pos, "`vaults` is empty").with_help("configure at least one vault");
@@ -238,6 +241,7 @@ pub fn parse(bytes: &[u8], sink: &mut Sink) -> Option<Config> {
         cloud: cloud?,
         roles,
         vaults,
+        vaults_pos,
         identities,
         teams_webhook_env,
         ledger_path,
