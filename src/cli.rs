@@ -9,8 +9,14 @@ use clap::{Args, Parser, Subcommand};
 use crate::diag::Format;
 
 #[derive(Debug, Parser)]
-#[command(name = "kv-jit", version, about = "Governed, just-in-time access to Azure Key Vault secrets, run as GitOps on GitHub")]
-#[command(after_help = "Exit codes: 0 all good; 1 the work found problems; 2 usage or configuration error.")]
+#[command(
+    name = "kv-jit",
+    version,
+    about = "Governed, just-in-time access to Azure Key Vault secrets, run as GitOps on GitHub"
+)]
+#[command(
+    after_help = "Exit codes: 0 all good; 1 the work found problems; 2 usage or configuration error."
+)]
 pub struct Cli {
     /// The config file.
     #[arg(long, global = true, value_name = "FILE", default_value = crate::config::DEFAULT_PATH)]
@@ -30,7 +36,7 @@ pub enum Command {
     /// Check request files against the policy and report every problem.
     Validate(ValidateArgs),
     /// Scaffold a new request file under requests/.
-    New(NewArgs),
+    New(Box<NewArgs>),
     /// Print the JSON Schema of request files.
     Schema,
 }

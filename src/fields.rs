@@ -46,10 +46,21 @@ impl<'a> MapReader<'a> {
     /// `what` names the mapping in messages ("the request", "vault `x`").
     pub fn new(node: &'a Node, what: &str, sink: &mut Sink) -> Option<Self> {
         match &node.value {
-            Value::Map(entries) => Some(Self { entries, used: vec![false; entries.len()], pos: node.pos }),
+            Value::Map(entries) => Some(Self {
+                entries,
+                used: vec![false; entries.len()],
+                pos: node.pos,
+            }),
             Value::Invalid => None,
             _ => {
-                sink.error(Code::NotAMapping, node.pos, format!("{what} must be a mapping of `key: value` lines, found {}", node.kind()));
+                sink.error(
+                    Code::NotAMapping,
+                    node.pos,
+                    format!(
+                        "{what} must be a mapping of `key: value` lines, found {}",
+                        node.kind()
+                    ),
+                );
                 None
             }
         }
@@ -65,7 +76,10 @@ impl<'a> MapReader<'a> {
 
     /// The position of `key` itself, for messages about a missing or bad value.
     pub fn key_pos(&self, key: &str) -> Option<Pos> {
-        self.entries.iter().find(|e| e.key == key).map(|e| e.key_pos)
+        self.entries
+            .iter()
+            .find(|e| e.key == key)
+            .map(|e| e.key_pos)
     }
 
     /// Text value. Numbers are accepted as text (a secret may be called `2024`); booleans,
@@ -75,20 +89,32 @@ impl<'a> MapReader<'a> {
         let node = self.node(key)?;
         match &node.value {
             Value::Scalar { text, plain } if *plain && is_bool(text) => {
-                sink.error(Code::WrongType, node.pos, format!("`{key}` must be text, found the boolean `{text}`"))
-                    .with_help(format!("quote it if you mean the text: {key}: \"{text}\""));
+                sink.error(
+                    Code::WrongType,
+                    node.pos,
+                    format!("`{key}` must be text, found the boolean `{text}`"),
+                )
+                .with_help(format!("quote it if you mean the text: {key}: \"{text}\""));
                 None
             }
             Value::Scalar { text, .. } => {
                 if text.trim().is_empty() {
-                    sink.error(Code::EmptyValue, key_pos.unwrap_or(node.pos), format!("`{key}` is empty"));
+                    sink.error(
+                        Code::EmptyValue,
+                        key_pos.unwrap_or(node.pos),
+                        format!("`{key}` is empty"),
+                    );
                     return None;
                 }
                 Some(Spanned::new(text.clone(), node.pos))
             }
             Value::Invalid => None,
             _ => {
-                sink.error(Code::WrongType, node.pos, format!("`{key}` must be text, found {}", node.kind()));
+                sink.error(
+                    Code::WrongType,
+                    node.pos,
+                    format!("`{key}` must be text, found {}", node.kind()),
+                );
                 None
             }
         }
@@ -102,8 +128,17 @@ impl<'a> MapReader<'a> {
             }
             Value::Invalid => None,
             _ => {
-                sink.error(Code::WrongType, node.pos, format!("`{key}` must be `true` or `false`, found {}", describe(node)))
-                    .with_help(format!("write `{key}: true` or `{key}: false`, without quotes"));
+                sink.error(
+                    Code::WrongType,
+                    node.pos,
+                    format!(
+                        "`{key}` must be `true` or `false`, found {}",
+                        describe(node)
+                    ),
+                )
+                .with_help(format!(
+                    "write `{key}: true` or `{key}: false`, without quotes"
+                ));
                 None
             }
         }
@@ -117,31 +152,47 @@ impl<'a> MapReader<'a> {
             }
             Value::Invalid => None,
             _ => {
-                sink.error(Code::WrongType, node.pos, format!("`{key}` must be a whole number, found {}", describe(node)));
+                sink.error(
+                    Code::WrongType,
+                    node.pos,
+                    format!("`{key}` must be a whole number, found {}", describe(node)),
+                );
                 None
             }
         }
     }
 
     /// A list of text items (`[a, b]` or `- a` lines).
-    pub fn string_list(&mut self, key: &str, sink: &mut Sink) -> Option<Spanned<Vec<Spanned<String>>>> {
+    pub fn string_list(
+        &mut self,
+        key: &str,
+        sink: &mut Sink,
+    ) -> Option<Spanned<Vec<Spanned<String>>>> {
         let node = self.node(key)?;
         let Value::Seq(items) = &node.value else {
             if node.value != Value::Invalid {
-                sink.error(Code::WrongType, node.pos, format!("`{key}` must be a list, found {}", node.kind()))
-                    .with_help(format!("write `{key}: [a, b]`"));
+                sink.error(
+                    Code::WrongType,
+                    node.pos,
+                    format!("`{key}` must be a list, found {}", node.kind()),
+                )
+                .with_help(format!("write `{key}: [a, b]`"));
             }
             return None;
         };
         let mut out = Vec::new();
         for item in items {
             match &item.value {
-                Value::Scalar { text, plain } if !(*plain && is_bool(text)) && !item.is_null() => {
+                Value::Scalar { text, plain } if !(item.is_null() || *plain && is_bool(text)) => {
                     out.push(Spanned::new(text.clone(), item.pos));
                 }
                 Value::Invalid => {}
                 _ => {
-                    sink.error(Code::WrongType, item.pos, format!("items of `{key}` must be text, found {}", item.kind()));
+                    sink.error(
+                        Code::WrongType,
+                        item.pos,
+                        format!("items of `{key}` must be text, found {}", item.kind()),
+                    );
                 }
             }
         }
@@ -155,7 +206,11 @@ impl<'a> MapReader<'a> {
             Value::Map(entries) => Some((node.pos, entries)),
             Value::Invalid => None,
             _ => {
-                sink.error(Code::NotAMapping, node.pos, format!("`{key}` must be a mapping, found {}", node.kind()));
+                sink.error(
+                    Code::NotAMapping,
+                    node.pos,
+                    format!("`{key}` must be a mapping, found {}", node.kind()),
+                );
                 None
             }
         }
@@ -174,8 +229,12 @@ impl<'a> MapReader<'a> {
             }
             return;
         }
-        sink.error(Code::MissingField, self.pos, format!("missing field `{key}`"))
-            .with_help(format!("add `{key}:` with {what}"));
+        sink.error(
+            Code::MissingField,
+            self.pos,
+            format!("missing field `{key}`"),
+        )
+        .with_help(format!("add `{key}:` with {what}"));
     }
 
     /// Reports every key that was not read, with a suggestion when one is close.
@@ -184,7 +243,11 @@ impl<'a> MapReader<'a> {
             if *used {
                 continue;
             }
-            let d = sink.error(Code::UnknownKey, entry.key_pos, format!("unknown key `{}` in {what}", escape(&entry.key)));
+            let d = sink.error(
+                Code::UnknownKey,
+                entry.key_pos,
+                format!("unknown key `{}` in {what}", escape(&entry.key)),
+            );
             match closest(&entry.key, known) {
                 Some(k) => d.with_help(format!("did you mean `{k}`?")),
                 None => d.with_help(format!("the keys allowed here are: {}", known.join(", "))),
@@ -217,7 +280,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
         }
         prev = cur;
     }
@@ -234,7 +301,10 @@ mod tests {
         let node = yaml::parse(src.as_bytes(), &mut sink).unwrap();
         let mut r = MapReader::new(&node, "the file", &mut sink).unwrap();
         f(&mut r, &mut sink);
-        sink.diags.iter().map(|d| format!("{}:{}:{}", d.code, d.line, d.column)).collect()
+        sink.diags
+            .iter()
+            .map(|d| format!("{}:{}:{}", d.code, d.line, d.column))
+            .collect()
     }
 
     #[test]
@@ -246,10 +316,26 @@ mod tests {
             assert!(r.bool("d", s).is_none());
             let missing: Option<String> = None;
             r.require("justification", &missing, "a reason", s);
-            let r = std::mem::replace(r, MapReader { entries: &[], used: vec![], pos: Pos::START });
+            let r = std::mem::replace(
+                r,
+                MapReader {
+                    entries: &[],
+                    used: vec![],
+                    pos: Pos::START,
+                },
+            );
             r.finish(&["secret"], "the file", s);
         });
-        assert_eq!(diags, ["wrong-type:1:4", "wrong-type:2:4", "wrong-type:4:4", "missing-field:1:1", "unknown-key:5:1"]);
+        assert_eq!(
+            diags,
+            [
+                "wrong-type:1:4",
+                "wrong-type:2:4",
+                "wrong-type:4:4",
+                "missing-field:1:1",
+                "unknown-key:5:1"
+            ]
+        );
     }
 
     #[test]

@@ -49,7 +49,9 @@ pub fn run() -> ExitCode {
     let now = cli.now.unwrap_or_else(chrono::Utc::now);
     let annotate = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let exit = match &cli.command {
-        cli::Command::Validate(args) => cmd::validate::run(args, &cli.config, now, cli.format, annotate),
+        cli::Command::Validate(args) => {
+            cmd::validate::run(args, &cli.config, now, cli.format, annotate)
+        }
         cli::Command::New(args) => cmd::new::run(args, &cli.config, now, cli.format, annotate),
         cli::Command::Schema => {
             output::stdout(&cmd::schema::request_schema());

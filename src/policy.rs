@@ -12,58 +12,91 @@ use crate::request::{Duration, RawRequest, Request, RequestId, Upn};
 
 /// Checks `raw` (whose id is `id`) against `config` as of `now`. Returns the validated request
 /// only when no rule failed.
-pub fn check(raw: &RawRequest, id: Option<RequestId>, config: &Config, now: DateTime<Utc>, sink: &mut Sink) -> Option<Request> {
+pub fn check(
+    raw: &RawRequest,
+    id: Option<RequestId>,
+    config: &Config,
+    now: DateTime<Utc>,
+    sink: &mut Sink,
+) -> Option<Request> {
     let cfg = config.path.as_str();
 
-    let requester = raw.requester.as_ref().and_then(|r| match Upn::parse(&r.value) {
-        Ok(u) => Some(u),
-        Err(m) => {
-            sink.error(Code::InvalidRequester, r.pos, m).with_help("use your Entra sign-in name, e.g. alice@contoso.com");
-            None
-        }
-    });
+    let requester = raw
+        .requester
+        .as_ref()
+        .and_then(|r| match Upn::parse(&r.value) {
+            Ok(u) => Some(u),
+            Err(m) => {
+                sink.error(Code::InvalidRequester, r.pos, m)
+                    .with_help("use your Entra sign-in name, e.g. alice@contoso.com");
+                None
+            }
+        });
 
-    let vault_name = raw.vault.as_ref().and_then(|v| match VaultName::parse(&v.value) {
-        Ok(n) => Some(n),
-        Err(e) => {
-            sink.error(Code::InvalidVaultName, v.pos, e.0);
-            None
-        }
-    });
+    let vault_name = raw
+        .vault
+        .as_ref()
+        .and_then(|v| match VaultName::parse(&v.value) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                sink.error(Code::InvalidVaultName, v.pos, e.0);
+                None
+            }
+        });
     let policy: Option<&VaultPolicy> = match (&vault_name, &raw.vault) {
         (Some(name), Some(v)) => {
             let found = config.vaults.get(name);
             if found.is_none() {
                 let known: Vec<&str> = config.vaults.keys().map(VaultName::as_str).collect();
-                sink.error(Code::UnknownVault, v.pos, format!("vault `{name}` is not configured"))
-                    .with_help(format!("use one of: {}", known.join(", ")))
-                    .with_note(cfg, config.vaults_pos, "vaults are configured here");
+                sink.error(
+                    Code::UnknownVault,
+                    v.pos,
+                    format!("vault `{name}` is not configured"),
+                )
+                .with_help(format!("use one of: {}", known.join(", ")))
+                .with_note(cfg, config.vaults_pos, "vaults are configured here");
             }
             found
         }
         _ => None,
     };
 
-    let secret = raw.secret.as_ref().and_then(|s| match SecretName::parse(&s.value) {
-        Ok(name) => {
-            if let Some(p) = policy {
-                if !p.allows_secret(&name) {
+    let secret = raw
+        .secret
+        .as_ref()
+        .and_then(|s| match SecretName::parse(&s.value) {
+            Ok(name) => {
+                if let Some(p) = policy
+                    && !p.allows_secret(&name)
+                {
                     let list: Vec<&str> = p.secrets.value.iter().map(|s| s.text.as_str()).collect();
-                    sink.error(Code::SecretNotAllowed, s.pos, format!("secret `{name}` is not on the allow-list of vault `{}`", p.name))
-                        .with_help(format!("request one of: {}; or ask the vault's owners to add it", list.join(", ")))
-                        .with_note(cfg, p.secrets.pos, "allow-list set here");
+                    sink.error(
+                        Code::SecretNotAllowed,
+                        s.pos,
+                        format!(
+                            "secret `{name}` is not on the allow-list of vault `{}`",
+                            p.name
+                        ),
+                    )
+                    .with_help(format!(
+                        "request one of: {}; or ask the vault's owners to add it",
+                        list.join(", ")
+                    ))
+                    .with_note(cfg, p.secrets.pos, "allow-list set here");
                     return None;
                 }
+                Some(name)
             }
-            Some(name)
-        }
-        Err(e) => {
-            sink.error(Code::InvalidSecretName, s.pos, e.0);
-            None
-        }
-    });
+            Err(e) => {
+                sink.error(Code::InvalidSecretName, s.pos, e.0);
+                None
+            }
+        });
 
-    let duration = raw.duration.as_ref().and_then(|d| duration(d, policy, cfg, sink));
+    let duration = raw
+        .duration
+        .as_ref()
+        .and_then(|d| duration(d, policy, cfg, sink));
 
     let role = match policy {
         None => None,
@@ -72,11 +105,25 @@ pub fn check(raw: &RawRequest, id: Option<RequestId>, config: &Config, now: Date
                 let alias = p.roles.value[0].clone();
                 Some((config.roles[&alias].clone(), alias))
             }
-            Some(r) if p.roles.value.contains(&r.value) => Some((config.roles[&r.value].clone(), r.value.clone())),
+            Some(r) if p.roles.value.contains(&r.value) => {
+                Some((config.roles[&r.value].clone(), r.value.clone()))
+            }
             Some(r) => {
-                sink.error(Code::RoleNotAllowed, r.pos, format!("role `{}` is not allowed on vault `{}`", escape(&r.value), p.name))
-                    .with_help(format!("use one of: {} (or leave `role` out for {})", p.roles.value.join(", "), p.roles.value[0]))
-                    .with_note(cfg, p.roles.pos, "roles set here");
+                sink.error(
+                    Code::RoleNotAllowed,
+                    r.pos,
+                    format!(
+                        "role `{}` is not allowed on vault `{}`",
+                        escape(&r.value),
+                        p.name
+                    ),
+                )
+                .with_help(format!(
+                    "use one of: {} (or leave `role` out for {})",
+                    p.roles.value.join(", "),
+                    p.roles.value[0]
+                ))
+                .with_note(cfg, p.roles.pos, "roles set here");
                 None
             }
         },
@@ -88,33 +135,58 @@ pub fn check(raw: &RawRequest, id: Option<RequestId>, config: &Config, now: Date
             Some("is too short: say what you will do and why (at least 10 characters)")
         } else if text.chars().count() > 1000 {
             Some("is over 1000 characters")
-        } else if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        } else if text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
             Some("holds control characters")
         } else {
             None
         };
         match problem {
             Some(p) => {
-                sink.error(Code::InvalidJustification, j.pos, format!("the justification {p}"));
+                sink.error(
+                    Code::InvalidJustification,
+                    j.pos,
+                    format!("the justification {p}"),
+                );
                 None
             }
             None => Some(text.to_owned()),
         }
     });
 
-    let start = raw.start.as_ref().and_then(|s| match DateTime::parse_from_rfc3339(&s.value) {
-        Ok(t) => Some(t.with_timezone(&Utc)),
-        Err(_) => {
-            sink.error(Code::InvalidStart, s.pos, format!("`{}` is not an RFC 3339 instant", escape(&s.value)))
-                .with_help("write e.g. 2026-11-27T09:00:00Z (date, `T`, time and a zone: `Z` or `+01:00`)");
-            None
-        }
-    });
+    let start = raw
+        .start
+        .as_ref()
+        .and_then(|s| match DateTime::parse_from_rfc3339(&s.value) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => {
+                sink.error(
+                    Code::InvalidStart,
+                    s.pos,
+                    format!("`{}` is not an RFC 3339 instant", escape(&s.value)),
+                )
+                .with_help(
+                    "write e.g. 2026-11-27T09:00:00Z (date, `T`, time and a zone: `Z` or `+01:00`)",
+                );
+                None
+            }
+        });
     if let (Some(start), Some(d), Some(s)) = (start, duration, &raw.start) {
         let end = start + d.to_chrono();
         if end <= now {
-            sink.error(Code::WindowEnded, s.pos, format!("the window {} to {} has already ended (now is {})", rfc(start), rfc(end), rfc(now)))
-                .with_help("move `start` to the future or remove it to start at merge");
+            sink.error(
+                Code::WindowEnded,
+                s.pos,
+                format!(
+                    "the window {} to {} has already ended (now is {})",
+                    rfc(start),
+                    rfc(end),
+                    rfc(now)
+                ),
+            )
+            .with_help("move `start` to the future or remove it to start at merge");
         }
     }
 
@@ -126,12 +198,17 @@ pub fn check(raw: &RawRequest, id: Option<RequestId>, config: &Config, now: Date
         }
         Some(t.value.clone())
     });
-    if let Some(p) = policy {
-        if p.require_ticket.value && raw.ticket.is_none() {
-            sink.error(Code::TicketRequired, crate::diag::Pos::START, format!("vault `{}` requires a `ticket`", p.name))
-                .with_help("add `ticket: INC-1234` naming the change or incident")
-                .with_note(cfg, p.require_ticket.pos, "require_ticket set here");
-        }
+    if let Some(p) = policy
+        && p.require_ticket.value
+        && raw.ticket.is_none()
+    {
+        sink.error(
+            Code::TicketRequired,
+            crate::diag::Pos::START,
+            format!("vault `{}` requires a `ticket`", p.name),
+        )
+        .with_help("add `ticket: INC-1234` naming the change or incident")
+        .with_note(cfg, p.require_ticket.pos, "require_ticket set here");
     }
 
     let extends = raw.extends.as_ref().and_then(|e| match RequestId::parse(&e.value) {
@@ -167,7 +244,12 @@ pub fn check(raw: &RawRequest, id: Option<RequestId>, config: &Config, now: Date
     })
 }
 
-fn duration(d: &Spanned<String>, policy: Option<&VaultPolicy>, cfg: &str, sink: &mut Sink) -> Option<Duration> {
+fn duration(
+    d: &Spanned<String>,
+    policy: Option<&VaultPolicy>,
+    cfg: &str,
+    sink: &mut Sink,
+) -> Option<Duration> {
     match Duration::parse(&d.value) {
         Ok(dur) => {
             if let Some(p) = policy {

@@ -23,7 +23,10 @@ pub struct Node {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
-    Scalar { text: String, plain: bool },
+    Scalar {
+        text: String,
+        plain: bool,
+    },
     Seq(Vec<Node>),
     Map(Vec<Entry>),
     /// Something already reported (an alias, a tag, too deep): checks skip it silently.
@@ -69,7 +72,10 @@ pub fn parse(bytes: &[u8], sink: &mut Sink) -> Option<Node> {
         sink.error(
             Code::FileTooLarge,
             Pos::START,
-            format!("the file is {} bytes; the limit is {MAX_FILE_BYTES} bytes (64 KiB)", bytes.len()),
+            format!(
+                "the file is {} bytes; the limit is {MAX_FILE_BYTES} bytes (64 KiB)",
+                bytes.len()
+            ),
         )
         .with_help("a request or config file is a few lines; split or trim it");
         return None;
@@ -82,7 +88,11 @@ pub fn parse(bytes: &[u8], sink: &mut Sink) -> Option<Node> {
     // A UTF-8 BOM and CRLF line ends are what some editors write: fine, and positions are
     // unchanged by dropping them (the BOM sits before column 1; CR ends a line).
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let text = if text.contains('\r') { text.replace("\r\n", "\n") } else { text.to_owned() };
+    let text = if text.contains('\r') {
+        text.replace("\r\n", "\n")
+    } else {
+        text.to_owned()
+    };
 
     let mut events = Vec::new();
     for item in Parser::new_from_str(&text) {
@@ -90,17 +100,28 @@ pub fn parse(bytes: &[u8], sink: &mut Sink) -> Option<Node> {
             Ok(ev) => events.push(ev),
             Err(e) => {
                 let m = e.marker();
-                sink.error(Code::YamlSyntax, pos_of(m.line(), m.col()), format!("invalid YAML: {}", e.info()));
+                sink.error(
+                    Code::YamlSyntax,
+                    pos_of(m.line(), m.col()),
+                    format!("invalid YAML: {}", e.info()),
+                );
                 return None;
             }
         }
     }
-    let mut reader = Reader { events, at: 0, sink };
+    let mut reader = Reader {
+        events,
+        at: 0,
+        sink,
+    };
     reader.stream()
 }
 
 fn pos_of(line: usize, col: usize) -> Pos {
-    Pos::new(line.max(1).min(u32::MAX as usize) as u32, (col + 1).min(u32::MAX as usize) as u32)
+    Pos::new(
+        line.max(1).min(u32::MAX as usize) as u32,
+        (col + 1).min(u32::MAX as usize) as u32,
+    )
 }
 
 fn start(span: &Span) -> Pos {
@@ -143,7 +164,11 @@ impl<'i> Reader<'_, 'i> {
             Some(node) if !node.is_null() => Some(node),
             _ => {
                 if documents <= 1 {
-                    self.sink.error(Code::EmptyFile, Pos::START, "the file holds no YAML document");
+                    self.sink.error(
+                        Code::EmptyFile,
+                        Pos::START,
+                        "the file holds no YAML document",
+                    );
                 }
                 None
             }
@@ -155,44 +180,69 @@ impl<'i> Reader<'_, 'i> {
         let (ev, span) = self.next()?;
         let pos = start(&span);
         let (anchor, tagged) = match &ev {
-            Event::Scalar(_, _, a, t) | Event::SequenceStart(_, a, t) | Event::MappingStart(_, a, t) => {
-                (*a != 0, t.is_some())
-            }
+            Event::Scalar(_, _, a, t)
+            | Event::SequenceStart(_, a, t)
+            | Event::MappingStart(_, a, t) => (*a != 0, t.is_some()),
             _ => (false, false),
         };
         let mut invalid = false;
         if anchor {
             self.sink
-                .error(Code::YamlAnchor, pos, "YAML anchors (`&name`) are not allowed here")
+                .error(
+                    Code::YamlAnchor,
+                    pos,
+                    "YAML anchors (`&name`) are not allowed here",
+                )
                 .with_help("write the value out in full; anchors hide what a reviewer approves");
             invalid = true;
         }
         if tagged {
             self.sink
-                .error(Code::YamlTag, pos, "YAML tags (`!tag`, `!!type`) are not allowed here")
+                .error(
+                    Code::YamlTag,
+                    pos,
+                    "YAML tags (`!tag`, `!!type`) are not allowed here",
+                )
                 .with_help("remove the tag and write a plain value");
             invalid = true;
         }
         let value = match ev {
             Event::Alias(_) => {
                 self.sink
-                    .error(Code::YamlAlias, pos, "YAML aliases (`*name`) are not allowed here")
+                    .error(
+                        Code::YamlAlias,
+                        pos,
+                        "YAML aliases (`*name`) are not allowed here",
+                    )
                     .with_help("write the value out in full");
-                return Some(Node { pos, value: Value::Invalid });
+                return Some(Node {
+                    pos,
+                    value: Value::Invalid,
+                });
             }
             Event::Scalar(text, style, _, _) => Value::Scalar {
                 text: text.into_owned(),
                 plain: style == ScalarStyle::Plain,
             },
             Event::SequenceStart(..) | Event::MappingStart(..) if depth >= MAX_DEPTH => {
-                self.sink.error(Code::TooDeep, pos, format!("nested deeper than {MAX_DEPTH} levels"));
+                self.sink.error(
+                    Code::TooDeep,
+                    pos,
+                    format!("nested deeper than {MAX_DEPTH} levels"),
+                );
                 self.skip_rest_of_collection();
-                return Some(Node { pos, value: Value::Invalid });
+                return Some(Node {
+                    pos,
+                    value: Value::Invalid,
+                });
             }
             Event::SequenceStart(..) => {
                 let mut items = Vec::new();
                 loop {
-                    if matches!(self.events.get(self.at), Some((Event::SequenceEnd, _)) | None) {
+                    if matches!(
+                        self.events.get(self.at),
+                        Some((Event::SequenceEnd, _)) | None
+                    ) {
                         self.at += 1;
                         break;
                     }
@@ -204,23 +254,37 @@ impl<'i> Reader<'_, 'i> {
             // Comments and other presentation events carry no data.
             _ => return self.node(depth),
         };
-        Some(Node { pos, value: if invalid { Value::Invalid } else { value } })
+        Some(Node {
+            pos,
+            value: if invalid { Value::Invalid } else { value },
+        })
     }
 
     fn mapping(&mut self, depth: usize) -> Vec<Entry> {
         let mut entries: Vec<Entry> = Vec::new();
         loop {
-            if matches!(self.events.get(self.at), Some((Event::MappingEnd, _)) | None) {
+            if matches!(
+                self.events.get(self.at),
+                Some((Event::MappingEnd, _)) | None
+            ) {
                 self.at += 1;
                 return entries;
             }
-            let Some(key) = self.node(depth + 1) else { return entries };
-            let Some(value) = self.node(depth + 1) else { return entries };
+            let Some(key) = self.node(depth + 1) else {
+                return entries;
+            };
+            let Some(value) = self.node(depth + 1) else {
+                return entries;
+            };
             let key_text = match &key.value {
                 Value::Scalar { text, plain } => {
                     if *plain && text == "<<" {
                         self.sink
-                            .error(Code::YamlMergeKey, key.pos, "YAML merge keys (`<<`) are not allowed")
+                            .error(
+                                Code::YamlMergeKey,
+                                key.pos,
+                                "YAML merge keys (`<<`) are not allowed",
+                            )
                             .with_help("write every key out in full");
                         continue;
                     }
@@ -228,7 +292,11 @@ impl<'i> Reader<'_, 'i> {
                 }
                 Value::Invalid => continue,
                 _ => {
-                    self.sink.error(Code::WrongType, key.pos, format!("a key must be text, found {}", key.kind()));
+                    self.sink.error(
+                        Code::WrongType,
+                        key.pos,
+                        format!("a key must be text, found {}", key.kind()),
+                    );
                     continue;
                 }
             };
@@ -236,12 +304,20 @@ impl<'i> Reader<'_, 'i> {
                 let first_pos = first.key_pos;
                 let file = self.sink.file().to_owned();
                 self.sink
-                    .error(Code::DuplicateKey, key.pos, format!("`{}` is given twice", crate::names::escape(&key_text)))
+                    .error(
+                        Code::DuplicateKey,
+                        key.pos,
+                        format!("`{}` is given twice", crate::names::escape(&key_text)),
+                    )
                     .with_help("keep one; YAML parsers disagree on which one wins")
                     .with_note(&file, first_pos, "first given here");
                 continue;
             }
-            entries.push(Entry { key: key_text, key_pos: key.pos, value });
+            entries.push(Entry {
+                key: key_text,
+                key_pos: key.pos,
+                value,
+            });
         }
     }
 
@@ -267,7 +343,11 @@ mod tests {
     fn run(src: &str) -> (Option<Node>, Vec<(String, u32, u32)>) {
         let mut sink = Sink::new("f.yaml");
         let node = parse(src.as_bytes(), &mut sink);
-        let diags = sink.diags.iter().map(|d| (d.code.to_string(), d.line, d.column)).collect();
+        let diags = sink
+            .diags
+            .iter()
+            .map(|d| (d.code.to_string(), d.line, d.column))
+            .collect();
         (node, diags)
     }
 
@@ -275,25 +355,45 @@ mod tests {
     fn plain_mapping_keeps_positions() {
         let (node, diags) = run("a: 1\nbb: \"two\"\n");
         assert!(diags.is_empty(), "{diags:?}");
-        let Value::Map(entries) = node.unwrap().value else { panic!() };
+        let Value::Map(entries) = node.unwrap().value else {
+            panic!()
+        };
         assert_eq!(entries[1].key, "bb");
         assert_eq!(entries[1].key_pos, Pos::new(2, 1));
         assert_eq!(entries[1].value.pos, Pos::new(2, 5));
-        assert_eq!(entries[1].value.value, Value::Scalar { text: "two".into(), plain: false });
+        assert_eq!(
+            entries[1].value.value,
+            Value::Scalar {
+                text: "two".into(),
+                plain: false
+            }
+        );
     }
 
     #[test]
     fn hostile_structure_is_reported_all_at_once() {
         let (_, diags) = run("a: &x 1\nb: *x\nc: !!str 3\n<<: {d: 1}\na: 2\n");
         let codes: Vec<_> = diags.iter().map(|d| d.0.as_str()).collect();
-        assert_eq!(codes, ["yaml-anchor", "yaml-alias", "yaml-tag", "yaml-merge-key", "duplicate-key"]);
+        assert_eq!(
+            codes,
+            [
+                "yaml-anchor",
+                "yaml-alias",
+                "yaml-tag",
+                "yaml-merge-key",
+                "duplicate-key"
+            ]
+        );
         assert_eq!((diags[1].1, diags[1].2), (2, 4));
         assert_eq!((diags[4].1, diags[4].2), (5, 1));
     }
 
     #[test]
     fn second_document_and_empty_file() {
-        assert_eq!(run("a: 1\n---\nb: 2\n").1, [("multiple-documents".into(), 2, 1)]);
+        assert_eq!(
+            run("a: 1\n---\nb: 2\n").1,
+            [("multiple-documents".into(), 2, 1)]
+        );
         assert_eq!(run("").1, [("empty-file".into(), 1, 1)]);
         assert_eq!(run("# only a comment\n").1, [("empty-file".into(), 1, 1)]);
     }
@@ -302,7 +402,9 @@ mod tests {
     fn bom_and_crlf_are_fine() {
         let (node, diags) = run("\u{feff}a: 1\r\nb: 2\r\n");
         assert!(diags.is_empty());
-        let Value::Map(entries) = node.unwrap().value else { panic!() };
+        let Value::Map(entries) = node.unwrap().value else {
+            panic!()
+        };
         assert_eq!(entries[1].key_pos, Pos::new(2, 1));
     }
 
@@ -312,7 +414,9 @@ mod tests {
         assert_eq!(run(&nest(100)).1[0].0, "too-deep");
         // The parser's own flow-nesting limit stops far deeper input before we recurse.
         assert_eq!(run(&nest(20_000)).1[0].0, "yaml-syntax");
-        let block: String = (0..200).map(|i| format!("{}k{i}:\n", "  ".repeat(i))).collect();
+        let block: String = (0..200)
+            .map(|i| format!("{}k{i}:\n", "  ".repeat(i)))
+            .collect();
         assert_eq!(run(&block).1[0].0, "too-deep");
     }
 
@@ -325,7 +429,10 @@ mod tests {
 
     #[test]
     fn oversize_and_non_utf8() {
-        assert_eq!(run(&"#".repeat(MAX_FILE_BYTES + 1)).1[0].0, "file-too-large");
+        assert_eq!(
+            run(&"#".repeat(MAX_FILE_BYTES + 1)).1[0].0,
+            "file-too-large"
+        );
         let mut sink = Sink::new("f");
         assert!(parse(&[0xff, 0xfe, 0x00], &mut sink).is_none());
         assert_eq!(sink.diags[0].code, Code::ReadError);

@@ -6,7 +6,19 @@ mod support;
 use support::{NOW, kv_jit, root};
 
 fn validate(file: &str) -> support::Run {
-    kv_jit(&root(), &["validate", "--offline", "--config", "tests/fixtures/kv-jit.yml", "--now", NOW, file], &[])
+    kv_jit(
+        &root(),
+        &[
+            "validate",
+            "--offline",
+            "--config",
+            "tests/fixtures/kv-jit.yml",
+            "--now",
+            NOW,
+            file,
+        ],
+        &[],
+    )
 }
 
 #[test]
@@ -22,10 +34,16 @@ fn every_hostile_fixture_is_refused_with_located_errors() {
     for name in names {
         let file = format!("tests/fixtures/hostile/{name}");
         let run = validate(&file);
-        assert_eq!(run.code, 1, "{name} should exit 1\n{}{}", run.stdout, run.stderr);
+        assert_eq!(
+            run.code, 1,
+            "{name} should exit 1\n{}{}",
+            run.stdout, run.stderr
+        );
         let prefix = format!("{file}:");
         assert!(
-            run.stdout.lines().any(|l| l.starts_with(&prefix) && l.contains(": error[")),
+            run.stdout
+                .lines()
+                .any(|l| l.starts_with(&prefix) && l.contains(": error[")),
             "{name}: no located error line in\n{}",
             run.stdout
         );
@@ -39,7 +57,17 @@ fn a_file_over_64_kib_is_refused_unread() {
     let big = tmp.path().join("big.yaml");
     std::fs::write(&big, "#".repeat(200 * 1024)).unwrap();
     let cfg = root().join("tests/fixtures/kv-jit.yml");
-    let run = kv_jit(tmp.path(), &["validate", "--offline", "--config", cfg.to_str().unwrap(), "big.yaml"], &[]);
+    let run = kv_jit(
+        tmp.path(),
+        &[
+            "validate",
+            "--offline",
+            "--config",
+            cfg.to_str().unwrap(),
+            "big.yaml",
+        ],
+        &[],
+    );
     assert_eq!(run.code, 1);
     assert_eq!(
         run.stdout.lines().next().unwrap(),
@@ -59,6 +87,16 @@ fn the_alias_bomb_is_refused_without_expanding() {
     // Aliases are refused at the event level, so nothing is ever expanded: the refusal names
     // the first anchor and alias instead of running out of memory.
     let run = validate("tests/fixtures/hostile/alias-bomb.yaml");
-    assert!(run.stdout.contains("alias-bomb.yaml:1:7: error[yaml-anchor]"), "{}", run.stdout);
-    assert!(run.stdout.contains("alias-bomb.yaml:2:8: error[yaml-alias]"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("alias-bomb.yaml:1:7: error[yaml-anchor]"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("alias-bomb.yaml:2:8: error[yaml-alias]"),
+        "{}",
+        run.stdout
+    );
 }

@@ -32,7 +32,10 @@ pub fn load_config(path: &Path, format: Format, annotate: bool) -> Result<Config
         Some(cfg) => Ok(cfg),
         None => {
             output::stdout(&render(&sink.diags, format, annotate));
-            output::stderr(&format!("error: the config file `{shown}` is invalid ({} problems)\n", sink.diags.len()));
+            output::stderr(&format!(
+                "error: the config file `{shown}` is invalid ({} problems)\n",
+                sink.diags.len()
+            ));
             Err(Exit::Usage)
         }
     }

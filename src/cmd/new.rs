@@ -12,7 +12,13 @@ use crate::diag::{Format, Sink, render};
 use crate::output;
 use crate::request::{RequestId, parse_raw};
 
-pub fn run(args: &NewArgs, config_path: &Path, now: DateTime<Utc>, format: Format, annotate: bool) -> Exit {
+pub fn run(
+    args: &NewArgs,
+    config_path: &Path,
+    now: DateTime<Utc>,
+    format: Format,
+    annotate: bool,
+) -> Exit {
     let config = match super::load_config(config_path, format, annotate) {
         Ok(c) => c,
         Err(code) => return code,
@@ -24,7 +30,11 @@ pub fn run(args: &NewArgs, config_path: &Path, now: DateTime<Utc>, format: Forma
         if !interactive {
             output::stderr(&format!(
                 "error: missing {}\n  help: pass them as flags, e.g. kv-jit new --secret demo-api-key --duration 2h --justification \"...\"\n",
-                missing.iter().map(|m| format!("--{m}")).collect::<Vec<_>>().join(", ")
+                missing
+                    .iter()
+                    .map(|m| format!("--{m}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
             return Exit::Usage;
         }
@@ -33,9 +43,13 @@ pub fn run(args: &NewArgs, config_path: &Path, now: DateTime<Utc>, format: Forma
             return Exit::Usage;
         }
     }
-    let (Some(vault), Some(secret), Some(duration), Some(justification), Some(requester)) =
-        (&args.vault, &args.secret, &args.duration, &args.justification, &args.requester)
-    else {
+    let (Some(vault), Some(secret), Some(duration), Some(justification), Some(requester)) = (
+        &args.vault,
+        &args.secret,
+        &args.duration,
+        &args.justification,
+        &args.requester,
+    ) else {
         output::stderr("error: a required value is still missing\n");
         return Exit::Usage;
     };
@@ -51,7 +65,15 @@ pub fn run(args: &NewArgs, config_path: &Path, now: DateTime<Utc>, format: Forma
         }
     };
     let path = args.dir.join(format!("{id}.yaml"));
-    let text = render_request(&path, &args, vault, secret, duration, justification, requester);
+    let text = render_request(
+        &path,
+        &args,
+        vault,
+        secret,
+        duration,
+        justification,
+        requester,
+    );
 
     // The scaffold must pass the same checks as a filed request, so problems show now, not in CI.
     let shown = path.to_string_lossy().replace('\\', "/");
@@ -60,24 +82,33 @@ pub fn run(args: &NewArgs, config_path: &Path, now: DateTime<Utc>, format: Forma
         .and_then(|raw| crate::policy::check(&raw, Some(id.clone()), &config, now, &mut sink));
     if valid.is_none() {
         output::stdout(&render(&sink.diags, format, annotate));
-        output::stderr("error: the request would not validate; nothing was written (positions refer to the file it would have written)\n");
+        output::stderr(
+            "error: the request would not validate; nothing was written (positions refer to the file it would have written)\n",
+        );
         return Exit::Usage;
     }
-    if let Some(parent) = path.parent() {
-        if let Err(e) = std::fs::create_dir_all(parent) {
-            output::stderr(&format!("error: cannot create {}: {e}\n", parent.display()));
-            return Exit::Usage;
-        }
+    if let Some(parent) = path.parent()
+        && let Err(e) = std::fs::create_dir_all(parent)
+    {
+        output::stderr(&format!("error: cannot create {}: {e}\n", parent.display()));
+        return Exit::Usage;
     }
-    let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path);
     match file.and_then(|mut f| f.write_all(text.as_bytes())) {
         Ok(()) => {
             output::stdout(&format!("{shown}\n"));
-            output::stderr(&format!("created {shown}: commit it on a branch and open a pull request\n"));
+            output::stderr(&format!(
+                "created {shown}: commit it on a branch and open a pull request\n"
+            ));
             Exit::Ok
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            output::stderr(&format!("error: {shown} already exists; kv-jit never overwrites a request\n  help: pick another --id\n"));
+            output::stderr(&format!(
+                "error: {shown} already exists; kv-jit never overwrites a request\n  help: pick another --id\n"
+            ));
             Exit::Usage
         }
         Err(e) => {
@@ -102,7 +133,8 @@ struct NewArgsFilled {
 
 impl NewArgsFilled {
     fn from(a: &NewArgs, config: &Config) -> Self {
-        let only_vault = (config.vaults.len() == 1).then(|| config.vaults.keys().next().expect("one").to_string());
+        let only_vault = (config.vaults.len() == 1)
+            .then(|| config.vaults.keys().next().expect("one").to_string());
         Self {
             vault: a.vault.clone().or(only_vault),
             secret: a.secret.clone(),
@@ -158,18 +190,31 @@ impl NewArgsFilled {
             .as_deref()
             .and_then(|v| crate::names::VaultName::parse(v).ok())
             .and_then(|v| config.vaults.get(&v))
-            .map(|p| p.secrets.value.iter().map(|s| s.text.clone()).collect::<Vec<_>>().join(", "))
+            .map(|p| {
+                p.secrets
+                    .value
+                    .iter()
+                    .map(|s| s.text.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
             .unwrap_or_default();
         ask(&format!("secret ({allowed})"), &mut self.secret)?;
         ask("duration (e.g. 30m, 2h)", &mut self.duration)?;
         ask("justification", &mut self.justification)?;
-        ask("requester (your Entra sign-in, e.g. alice@contoso.com)", &mut self.requester)?;
+        ask(
+            "requester (your Entra sign-in, e.g. alice@contoso.com)",
+            &mut self.requester,
+        )?;
         Ok(())
     }
 }
 
 fn git_email() -> Option<String> {
-    let out = std::process::Command::new("git").args(["config", "user.email"]).output().ok()?;
+    let out = std::process::Command::new("git")
+        .args(["config", "user.email"])
+        .output()
+        .ok()?;
     let email = String::from_utf8(out.stdout).ok()?.trim().to_owned();
     (out.status.success() && !email.is_empty()).then_some(email)
 }
@@ -180,9 +225,19 @@ fn default_id(requester: &str, secret: &str, now: DateTime<Utc>) -> String {
         .next()
         .unwrap_or("")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
-    format!("{}/{local}-{secret}-{}", now.format("%Y"), now.format("%m%d%H%M"))
+    format!(
+        "{}/{local}-{secret}-{}",
+        now.format("%Y"),
+        now.format("%m%d%H%M")
+    )
 }
 
 /// Values are written as JSON strings, which are valid YAML double-quoted scalars: whatever a
@@ -204,7 +259,11 @@ fn render_request(
     out.push_str(&format!("secret: {}\n", q(secret)));
     out.push_str(&format!("duration: {}\n", q(duration)));
     out.push_str(&format!("justification: {}\n", q(justification)));
-    for (key, value) in [("role", &a.role), ("start", &a.start), ("ticket", &a.ticket)] {
+    for (key, value) in [
+        ("role", &a.role),
+        ("start", &a.start),
+        ("ticket", &a.ticket),
+    ] {
         if let Some(v) = value {
             out.push_str(&format!("{key}: {}\n", q(v)));
         }
@@ -214,7 +273,11 @@ fn render_request(
 
 /// The committed schema, relative to the new file (editors resolve it against the file).
 fn schema_ref(path: &Path) -> String {
-    let depth = path.parent().map_or(0, |p| p.components().filter(|c| matches!(c, Component::Normal(_))).count());
+    let depth = path.parent().map_or(0, |p| {
+        p.components()
+            .filter(|c| matches!(c, Component::Normal(_)))
+            .count()
+    });
     format!("{}{}", "../".repeat(depth), super::schema::COMMITTED_PATH)
 }
 
@@ -224,8 +287,14 @@ mod tests {
 
     #[test]
     fn schema_ref_climbs_to_the_root() {
-        assert_eq!(schema_ref(Path::new("requests/2026/a.yaml")), "../../schema/request.schema.json");
-        assert_eq!(schema_ref(Path::new("requests/a.yaml")), "../schema/request.schema.json");
+        assert_eq!(
+            schema_ref(Path::new("requests/2026/a.yaml")),
+            "../../schema/request.schema.json"
+        );
+        assert_eq!(
+            schema_ref(Path::new("requests/a.yaml")),
+            "../schema/request.schema.json"
+        );
     }
 
     #[test]

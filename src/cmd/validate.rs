@@ -39,7 +39,9 @@ pub struct Validation {
 
 impl Validation {
     pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
     }
 }
 
@@ -52,32 +54,46 @@ pub fn check_files(files: &[RequestFile], config: &Config, now: DateTime<Utc>) -
         let id = match &file.id {
             Ok(id) => {
                 if let Some(first) = first_path_of.get(id) {
-                    sink.error(Code::DuplicateRequestId, Pos::START, format!("request id `{id}` is also used by {first}"))
-                        .with_help("ids are paths below requests/ without the extension: rename one file")
-                        .with_note(first, Pos::START, "first used here");
+                    sink.error(
+                        Code::DuplicateRequestId,
+                        Pos::START,
+                        format!("request id `{id}` is also used by {first}"),
+                    )
+                    .with_help(
+                        "ids are paths below requests/ without the extension: rename one file",
+                    )
+                    .with_note(first, Pos::START, "first used here");
                 } else {
                     first_path_of.insert(id.clone(), &file.path);
                 }
                 Some(id.clone())
             }
             Err(m) => {
-                sink.error(Code::InvalidRequestId, Pos::START, m.clone()).with_help("rename the file");
+                sink.error(Code::InvalidRequestId, Pos::START, m.clone())
+                    .with_help("rename the file");
                 None
             }
         };
         match &file.bytes {
             Err(ReadProblem::TooLarge(n)) => {
-                sink.error(Code::FileTooLarge, Pos::START, format!("the file is {n} bytes; the limit is {} bytes (64 KiB)", crate::yaml::MAX_FILE_BYTES))
-                    .with_help("a request file is a few lines; trim it");
+                sink.error(
+                    Code::FileTooLarge,
+                    Pos::START,
+                    format!(
+                        "the file is {n} bytes; the limit is {} bytes (64 KiB)",
+                        crate::yaml::MAX_FILE_BYTES
+                    ),
+                )
+                .with_help("a request file is a few lines; trim it");
             }
             Err(ReadProblem::Other(m)) => {
                 sink.error(Code::ReadError, Pos::START, m.clone());
             }
             Ok(bytes) => {
-                if let Some(raw) = parse_raw(bytes, &mut sink) {
-                    if let Some(req) = crate::policy::check(&raw, id, config, now, &mut sink) {
-                        out.requests.push(req);
-                    }
+                if let Some(raw) = parse_raw(bytes, &mut sink)
+                    && let Some(req) = crate::policy::check(&raw, id, config, now, &mut sink)
+                {
+                    out.requests.push(req);
                 }
             }
         }
@@ -91,13 +107,23 @@ pub fn check_files(files: &[RequestFile], config: &Config, now: DateTime<Utc>) -
 /// The request id of `path`: what follows the last `requests` folder, else what follows `root`.
 pub fn request_id(path: &Path, root: &Path) -> Result<RequestId, String> {
     let no_ext = path.with_extension("");
-    let parts: Vec<String> = no_ext.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let parts: Vec<String> = no_ext
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
     let rel: Vec<&str> = match parts.iter().rposition(|p| p == "requests") {
         Some(i) if i + 1 < parts.len() => parts[i + 1..].iter().map(String::as_str).collect(),
         _ => {
-            let base = if root.is_dir() { root } else { root.parent().unwrap_or(Path::new("")) };
+            let base = if root.is_dir() {
+                root
+            } else {
+                root.parent().unwrap_or(Path::new(""))
+            };
             let stripped = no_ext.strip_prefix(base).unwrap_or(&no_ext);
-            stripped.components().map(|c| c.as_os_str().to_str().unwrap_or("\u{fffd}")).collect()
+            stripped
+                .components()
+                .map(|c| c.as_os_str().to_str().unwrap_or("\u{fffd}"))
+                .collect()
         }
     };
     RequestId::parse(&rel.join("/"))
@@ -123,7 +149,10 @@ fn walk(dir: &Path, root: &Path, out: &mut Vec<RequestFile>) -> std::io::Result<
     for entry in entries {
         let path = entry.path();
         let ty = entry.file_type()?;
-        let is_request = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+        let is_request = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        );
         if ty.is_dir() {
             walk(&path, root, out)?;
         } else if is_request {
@@ -132,7 +161,9 @@ fn walk(dir: &Path, root: &Path, out: &mut Vec<RequestFile>) -> std::io::Result<
                 out.push(RequestFile {
                     path: show(&path),
                     id: request_id(&path, root),
-                    bytes: Err(ReadProblem::Other("request files must be regular files, not symlinks".into())),
+                    bytes: Err(ReadProblem::Other(
+                        "request files must be regular files, not symlinks".into(),
+                    )),
                 });
             } else {
                 out.push(read(&path, root));
@@ -144,7 +175,11 @@ fn walk(dir: &Path, root: &Path, out: &mut Vec<RequestFile>) -> std::io::Result<
 
 fn read(path: &Path, root: &Path) -> RequestFile {
     let bytes = read_capped(path);
-    RequestFile { path: show(path), id: request_id(path, root), bytes }
+    RequestFile {
+        path: show(path),
+        id: request_id(path, root),
+        bytes,
+    }
 }
 
 /// Reads at most one byte past the cap, so a huge file is refused without loading it.
@@ -153,11 +188,15 @@ fn read_capped(path: &Path) -> Result<Vec<u8>, ReadProblem> {
     let other = |e: std::io::Error| ReadProblem::Other(format!("cannot read the file: {e}"));
     let meta = std::fs::symlink_metadata(path).map_err(other)?;
     if meta.file_type().is_symlink() {
-        return Err(ReadProblem::Other("request files must be regular files, not symlinks".into()));
+        return Err(ReadProblem::Other(
+            "request files must be regular files, not symlinks".into(),
+        ));
     }
     let f = std::fs::File::open(path).map_err(other)?;
     let mut buf = Vec::new();
-    f.take(crate::yaml::MAX_FILE_BYTES as u64 + 1).read_to_end(&mut buf).map_err(other)?;
+    f.take(crate::yaml::MAX_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(other)?;
     if buf.len() > crate::yaml::MAX_FILE_BYTES {
         return Err(ReadProblem::TooLarge(meta.len().max(buf.len() as u64)));
     }
@@ -168,7 +207,13 @@ fn show(p: &Path) -> String {
     p.to_string_lossy().replace('\\', "/")
 }
 
-pub fn run(args: &ValidateArgs, config_path: &Path, now: DateTime<Utc>, format: Format, annotate: bool) -> Exit {
+pub fn run(
+    args: &ValidateArgs,
+    config_path: &Path,
+    now: DateTime<Utc>,
+    format: Format,
+    annotate: bool,
+) -> Exit {
     let config = match super::load_config(config_path, format, annotate) {
         Ok(c) => c,
         Err(code) => return code,
@@ -188,7 +233,11 @@ pub fn run(args: &ValidateArgs, config_path: &Path, now: DateTime<Utc>, format: 
              only the offline policy checks ran. Pass --offline to silence this note.\n",
         );
     }
-    let errors = result.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let errors = result
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     let bad_files = {
         let mut f: Vec<&str> = result.diagnostics.iter().map(|d| d.file.as_str()).collect();
         f.dedup();
@@ -198,9 +247,16 @@ pub fn run(args: &ValidateArgs, config_path: &Path, now: DateTime<Utc>, format: 
         let summary = if errors == 0 {
             format!("validated {} request file(s): all valid\n", files.len())
         } else {
-            format!("validated {} request file(s): {errors} error(s) in {bad_files} file(s)\n", files.len())
+            format!(
+                "validated {} request file(s): {errors} error(s) in {bad_files} file(s)\n",
+                files.len()
+            )
         };
         output::stderr(&summary);
     }
-    if result.has_errors() { Exit::Problems } else { Exit::Ok }
+    if result.has_errors() {
+        Exit::Problems
+    } else {
+        Exit::Ok
+    }
 }

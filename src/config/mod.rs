@@ -99,10 +99,15 @@ impl SecretPattern {
             return Err("an allow-list entry is empty".into());
         }
         if !literal.is_empty() {
-            SecretName::parse(&literal).map_err(|e| format!("allow-list entry `{}`: {e}", escape(text)))?;
+            SecretName::parse(&literal)
+                .map_err(|e| format!("allow-list entry `{}`: {e}", escape(text)))?;
         }
-        let pattern = glob::Pattern::new(text).map_err(|e| format!("allow-list entry `{}`: {e}", escape(text)))?;
-        Ok(Self { text: text.to_owned(), pattern })
+        let pattern = glob::Pattern::new(text)
+            .map_err(|e| format!("allow-list entry `{}`: {e}", escape(text)))?;
+        Ok(Self {
+            text: text.to_owned(),
+            pattern,
+        })
     }
 
     /// Whole-name match; secret names hold no `/`, so `*` cannot cross anything.
@@ -132,20 +137,38 @@ pub fn parse(bytes: &[u8], sink: &mut Sink) -> Option<Config> {
     let node = yaml::parse(bytes, sink)?;
     let mut r = MapReader::new(&node, "the config", sink)?;
 
-    let tenant_id = r.string("tenant_id", sink).and_then(|t| guid(&t, "tenant_id", sink));
-    r.require("tenant_id", &tenant_id, "the Entra tenant id (a GUID)", sink);
+    let tenant_id = r
+        .string("tenant_id", sink)
+        .and_then(|t| guid(&t, "tenant_id", sink));
+    r.require(
+        "tenant_id",
+        &tenant_id,
+        "the Entra tenant id (a GUID)",
+        sink,
+    );
 
     let cloud = read_cloud(&mut r, sink);
 
-    let mut roles: BTreeMap<String, String> =
-        BUILTIN_ROLES.iter().map(|(a, id)| ((*a).to_owned(), (*id).to_owned())).collect();
+    let mut roles: BTreeMap<String, String> = BUILTIN_ROLES
+        .iter()
+        .map(|(a, id)| ((*a).to_owned(), (*id).to_owned()))
+        .collect();
     if let Some((_, entries)) = r.entries("roles", sink) {
         for e in entries {
             if !is_alias(&e.key) {
-                sink.error(Code::InvalidConfig, e.key_pos, format!("role alias `{}` must be lowercase letters, digits and dashes", escape(&e.key)));
+                sink.error(
+                    Code::InvalidConfig,
+                    e.key_pos,
+                    format!(
+                        "role alias `{}` must be lowercase letters, digits and dashes",
+                        escape(&e.key)
+                    ),
+                );
                 continue;
             }
-            if let Some(id) = scalar(e, "a role definition id (GUID)", sink).and_then(|v| guid(&v, &e.key, sink)) {
+            if let Some(id) =
+                scalar(e, "a role definition id (GUID)", sink).and_then(|v| guid(&v, &e.key, sink))
+            {
                 roles.insert(e.key.clone(), id.value.to_ascii_lowercase());
             }
         }
@@ -154,8 +177,9 @@ pub fn parse(bytes: &[u8], sink: &mut Sink) -> Option<Config> {
     let mut vaults = BTreeMap::new();
     let vaults_pos = r.key_pos("vaults").unwrap_or(Pos::START);
     match r.entries("vaults", sink) {
-        Some((pos, entries)) if entries.is_empty() => {
-            sink.error(Code::InvalidConfig, pos, "`vaults` is empty").with_help("configure at least one vault");
+        Some((pos, [])) => {
+            sink.error(Code::InvalidConfig, pos, "`vaults` is empty")
+                .with_help("configure at least one vault");
         }
         Some((_, entries)) => {
             for e in entries {
@@ -174,15 +198,25 @@ pub fn parse(bytes: &[u8], sink: &mut Sink) -> Option<Config> {
     if let Some((_, entries)) = r.entries("identities", sink) {
         for e in entries {
             if !is_github_login(&e.key) {
-                sink.error(Code::InvalidConfig, e.key_pos, format!("`{}` is not a GitHub login", escape(&e.key)))
-                    .with_help("logins are letters, digits and single dashes, at most 39 characters");
+                sink.error(
+                    Code::InvalidConfig,
+                    e.key_pos,
+                    format!("`{}` is not a GitHub login", escape(&e.key)),
+                )
+                .with_help("logins are letters, digits and single dashes, at most 39 characters");
                 continue;
             }
-            let Some(v) = scalar(e, "a user principal name", sink) else { continue };
+            let Some(v) = scalar(e, "a user principal name", sink) else {
+                continue;
+            };
             match Upn::parse(&v.value) {
                 Ok(upn) => {
                     if identities.insert(e.key.to_ascii_lowercase(), upn).is_some() {
-                        sink.error(Code::DuplicateKey, e.key_pos, format!("login `{}` is listed twice (logins ignore case)", e.key));
+                        sink.error(
+                            Code::DuplicateKey,
+                            e.key_pos,
+                            format!("login `{}` is listed twice (logins ignore case)", e.key),
+                        );
                     }
                 }
                 Err(m) => {
@@ -193,44 +227,71 @@ pub fn parse(bytes: &[u8], sink: &mut Sink) -> Option<Config> {
     }
 
     let mut teams_webhook_env = None;
-    if let Some(node) = r.node("notify") {
-        if let Some(mut n) = MapReader::new(node, "`notify`", sink) {
-            if let Some(v) = n.string("teams_webhook_env", sink) {
-                if v.value.starts_with("http") {
-                    sink.error(Code::InvalidConfig, v.pos, "`teams_webhook_env` holds a URL; it must name the environment variable that holds the URL")
+    if let Some(node) = r.node("notify")
+        && let Some(mut n) = MapReader::new(node, "`notify`", sink)
+    {
+        if let Some(v) = n.string("teams_webhook_env", sink) {
+            if v.value.starts_with("http") {
+                sink.error(Code::InvalidConfig, v.pos, "`teams_webhook_env` holds a URL; it must name the environment variable that holds the URL")
                         .with_help("store the webhook URL as a repository secret and write its variable name here, e.g. KV_JIT_TEAMS_WEBHOOK");
-                } else if !is_env_name(&v.value) {
-                    sink.error(Code::InvalidConfig, v.pos, format!("`{}` is not an environment variable name", escape(&v.value)));
-                } else {
-                    teams_webhook_env = Some(v.value);
-                }
+            } else if !is_env_name(&v.value) {
+                sink.error(
+                    Code::InvalidConfig,
+                    v.pos,
+                    format!("`{}` is not an environment variable name", escape(&v.value)),
+                );
+            } else {
+                teams_webhook_env = Some(v.value);
             }
-            n.finish(&["teams_webhook_env"], "`notify`", sink);
         }
+        n.finish(&["teams_webhook_env"], "`notify`", sink);
     }
 
     let (mut ledger_path, mut ledger_branch) = ("audit/ledger.jsonl".to_owned(), "main".to_owned());
-    if let Some(node) = r.node("ledger") {
-        if let Some(mut l) = MapReader::new(node, "`ledger`", sink) {
-            if let Some(p) = l.string("path", sink) {
-                if is_repo_relative_path(&p.value) {
-                    ledger_path = p.value;
-                } else {
-                    sink.error(Code::InvalidConfig, p.pos, format!("ledger path `{}` must be a relative path inside the repository", escape(&p.value)));
-                }
+    if let Some(node) = r.node("ledger")
+        && let Some(mut l) = MapReader::new(node, "`ledger`", sink)
+    {
+        if let Some(p) = l.string("path", sink) {
+            if is_repo_relative_path(&p.value) {
+                ledger_path = p.value;
+            } else {
+                sink.error(
+                    Code::InvalidConfig,
+                    p.pos,
+                    format!(
+                        "ledger path `{}` must be a relative path inside the repository",
+                        escape(&p.value)
+                    ),
+                );
             }
-            if let Some(b) = l.string("branch", sink) {
-                if is_branch_name(&b.value) {
-                    ledger_branch = b.value;
-                } else {
-                    sink.error(Code::InvalidConfig, b.pos, format!("`{}` is not a valid branch name", escape(&b.value)));
-                }
-            }
-            l.finish(&["path", "branch"], "`ledger`", sink);
         }
+        if let Some(b) = l.string("branch", sink) {
+            if is_branch_name(&b.value) {
+                ledger_branch = b.value;
+            } else {
+                sink.error(
+                    Code::InvalidConfig,
+                    b.pos,
+                    format!("`{}` is not a valid branch name", escape(&b.value)),
+                );
+            }
+        }
+        l.finish(&["path", "branch"], "`ledger`", sink);
     }
 
-    r.finish(&["tenant_id", "cloud", "roles", "vaults", "identities", "notify", "ledger"], "the config", sink);
+    r.finish(
+        &[
+            "tenant_id",
+            "cloud",
+            "roles",
+            "vaults",
+            "identities",
+            "notify",
+            "ledger",
+        ],
+        "the config",
+        sink,
+    );
 
     if sink.has_errors() {
         return None;
@@ -250,13 +311,22 @@ pub fn parse(bytes: &[u8], sink: &mut Sink) -> Option<Config> {
 }
 
 fn read_cloud(r: &mut MapReader<'_>, sink: &mut Sink) -> Option<Cloud> {
-    let Some(node) = r.node("cloud") else { return Some(Cloud::Named("AzureCloud".into())) };
+    let Some(node) = r.node("cloud") else {
+        return Some(Cloud::Named("AzureCloud".into()));
+    };
     if let yaml::Value::Scalar { text, .. } = &node.value {
         if CLOUD_NAMES.contains(&text.as_str()) {
             return Some(Cloud::Named(text.clone()));
         }
-        sink.error(Code::InvalidConfig, node.pos, format!("unknown cloud `{}`", escape(text)))
-            .with_help(format!("use one of {} or a mapping of explicit endpoints", CLOUD_NAMES.join(", ")));
+        sink.error(
+            Code::InvalidConfig,
+            node.pos,
+            format!("unknown cloud `{}`", escape(text)),
+        )
+        .with_help(format!(
+            "use one of {} or a mapping of explicit endpoints",
+            CLOUD_NAMES.join(", ")
+        ));
         return None;
     }
     let mut c = MapReader::new(node, "`cloud`", sink)?;
@@ -267,7 +337,9 @@ fn read_cloud(r: &mut MapReader<'_>, sink: &mut Sink) -> Option<Cloud> {
         match check_endpoint(&v.value) {
             Ok(()) => Some(v.value.trim_end_matches('/').to_owned()),
             Err((code, m)) => {
-                sink.error(code, v.pos, m).with_help("use https://, or http:// only for a loopback address (the emulator)");
+                sink.error(code, v.pos, m).with_help(
+                    "use https://, or http:// only for a loopback address (the emulator)",
+                );
                 None
             }
         }
@@ -276,7 +348,16 @@ fn read_cloud(r: &mut MapReader<'_>, sink: &mut Sink) -> Option<Cloud> {
     let resource_manager = url("resource_manager", &mut c, sink);
     let graph = url("graph", &mut c, sink);
     let audience = c.string("token_exchange_audience", sink).map(|v| v.value);
-    c.finish(&["authority_host", "resource_manager", "graph", "token_exchange_audience"], "`cloud`", sink);
+    c.finish(
+        &[
+            "authority_host",
+            "resource_manager",
+            "graph",
+            "token_exchange_audience",
+        ],
+        "`cloud`",
+        sink,
+    );
     Some(Cloud::Custom(Endpoints {
         authority_host: authority_host?,
         resource_manager: resource_manager?,
@@ -294,17 +375,28 @@ pub fn check_endpoint(s: &str) -> Result<(), (Code, String)> {
         let host = host_of(rest);
         let loopback = host == "localhost"
             || host == "[::1]"
-            || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback());
+            || host
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback());
         if !loopback {
-            return Err((Code::InsecureEndpoint, format!("`{shown}` uses plain http on a non-loopback host")));
+            return Err((
+                Code::InsecureEndpoint,
+                format!("`{shown}` uses plain http on a non-loopback host"),
+            ));
         }
         rest
     } else {
-        return Err((Code::InvalidConfig, format!("`{shown}` is not an http(s) URL")));
+        return Err((
+            Code::InvalidConfig,
+            format!("`{shown}` is not an http(s) URL"),
+        ));
     };
     let host = host_of(rest);
     if host.is_empty() || rest.contains(['?', '#', ' ', '@']) || !s.is_ascii() {
-        return Err((Code::InvalidConfig, format!("`{shown}` is not a plain base URL (scheme, host, optional port and path)")));
+        return Err((
+            Code::InvalidConfig,
+            format!("`{shown}` is not a plain base URL (scheme, host, optional port and path)"),
+        ));
     }
     Ok(())
 }
@@ -327,24 +419,48 @@ fn read_vault(e: &Entry, roles: &BTreeMap<String, String>, sink: &mut Sink) -> O
     };
     let what = format!("vault `{}`", escape(&e.key));
     let mut v = MapReader::new(&e.value, &what, sink)?;
-    let subscription_id = v.string("subscription_id", sink).and_then(|s| guid(&s, "subscription_id", sink));
-    v.require("subscription_id", &subscription_id, "the vault's subscription id (a GUID)", sink);
+    let subscription_id = v
+        .string("subscription_id", sink)
+        .and_then(|s| guid(&s, "subscription_id", sink));
+    v.require(
+        "subscription_id",
+        &subscription_id,
+        "the vault's subscription id (a GUID)",
+        sink,
+    );
     let resource_group = v.string("resource_group", sink).filter(|rg| {
         let ok = !rg.value.is_empty()
             && rg.value.len() <= 90
             && !rg.value.ends_with('.')
-            && rg.value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '(' | ')'));
+            && rg
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '(' | ')'));
         if !ok {
-            sink.error(Code::InvalidConfig, rg.pos, format!("`{}` is not a resource group name", escape(&rg.value)))
-                .with_help("1-90 letters, digits, `-_.()`, not ending with a dot");
+            sink.error(
+                Code::InvalidConfig,
+                rg.pos,
+                format!("`{}` is not a resource group name", escape(&rg.value)),
+            )
+            .with_help("1-90 letters, digits, `-_.()`, not ending with a dot");
         }
         ok
     });
-    v.require("resource_group", &resource_group, "the vault's resource group", sink);
+    v.require(
+        "resource_group",
+        &resource_group,
+        "the vault's resource group",
+        sink,
+    );
 
     let secrets = v.string_list("secrets", sink).and_then(|list| {
         if list.value.is_empty() {
-            sink.error(Code::InvalidConfig, list.pos, "the allow-list `secrets` is empty").with_help("list the secrets that may be requested");
+            sink.error(
+                Code::InvalidConfig,
+                list.pos,
+                "the allow-list `secrets` is empty",
+            )
+            .with_help("list the secrets that may be requested");
             return None;
         }
         let mut out = Vec::new();
@@ -352,29 +468,43 @@ fn read_vault(e: &Entry, roles: &BTreeMap<String, String>, sink: &mut Sink) -> O
             match SecretPattern::parse(&item.value) {
                 Ok(p) => out.push(p),
                 Err(m) => {
-                    sink.error(Code::InvalidGlob, item.pos, m).with_help("use secret names, with `*` or `?` as wildcards");
+                    sink.error(Code::InvalidGlob, item.pos, m)
+                        .with_help("use secret names, with `*` or `?` as wildcards");
                 }
             }
         }
         (out.len() == list.value.len()).then(|| Spanned::new(out, list.pos))
     });
-    v.require("secrets", &secrets, "the allow-list of secret names or globs", sink);
+    v.require(
+        "secrets",
+        &secrets,
+        "the allow-list of secret names or globs",
+        sink,
+    );
 
-    let max_duration = v.string("max_duration", sink).and_then(|d| match Duration::parse(&d.value) {
-        Ok(dur) => Some(Spanned::new(dur, d.pos)),
-        Err(err) => {
-            let diag = sink.error(Code::InvalidDuration, d.pos, err.message);
-            if let Some(h) = err.help {
-                diag.with_help(h);
-            }
-            None
-        }
-    });
-    v.require("max_duration", &max_duration, "the longest duration a request may ask for, e.g. 4h", sink);
+    let max_duration =
+        v.string("max_duration", sink)
+            .and_then(|d| match Duration::parse(&d.value) {
+                Ok(dur) => Some(Spanned::new(dur, d.pos)),
+                Err(err) => {
+                    let diag = sink.error(Code::InvalidDuration, d.pos, err.message);
+                    if let Some(h) = err.help {
+                        diag.with_help(h);
+                    }
+                    None
+                }
+            });
+    v.require(
+        "max_duration",
+        &max_duration,
+        "the longest duration a request may ask for, e.g. 4h",
+        sink,
+    );
 
     let role_list = match v.string_list("roles", sink) {
         Some(list) if list.value.is_empty() => {
-            sink.error(Code::InvalidConfig, list.pos, "`roles` is empty").with_help("list at least one role alias, e.g. [secrets-user]");
+            sink.error(Code::InvalidConfig, list.pos, "`roles` is empty")
+                .with_help("list at least one role alias, e.g. [secrets-user]");
             None
         }
         Some(list) => {
@@ -382,11 +512,23 @@ fn read_vault(e: &Entry, roles: &BTreeMap<String, String>, sink: &mut Sink) -> O
             for item in &list.value {
                 if !roles.contains_key(&item.value) {
                     ok = false;
-                    sink.error(Code::RoleNotAllowed, item.pos, format!("unknown role alias `{}`", escape(&item.value)))
-                        .with_help(format!("define it under `roles:` or use one of: {}", roles.keys().cloned().collect::<Vec<_>>().join(", ")));
+                    sink.error(
+                        Code::RoleNotAllowed,
+                        item.pos,
+                        format!("unknown role alias `{}`", escape(&item.value)),
+                    )
+                    .with_help(format!(
+                        "define it under `roles:` or use one of: {}",
+                        roles.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ));
                 }
             }
-            ok.then(|| Spanned::new(list.value.iter().map(|i| i.value.clone()).collect(), list.pos))
+            ok.then(|| {
+                Spanned::new(
+                    list.value.iter().map(|i| i.value.clone()).collect(),
+                    list.pos,
+                )
+            })
         }
         None if v.key_pos("roles").is_some() => None,
         None => Some(Spanned::new(vec!["secrets-user".to_owned()], e.value.pos)),
@@ -397,7 +539,12 @@ fn read_vault(e: &Entry, roles: &BTreeMap<String, String>, sink: &mut Sink) -> O
         Some(s) if s.value == "vault" => Some(Scope::Vault),
         Some(s) if s.value == "secret" => Some(Scope::Secret),
         Some(s) => {
-            sink.error(Code::InvalidConfig, s.pos, format!("unknown scope `{}`", escape(&s.value))).with_help("use `vault` or `secret`");
+            sink.error(
+                Code::InvalidConfig,
+                s.pos,
+                format!("unknown scope `{}`", escape(&s.value)),
+            )
+            .with_help("use `vault` or `secret`");
             None
         }
     };
@@ -405,22 +552,44 @@ fn read_vault(e: &Entry, roles: &BTreeMap<String, String>, sink: &mut Sink) -> O
         None => Some(1),
         Some(a) if (1..=10).contains(&a.value) => Some(a.value),
         Some(a) => {
-            sink.error(Code::InvalidConfig, a.pos, format!("`approvals: {}` is out of range", a.value)).with_help("use 1 to 10 distinct code-owner approvals");
+            sink.error(
+                Code::InvalidConfig,
+                a.pos,
+                format!("`approvals: {}` is out of range", a.value),
+            )
+            .with_help("use 1 to 10 distinct code-owner approvals");
             None
         }
     };
-    let require_ticket = v.bool("require_ticket", sink).unwrap_or(Spanned::new(false, e.value.pos));
+    let require_ticket = v
+        .bool("require_ticket", sink)
+        .unwrap_or(Spanned::new(false, e.value.pos));
     let expiry = match v.string("expiry", sink) {
         None => Some(Expiry::Revoker),
         Some(s) if s.value == "revoker" => Some(Expiry::Revoker),
         Some(s) if s.value == "pim" => Some(Expiry::Pim),
         Some(s) => {
-            sink.error(Code::InvalidConfig, s.pos, format!("unknown expiry `{}`", escape(&s.value))).with_help("use `revoker` or `pim`");
+            sink.error(
+                Code::InvalidConfig,
+                s.pos,
+                format!("unknown expiry `{}`", escape(&s.value)),
+            )
+            .with_help("use `revoker` or `pim`");
             None
         }
     };
     v.finish(
-        &["subscription_id", "resource_group", "secrets", "max_duration", "roles", "scope", "approvals", "require_ticket", "expiry"],
+        &[
+            "subscription_id",
+            "resource_group",
+            "secrets",
+            "max_duration",
+            "roles",
+            "scope",
+            "approvals",
+            "require_ticket",
+            "expiry",
+        ],
         &what,
         sink,
     );
@@ -441,10 +610,20 @@ fn read_vault(e: &Entry, roles: &BTreeMap<String, String>, sink: &mut Sink) -> O
 
 fn scalar(e: &Entry, what: &str, sink: &mut Sink) -> Option<Spanned<String>> {
     match &e.value.value {
-        yaml::Value::Scalar { text, .. } if !e.value.is_null() => Some(Spanned::new(text.clone(), e.value.pos)),
+        yaml::Value::Scalar { text, .. } if !e.value.is_null() => {
+            Some(Spanned::new(text.clone(), e.value.pos))
+        }
         yaml::Value::Invalid => None,
         _ => {
-            sink.error(Code::WrongType, e.value.pos, format!("`{}` must be {what}, found {}", escape(&e.key), e.value.kind()));
+            sink.error(
+                Code::WrongType,
+                e.value.pos,
+                format!(
+                    "`{}` must be {what}, found {}",
+                    escape(&e.key),
+                    e.value.kind()
+                ),
+            );
             None
         }
     }
@@ -453,17 +632,33 @@ fn scalar(e: &Entry, what: &str, sink: &mut Sink) -> Option<Spanned<String>> {
 fn guid(v: &Spanned<String>, key: &str, sink: &mut Sink) -> Option<Spanned<String>> {
     let s = &v.value;
     let ok = s.len() == 36
-        && s.char_indices().all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { c == '-' } else { c.is_ascii_hexdigit() });
+        && s.char_indices().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        });
     if ok {
         Some(v.clone())
     } else {
-        sink.error(Code::InvalidConfig, v.pos, format!("`{key}` must be a GUID like 00000000-0000-0000-0000-000000000000, found `{}`", escape(s)));
+        sink.error(
+            Code::InvalidConfig,
+            v.pos,
+            format!(
+                "`{key}` must be a GUID like 00000000-0000-0000-0000-000000000000, found `{}`",
+                escape(s)
+            ),
+        );
         None
     }
 }
 
 fn is_alias(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 fn is_github_login(s: &str) -> bool {
@@ -477,14 +672,17 @@ fn is_github_login(s: &str) -> bool {
 
 fn is_env_name(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
-        && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn is_repo_relative_path(s: &str) -> bool {
     !s.starts_with('/')
         && !s.contains('\\')
-        && s.split('/').all(|seg| !seg.is_empty() && seg != ".." && seg != "." && seg != ".git")
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-'))
+        && s.split('/')
+            .all(|seg| !seg.is_empty() && seg != ".." && seg != "." && seg != ".git")
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-'))
 }
 
 fn is_branch_name(s: &str) -> bool {
@@ -494,7 +692,8 @@ fn is_branch_name(s: &str) -> bool {
         && !s.contains("..")
         && !s.contains("//")
         && !s.ends_with(".lock")
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-'))
 }
 
 #[cfg(test)]

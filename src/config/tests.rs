@@ -3,7 +3,13 @@ use super::*;
 fn parse_str(src: &str) -> (Option<Config>, Vec<String>) {
     let mut sink = Sink::new("kv-jit.yml");
     let cfg = parse(src.as_bytes(), &mut sink);
-    (cfg, sink.diags.iter().map(|d| format!("{}:{}:{}", d.code, d.line, d.column)).collect())
+    (
+        cfg,
+        sink.diags
+            .iter()
+            .map(|d| format!("{}:{}:{}", d.code, d.line, d.column))
+            .collect(),
+    )
 }
 
 const MINIMAL: &str = "tenant_id: 00000000-0000-0000-0000-000000000000\nvaults:\n  kv-one:\n    subscription_id: 11111111-1111-1111-1111-111111111111\n    resource_group: rg\n    secrets: [a, \"b-*\"]\n    max_duration: 2h\n";
@@ -17,7 +23,10 @@ fn the_example_config_is_valid() {
     assert_eq!(kv.max_duration.value.to_string(), "4h");
     assert_eq!(kv.max_duration.pos, Pos::new(12, 19));
     assert_eq!(cfg.identities["alice-gh"].as_str(), "alice@contoso.com");
-    assert_eq!(cfg.teams_webhook_env.as_deref(), Some("KV_JIT_TEAMS_WEBHOOK"));
+    assert_eq!(
+        cfg.teams_webhook_env.as_deref(),
+        Some("KV_JIT_TEAMS_WEBHOOK")
+    );
 }
 
 #[test]
@@ -27,9 +36,15 @@ fn defaults_apply() {
     let cfg = cfg.unwrap();
     let v = cfg.vaults.values().next().unwrap();
     assert_eq!(v.roles.value, ["secrets-user"]);
-    assert_eq!((v.scope, v.approvals, v.require_ticket.value, v.expiry), (Scope::Vault, 1, false, Expiry::Revoker));
+    assert_eq!(
+        (v.scope, v.approvals, v.require_ticket.value, v.expiry),
+        (Scope::Vault, 1, false, Expiry::Revoker)
+    );
     assert_eq!(cfg.cloud, Cloud::Named("AzureCloud".into()));
-    assert_eq!((cfg.ledger_path.as_str(), cfg.ledger_branch.as_str()), ("audit/ledger.jsonl", "main"));
+    assert_eq!(
+        (cfg.ledger_path.as_str(), cfg.ledger_branch.as_str()),
+        ("audit/ledger.jsonl", "main")
+    );
     assert_eq!(cfg.roles.len(), 3);
 }
 
@@ -38,7 +53,11 @@ fn globs_match_whole_names() {
     let p = SecretPattern::parse("demo-storage-*").unwrap();
     assert!(p.matches(&SecretName::parse("demo-storage-key").unwrap()));
     assert!(!p.matches(&SecretName::parse("x-demo-storage-key").unwrap()));
-    assert!(!SecretPattern::parse("demo-storage").unwrap().matches(&SecretName::parse("demo-storage-key").unwrap()));
+    assert!(
+        !SecretPattern::parse("demo-storage")
+            .unwrap()
+            .matches(&SecretName::parse("demo-storage-key").unwrap())
+    );
     for bad in ["a/b*", "a[bc]", "../*", "a b", "", "a%2f"] {
         assert!(SecretPattern::parse(bad).is_err(), "{bad}");
     }
@@ -75,11 +94,21 @@ fn endpoints_must_be_https_or_loopback() {
     assert!(check_endpoint("http://127.0.0.1:8080").is_ok());
     assert!(check_endpoint("http://localhost:1/x").is_ok());
     assert!(check_endpoint("http://[::1]:9").is_ok());
-    assert_eq!(check_endpoint("http://example.com").unwrap_err().0, Code::InsecureEndpoint);
-    assert_eq!(check_endpoint("http://127.0.0.1.evil.com").unwrap_err().0, Code::InsecureEndpoint);
-    assert_eq!(check_endpoint("http://10.0.0.1").unwrap_err().0, Code::InsecureEndpoint);
+    assert_eq!(
+        check_endpoint("http://example.com").unwrap_err().0,
+        Code::InsecureEndpoint
+    );
+    assert_eq!(
+        check_endpoint("http://127.0.0.1.evil.com").unwrap_err().0,
+        Code::InsecureEndpoint
+    );
+    assert_eq!(
+        check_endpoint("http://10.0.0.1").unwrap_err().0,
+        Code::InsecureEndpoint
+    );
     assert!(check_endpoint("ftp://x").is_err());
     assert!(check_endpoint("https://user@host").is_err());
-    let src = MINIMAL.to_owned() + "cloud:\n  authority_host: http://login.example.com\n  resource_manager: http://127.0.0.1:1\n  graph: https://g\n";
+    let src = MINIMAL.to_owned()
+        + "cloud:\n  authority_host: http://login.example.com\n  resource_manager: http://127.0.0.1:1\n  graph: https://g\n";
     assert_eq!(parse_str(&src).1, ["insecure-endpoint:9:19"]);
 }

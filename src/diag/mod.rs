@@ -70,7 +70,10 @@ impl Diagnostic {
     }
 
     pub fn warning(code: Code, file: &str, pos: Pos, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Warning, ..Self::error(code, file, pos, message) }
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(code, file, pos, message)
+        }
     }
 
     #[must_use]
@@ -104,7 +107,10 @@ pub struct Sink {
 
 impl Sink {
     pub fn new(file: impl Into<String>) -> Self {
-        Self { file: file.into(), diags: Vec::new() }
+        Self {
+            file: file.into(),
+            diags: Vec::new(),
+        }
     }
 
     pub fn file(&self) -> &str {

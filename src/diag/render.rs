@@ -91,7 +91,9 @@ pub fn render_github(diags: &[Diagnostic]) -> String {
 }
 
 pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 pub fn escape_property(s: &str) -> String {
@@ -109,9 +111,18 @@ mod tests {
     use crate::diag::{Code, Pos};
 
     fn sample() -> Diagnostic {
-        Diagnostic::error(Code::DurationTooLong, "requests/a,b.yaml", Pos::new(6, 11), "6h is over 4h")
-            .help("ask for 4h or less")
-            .note(".github/kv-jit.yml", Pos::new(12, 19), "max_duration 4h set here")
+        Diagnostic::error(
+            Code::DurationTooLong,
+            "requests/a,b.yaml",
+            Pos::new(6, 11),
+            "6h is over 4h",
+        )
+        .help("ask for 4h or less")
+        .note(
+            ".github/kv-jit.yml",
+            Pos::new(12, 19),
+            "max_duration 4h set here",
+        )
     }
 
     #[test]
@@ -147,6 +158,12 @@ mod tests {
     fn text_keeps_hostile_newlines_on_one_line() {
         let mut d = sample();
         d.message = "a\nfake.yaml:1:1: error[x]: y".into();
-        assert_eq!(render_text(&[d]).lines().filter(|l| l.contains("error[")).count(), 1);
+        assert_eq!(
+            render_text(&[d])
+                .lines()
+                .filter(|l| l.contains("error["))
+                .count(),
+            1
+        );
     }
 }

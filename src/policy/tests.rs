@@ -40,13 +40,29 @@ fn config() -> Config {
 fn check_src(src: &str) -> (Option<Request>, Vec<String>) {
     let mut sink = Sink::new("requests/x.yaml");
     let raw = parse_raw(src.as_bytes(), &mut sink).unwrap();
-    let req = check(&raw, Some(RequestId::parse("x").unwrap()), &config(), now(), &mut sink);
-    (req, sink.diags.iter().map(|d| format!("{}:{}:{}", d.code, d.line, d.column)).collect())
+    let req = check(
+        &raw,
+        Some(RequestId::parse("x").unwrap()),
+        &config(),
+        now(),
+        &mut sink,
+    );
+    (
+        req,
+        sink.diags
+            .iter()
+            .map(|d| format!("{}:{}:{}", d.code, d.line, d.column))
+            .collect(),
+    )
 }
 
 fn with(line: &str, replacement: &str) -> String {
     let key = line.split(':').next().unwrap();
-    let mut out: Vec<String> = GOOD.lines().filter(|l| !l.starts_with(&format!("{key}:"))).map(str::to_owned).collect();
+    let mut out: Vec<String> = GOOD
+        .lines()
+        .filter(|l| !l.starts_with(&format!("{key}:")))
+        .map(str::to_owned)
+        .collect();
     if !replacement.is_empty() {
         out.push(replacement.to_owned());
     }
@@ -67,25 +83,55 @@ fn a_good_request_validates_with_defaults() {
 #[test]
 fn each_rule_fails_on_its_own_line() {
     let cases = [
-        (with("secret", "secret: other-key"), "secret-not-allowed:7:9"),
-        (with("secret", "secret: demo/../x"), "invalid-secret-name:7:9"),
-        (with("secret", "secret: \"demo-api-key?x=1\""), "invalid-secret-name:7:9"),
+        (
+            with("secret", "secret: other-key"),
+            "secret-not-allowed:7:9",
+        ),
+        (
+            with("secret", "secret: demo/../x"),
+            "invalid-secret-name:7:9",
+        ),
+        (
+            with("secret", "secret: \"demo-api-key?x=1\""),
+            "invalid-secret-name:7:9",
+        ),
         (with("vault", "vault: other-kv"), "unknown-vault:7:8"),
-        (with("vault", "vault: \"kv/../x\""), "invalid-vault-name:7:8"),
+        (
+            with("vault", "vault: \"kv/../x\""),
+            "invalid-vault-name:7:8",
+        ),
         (with("duration", "duration: 6h"), "duration-too-long:7:11"),
         (with("duration", "duration: 0m"), "invalid-duration:7:11"),
         (with("duration", "duration: -1h"), "invalid-duration:7:11"),
         (with("duration", "duration: 2"), "invalid-duration:7:11"),
-        (with("requester", "requester: alice"), "invalid-requester:7:12"),
-        (with("justification", "justification: because"), "invalid-justification:7:16"),
-        (format!("{GOOD}role: secrets-officer\n"), "role-not-allowed:8:7"),
+        (
+            with("requester", "requester: alice"),
+            "invalid-requester:7:12",
+        ),
+        (
+            with("justification", "justification: because"),
+            "invalid-justification:7:16",
+        ),
+        (
+            format!("{GOOD}role: secrets-officer\n"),
+            "role-not-allowed:8:7",
+        ),
         (format!("{GOOD}start: tomorrow\n"), "invalid-start:8:8"),
-        (format!("{GOOD}start: 2026-11-27 09:00\n"), "invalid-start:8:8"),
-        (format!("{GOOD}start: 2026-11-27T07:00:00Z\n"), "window-ended:8:8"),
+        (
+            format!("{GOOD}start: 2026-11-27 09:00\n"),
+            "invalid-start:8:8",
+        ),
+        (
+            format!("{GOOD}start: 2026-11-27T07:00:00Z\n"),
+            "window-ended:8:8",
+        ),
         (format!("{GOOD}ticket: \"INC 1\"\n"), "invalid-ticket:8:9"),
         (format!("{GOOD}extends: ../a\n"), "invalid-extends:8:10"),
         (format!("{GOOD}extends: x\n"), "invalid-extends:8:10"),
-        (with("vault", "vault: strict-kv").replace("2h", "1h"), "ticket-required:1:1"),
+        (
+            with("vault", "vault: strict-kv").replace("2h", "1h"),
+            "ticket-required:1:1",
+        ),
     ];
     for (src, want) in cases {
         let (req, diags) = check_src(&src);
@@ -102,7 +148,8 @@ fn accepted_variants() {
         format!("{GOOD}start: 2026-11-27T09:30:00+01:00\n"),
         format!("{GOOD}start: 2026-11-27T09:00:00Z\n"),
         format!("{GOOD}revoke: true\nextends: 2026/alice-api-key\n"),
-        with("vault", "vault: strict-kv\nticket: INC-4821").replace("duration: 2h", "duration: PT1H"),
+        with("vault", "vault: strict-kv\nticket: INC-4821")
+            .replace("duration: 2h", "duration: PT1H"),
     ] {
         let (req, diags) = check_src(&src);
         assert!(diags.is_empty(), "{src}: {diags:?}");
@@ -114,9 +161,18 @@ fn accepted_variants() {
 fn notes_point_at_the_rule_in_the_config() {
     let mut sink = Sink::new("requests/x.yaml");
     let raw = parse_raw(with("duration", "duration: 6h").as_bytes(), &mut sink).unwrap();
-    check(&raw, RequestId::parse("x").ok(), &config(), now(), &mut sink);
+    check(
+        &raw,
+        RequestId::parse("x").ok(),
+        &config(),
+        now(),
+        &mut sink,
+    );
     let note = &sink.diags[0].notes[0];
-    assert_eq!((note.file.as_str(), note.line, note.column), (".github/kv-jit.yml", 7, 19));
+    assert_eq!(
+        (note.file.as_str(), note.line, note.column),
+        (".github/kv-jit.yml", 7, 19)
+    );
     assert_eq!(note.message, "max_duration 4h set here");
 }
 
@@ -124,5 +180,13 @@ fn notes_point_at_the_rule_in_the_config() {
 fn all_problems_at_once() {
     let src = "apiVersion: kv-jit/v1\nkind: AccessRequest\nrequester: bob\nvault: flowlibs-demo-kv\nsecret: nope\nduration: 9h\njustification: short\n";
     let (_, diags) = check_src(src);
-    assert_eq!(diags, ["invalid-requester:3:12", "secret-not-allowed:5:9", "duration-too-long:6:11", "invalid-justification:7:16"]);
+    assert_eq!(
+        diags,
+        [
+            "invalid-requester:3:12",
+            "secret-not-allowed:5:9",
+            "duration-too-long:6:11",
+            "invalid-justification:7:16"
+        ]
+    );
 }

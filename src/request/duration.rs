@@ -33,10 +33,16 @@ impl Duration {
     }
 
     pub fn parse(s: &str) -> Result<Self, DurationError> {
-        let err = |message: String, help: Option<&str>| DurationError { message, help: help.map(str::to_owned) };
+        let err = |message: String, help: Option<&str>| DurationError {
+            message,
+            help: help.map(str::to_owned),
+        };
         let shown = crate::names::escape(s);
         if s.starts_with('-') {
-            return Err(err(format!("duration `{shown}` is negative"), Some("ask for a positive duration such as `2h`")));
+            return Err(err(
+                format!("duration `{shown}` is negative"),
+                Some("ask for a positive duration such as `2h`"),
+            ));
         }
         if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(DurationError {
@@ -60,7 +66,12 @@ impl Duration {
             }
             let value: u64 = match number.parse() {
                 Ok(v) if number.len() <= 9 => v,
-                _ => return Err(err(format!("duration `{shown}` is not understood"), form_help)),
+                _ => {
+                    return Err(err(
+                        format!("duration `{shown}` is not understood"),
+                        form_help,
+                    ));
+                }
             };
             number.clear();
             if c == hour && !seen_hours && !seen_minutes {
@@ -70,21 +81,38 @@ impl Duration {
                 seen_minutes = true;
                 total += value;
             } else if !iso && matches!(c, 'd' | 's' | 'w') || iso && matches!(c, 'S') {
-                return Err(err(format!("duration `{shown}` uses a unit kv-jit does not take"), form_help));
+                return Err(err(
+                    format!("duration `{shown}` uses a unit kv-jit does not take"),
+                    form_help,
+                ));
             } else {
-                return Err(err(format!("duration `{shown}` is not understood"), form_help));
+                return Err(err(
+                    format!("duration `{shown}` is not understood"),
+                    form_help,
+                ));
             }
         }
         if !number.is_empty() || !(seen_hours || seen_minutes) {
-            return Err(err(format!("duration `{shown}` is not understood"), form_help));
+            return Err(err(
+                format!("duration `{shown}` is not understood"),
+                form_help,
+            ));
         }
         if total == 0 {
-            return Err(err(format!("duration `{shown}` is zero"), Some("ask for at least one minute, e.g. `30m`")));
+            return Err(err(
+                format!("duration `{shown}` is zero"),
+                Some("ask for at least one minute, e.g. `30m`"),
+            ));
         }
         if total > MAX_MINUTES {
-            return Err(err(format!("duration `{shown}` is over a year"), Some("ask for hours, not months")));
+            return Err(err(
+                format!("duration `{shown}` is over a year"),
+                Some("ask for hours, not months"),
+            ));
         }
-        Ok(Self { minutes: total as u32 })
+        Ok(Self {
+            minutes: total as u32,
+        })
     }
 }
 
@@ -107,7 +135,9 @@ mod tests {
     use super::*;
 
     fn mins(s: &str) -> u32 {
-        Duration::parse(s).unwrap_or_else(|e| panic!("{s}: {}", e.message)).minutes()
+        Duration::parse(s)
+            .unwrap_or_else(|e| panic!("{s}: {}", e.message))
+            .minutes()
     }
 
     #[test]
@@ -144,7 +174,10 @@ mod tests {
             let e = Duration::parse(s).expect_err(s);
             assert!(e.message.contains(words), "{s}: {}", e.message);
         }
-        assert_eq!(Duration::parse("2").unwrap_err().help.unwrap(), "write `2h` for hours or `2m` for minutes");
+        assert_eq!(
+            Duration::parse("2").unwrap_err().help.unwrap(),
+            "write `2h` for hours or `2m` for minutes"
+        );
     }
 
     #[test]

@@ -39,7 +39,11 @@ pub struct RawRequest {
     #[schemars(required, pattern(r"^[A-Za-z0-9._'+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"), extend("examples" = ["alice@contoso.com"]))]
     pub requester: Option<Spanned<String>>,
     /// A vault named in the config (`.github/kv-jit.yml`).
-    #[schemars(required, pattern(r"^[A-Za-z](-?[A-Za-z0-9])+$"), length(min = 3, max = 24))]
+    #[schemars(
+        required,
+        pattern(r"^[A-Za-z](-?[A-Za-z0-9])+$"),
+        length(min = 3, max = 24)
+    )]
     pub vault: Option<Spanned<String>>,
     /// A secret on that vault's allow-list.
     #[schemars(required, pattern(r"^[0-9A-Za-z-]{1,127}$"))]
@@ -95,20 +99,47 @@ pub fn parse_raw(bytes: &[u8], sink: &mut Sink) -> Option<RawRequest> {
     };
     r.require("apiVersion", &raw.api_version, "`kv-jit/v1`", sink);
     r.require("kind", &raw.kind, "`AccessRequest`", sink);
-    r.require("requester", &raw.requester, "your Entra user principal name, e.g. alice@contoso.com", sink);
-    r.require("vault", &raw.vault, "a vault named in .github/kv-jit.yml", sink);
+    r.require(
+        "requester",
+        &raw.requester,
+        "your Entra user principal name, e.g. alice@contoso.com",
+        sink,
+    );
+    r.require(
+        "vault",
+        &raw.vault,
+        "a vault named in .github/kv-jit.yml",
+        sink,
+    );
     r.require("secret", &raw.secret, "the secret's name", sink);
-    r.require("duration", &raw.duration, "how long you need access, e.g. 2h", sink);
-    r.require("justification", &raw.justification, "the reason reviewers will read", sink);
+    r.require(
+        "duration",
+        &raw.duration,
+        "how long you need access, e.g. 2h",
+        sink,
+    );
+    r.require(
+        "justification",
+        &raw.justification,
+        "the reason reviewers will read",
+        sink,
+    );
     let known = known_keys();
     let known: Vec<&str> = known.iter().map(String::as_str).collect();
     r.finish(&known, "a request", sink);
     for (field, expected) in [(&raw.api_version, API_VERSION), (&raw.kind, KIND)] {
-        if let Some(v) = field {
-            if v.value != expected {
-                sink.error(Code::ApiVersion, v.pos, format!("expected `{expected}`, found `{}`", crate::names::escape(&v.value)))
-                    .with_help(format!("write `{expected}`"));
-            }
+        if let Some(v) = field
+            && v.value != expected
+        {
+            sink.error(
+                Code::ApiVersion,
+                v.pos,
+                format!(
+                    "expected `{expected}`, found `{}`",
+                    crate::names::escape(&v.value)
+                ),
+            )
+            .with_help(format!("write `{expected}`"));
         }
     }
     Some(raw)
@@ -123,12 +154,17 @@ pub struct RequestId(String);
 impl RequestId {
     pub fn parse(s: &str) -> Result<Self, String> {
         if s.is_empty() || s.len() > 200 {
-            return Err(format!("request id `{}` must be 1 to 200 characters", crate::names::escape(s)));
+            return Err(format!(
+                "request id `{}` must be 1 to 200 characters",
+                crate::names::escape(s)
+            ));
         }
         for seg in s.split('/') {
             let ok = !seg.is_empty()
                 && !seg.starts_with('.')
-                && seg.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+                && seg
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
             if !ok {
                 return Err(format!(
                     "request id `{}` has a bad path segment `{}`: use letters, digits, `.`, `_` and `-`, not starting with a dot",
@@ -161,16 +197,23 @@ impl Upn {
     pub fn parse(s: &str) -> Result<Self, String> {
         let shown = crate::names::escape(s);
         let Some((local, domain)) = s.split_once('@') else {
-            return Err(format!("`{shown}` is not a user principal name (local@domain)"));
+            return Err(format!(
+                "`{shown}` is not a user principal name (local@domain)"
+            ));
         };
         let local_ok = !local.is_empty()
             && local.len() <= 64
-            && local.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '\'' | '+'));
+            && local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '\'' | '+'));
         let labels: Vec<&str> = domain.split('.').collect();
         let domain_ok = labels.len() >= 2
             && domain.len() <= 253
             && labels.iter().all(|l| {
-                !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-')
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
                     && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             });
         if !local_ok || !domain_ok {
@@ -227,15 +270,32 @@ mod tests {
     fn request_ids() {
         assert!(RequestId::parse("2026/alice-api-key").is_ok());
         assert!(RequestId::parse("a.b_c-d").is_ok());
-        for bad in ["", "../x", "a//b", ".hidden", "a/./b", "a b", "a?b", "é", "a\\b"] {
+        for bad in [
+            "", "../x", "a//b", ".hidden", "a/./b", "a b", "a?b", "é", "a\\b",
+        ] {
             assert!(RequestId::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn upns() {
-        assert_eq!(Upn::parse("Alice@Contoso.com").unwrap().as_str(), "alice@contoso.com");
-        for bad in ["alice", "@contoso.com", "alice@", "alice@contoso", "a/b@c.com", "a@b@c.com", "a%40@c.com", "a@c.com/x", "a@-c.com", "алиса@c.com", "a b@c.com"] {
+        assert_eq!(
+            Upn::parse("Alice@Contoso.com").unwrap().as_str(),
+            "alice@contoso.com"
+        );
+        for bad in [
+            "alice",
+            "@contoso.com",
+            "alice@",
+            "alice@contoso",
+            "a/b@c.com",
+            "a@b@c.com",
+            "a%40@c.com",
+            "a@c.com/x",
+            "a@-c.com",
+            "алиса@c.com",
+            "a b@c.com",
+        ] {
             assert!(Upn::parse(bad).is_err(), "{bad}");
         }
     }
@@ -251,14 +311,28 @@ mod tests {
     #[test]
     fn raw_parse_reports_every_field_problem() {
         let mut sink = Sink::new("r.yaml");
-        let raw = parse_raw(b"apiVersion: v2\nkind: AccessRequest\nvault: [a]\nscope: secret\nrevoke: \"yes\"\n", &mut sink).unwrap();
+        let raw = parse_raw(
+            b"apiVersion: v2\nkind: AccessRequest\nvault: [a]\nscope: secret\nrevoke: \"yes\"\n",
+            &mut sink,
+        )
+        .unwrap();
         assert!(raw.vault.is_none());
-        let got: Vec<String> = sink.diags.iter().map(|d| format!("{}:{}", d.code, d.line)).collect();
+        let got: Vec<String> = sink
+            .diags
+            .iter()
+            .map(|d| format!("{}:{}", d.code, d.line))
+            .collect();
         assert_eq!(
             got,
             [
-                "wrong-type:3", "wrong-type:5", "missing-field:1", "missing-field:1", "missing-field:1",
-                "missing-field:1", "unknown-key:4", "api-version:1"
+                "wrong-type:3",
+                "wrong-type:5",
+                "missing-field:1",
+                "missing-field:1",
+                "missing-field:1",
+                "missing-field:1",
+                "unknown-key:4",
+                "api-version:1"
             ]
         );
     }

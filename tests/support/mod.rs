@@ -22,7 +22,10 @@ pub fn kv_jit(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kv-jit"));
     cmd.current_dir(dir).args(args);
     for (k, _) in std::env::vars() {
-        if ["GITHUB_", "RUNNER_", "ACTIONS_", "AZURE_", "GH_", "KV_JIT_"].iter().any(|p| k.starts_with(p)) {
+        if ["GITHUB_", "RUNNER_", "ACTIONS_", "AZURE_", "GH_", "KV_JIT_"]
+            .iter()
+            .any(|p| k.starts_with(p))
+        {
             cmd.env_remove(&k);
         }
     }
