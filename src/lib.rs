@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod diag;
+pub mod engine;
 pub mod fields;
 pub mod names;
 pub mod output;

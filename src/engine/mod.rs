@@ -1,0 +1,3 @@
+//! The engine: plan (pure), then execute against Azure and record in the ledger.
+
+pub mod plan;

@@ -1,0 +1,236 @@
+use super::*;
+use crate::names::{SecretName, VaultName};
+use crate::request::{Duration, Upn};
+
+fn t(s: &str) -> DateTime<Utc> {
+    format!("2026-11-27T{s}:00Z").parse().unwrap()
+}
+
+fn id(s: &str) -> RequestId {
+    RequestId::parse(s).unwrap()
+}
+
+fn req(name: &str, dur: &str) -> Desired {
+    Desired {
+        request: Request {
+            id: id(name),
+            path: format!("requests/{name}.yaml"),
+            requester: Upn::parse("alice@contoso.com").unwrap(),
+            vault: VaultName::parse("flowlibs-demo-kv").unwrap(),
+            secret: SecretName::parse("demo-api-key").unwrap(),
+            duration: Duration::parse(dur).unwrap(),
+            justification: "Rotate the partner API client".into(),
+            role: "secrets-user".into(),
+            role_id: "4633458b-17de-408a-b874-0445c86b69e6".into(),
+            start: None,
+            ticket: None,
+            extends: None,
+            revoke: false,
+        },
+        sha256: format!("sha-{name}"),
+    }
+}
+
+fn active(name: &str, start: &str, expires: &str) -> ActiveGrant {
+    ActiveGrant {
+        request: id(name),
+        request_sha256: format!("sha-{name}"),
+        start: t(start),
+        expires: t(expires),
+        assignment: format!("asg-{name}"),
+        scope: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/flowlibs-demo-kv".into(),
+        vault: "flowlibs-demo-kv".into(),
+        secret: "demo-api-key".into(),
+        requester: "alice@contoso.com".into(),
+        principal_id: "p".into(),
+        role_id: "r".into(),
+    }
+}
+
+fn ledger_with(grants: &[ActiveGrant]) -> LedgerState {
+    let mut l = LedgerState::default();
+    for g in grants {
+        l.granted
+            .insert(g.request.clone(), g.request_sha256.clone());
+        l.active.insert(g.request.clone(), g.clone());
+    }
+    l
+}
+
+/// One line per action, so each case reads as a table row.
+fn show(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .map(|a| match a {
+            Action::Revoke { grant, reason } => format!("revoke {} {reason:?}", grant.request),
+            Action::Grant {
+                request,
+                start,
+                expires,
+                ..
+            } => {
+                format!(
+                    "grant {request} {}-{}",
+                    start.format("%H:%M"),
+                    expires.format("%H:%M")
+                )
+            }
+            Action::Refuse {
+                request, reason, ..
+            } => format!("refuse {request}: {}", reason.split(';').next().unwrap()),
+            Action::Wait { request, starts } => {
+                format!("wait {request} until {}", starts.format("%H:%M"))
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_new_approved_request_is_granted_from_now() {
+    let got = plan(&[req("a", "2h")], &[], &LedgerState::default(), t("09:00"));
+    assert_eq!(show(&got), ["grant a 09:00-11:00"]);
+}
+
+#[test]
+fn a_future_start_waits_then_is_granted_for_its_own_window() {
+    let mut r = req("a", "2h");
+    r.request.start = Some(t("12:00"));
+    assert_eq!(
+        show(&plan(
+            &[r.clone()],
+            &[],
+            &LedgerState::default(),
+            t("09:00")
+        )),
+        ["wait a until 12:00"]
+    );
+    // A run that comes late still ends access at start + duration, not later.
+    assert_eq!(
+        show(&plan(
+            &[r.clone()],
+            &[],
+            &LedgerState::default(),
+            t("12:30")
+        )),
+        ["grant a 12:00-14:00"]
+    );
+    assert_eq!(
+        show(&plan(&[r], &[], &LedgerState::default(), t("14:00"))),
+        ["refuse a: its window ended at 2026-11-27T14:00:00+00:00 before it could be granted"]
+    );
+}
+
+#[test]
+fn due_and_overdue_grants_are_revoked_and_granted_ids_not_regranted() {
+    let ledger = ledger_with(&[active("a", "08:00", "10:00"), active("b", "08:00", "12:00")]);
+    let reqs = [req("a", "2h"), req("b", "4h")];
+    assert_eq!(
+        show(&plan(&reqs, &[], &ledger, t("10:00"))),
+        ["revoke a Expired"]
+    );
+    // Missed runs: hours later, both are revoked at once, nothing re-granted.
+    assert_eq!(
+        show(&plan(&reqs, &[], &ledger, t("23:00"))),
+        ["revoke a Expired", "revoke b Expired"]
+    );
+    assert!(plan(&reqs, &[], &ledger, t("09:00")).is_empty());
+}
+
+#[test]
+fn early_revoke_by_deleting_the_file_or_setting_revoke() {
+    let ledger = ledger_with(&[active("a", "08:00", "12:00"), active("b", "08:00", "12:00")]);
+    let mut b = req("b", "4h");
+    b.request.revoke = true;
+    b.sha256 = "sha-b-revoked".into();
+    assert_eq!(
+        show(&plan(&[b], &[], &ledger, t("09:00"))),
+        ["revoke a Early", "revoke b Early"]
+    );
+}
+
+#[test]
+fn a_changed_file_is_refused_once_and_the_grant_keeps_its_window() {
+    let ledger = ledger_with(&[active("a", "08:00", "12:00")]);
+    let mut a = req("a", "4h");
+    a.sha256 = "sha-a-edited".into();
+    let got = plan(&[a.clone()], &[], &ledger, t("09:00"));
+    assert_eq!(
+        show(&got),
+        ["refuse a: the request file changed after it was granted"]
+    );
+    let mut after = ledger.clone();
+    after.refused.insert((id("a"), "sha-a-edited".into()));
+    assert!(
+        plan(&[a], &[], &after, t("09:00")).is_empty(),
+        "refused once, not every run"
+    );
+}
+
+#[test]
+fn a_reused_id_is_refused() {
+    let mut ledger = LedgerState::default();
+    ledger.granted.insert(id("a"), "sha-old".into());
+    let got = plan(&[req("a", "1h")], &[], &ledger, t("09:00"));
+    assert_eq!(show(&got), ["refuse a: the request id was already used"]);
+}
+
+#[test]
+fn an_invalid_file_on_main_is_refused_and_does_not_count_as_deleted() {
+    let ledger = ledger_with(&[active("a", "08:00", "12:00")]);
+    let bad = Invalid {
+        id: id("a"),
+        path: "requests/a.yaml".into(),
+        sha256: "x".into(),
+        problems: vec!["duration-too-long".into()],
+    };
+    let got = plan(&[], &[bad], &ledger, t("09:00"));
+    assert_eq!(
+        show(&got),
+        ["refuse a: the request is invalid on the default branch: duration-too-long"]
+    );
+}
+
+#[test]
+fn an_extension_runs_on_from_the_old_expiry_without_a_gap() {
+    let ledger = ledger_with(&[active("a", "08:00", "10:00")]);
+    let mut b = req("b", "2h");
+    b.request.extends = Some(id("a"));
+    let got = plan(&[req("a", "2h"), b.clone()], &[], &ledger, t("09:30"));
+    assert_eq!(show(&got), ["grant b 09:30-12:00"]);
+    // At 10:00 the old grant is revoked; the extension is a different assignment and stays.
+    let mut after = ledger.clone();
+    after.granted.insert(id("b"), b.sha256.clone());
+    after.active.insert(
+        id("b"),
+        ActiveGrant {
+            request: id("b"),
+            start: t("09:30"),
+            expires: t("12:00"),
+            ..active("b", "09:30", "12:00")
+        },
+    );
+    assert_eq!(
+        show(&plan(&[req("a", "2h"), b], &[], &after, t("10:00"))),
+        ["revoke a Expired"]
+    );
+}
+
+#[test]
+fn an_extension_of_someone_elses_grant_is_refused() {
+    let ledger = ledger_with(&[active("a", "08:00", "10:00")]);
+    let mut b = req("b", "2h");
+    b.request.extends = Some(id("a"));
+    b.request.secret = SecretName::parse("demo-connection-string").unwrap();
+    let got = plan(&[req("a", "2h"), b], &[], &ledger, t("09:30"));
+    assert_eq!(
+        show(&got),
+        ["refuse b: `extends: a` names a grant for another vault, secret or requester"]
+    );
+}
+
+#[test]
+fn revokes_come_before_grants() {
+    let ledger = ledger_with(&[active("a", "08:00", "09:00")]);
+    let got = plan(&[req("a", "1h"), req("b", "1h")], &[], &ledger, t("09:00"));
+    assert_eq!(show(&got), ["revoke a Expired", "grant b 09:00-10:00"]);
+}
