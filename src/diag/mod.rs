@@ -78,18 +78,13 @@ impl Diagnostic {
 
     #[must_use]
     pub fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.with_help(help);
         self
     }
 
     #[must_use]
     pub fn note(mut self, file: &str, pos: Pos, message: impl Into<String>) -> Self {
-        self.notes.push(Note {
-            file: file.to_owned(),
-            line: pos.line,
-            column: pos.column,
-            message: message.into(),
-        });
+        self.with_note(file, pos, message);
         self
     }
 
