@@ -2,7 +2,14 @@
 //!
 //! Data flows one way: files → model → plan → effects → ledger.
 
+pub mod approval;
+pub mod github;
 pub mod names;
+
+// Lives at src/emulator/github.rs; the lead re-homes it as `emulator::github` once
+// src/emulator/mod.rs (owned by the Azure side) is merged.
+#[path = "emulator/github.rs"]
+pub mod github_emulator;
 
 use std::process::ExitCode;
 
