@@ -189,14 +189,23 @@ pub struct Fault {
     pub times: u32,
 }
 
+/// One API request as the emulator saw it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoggedRequest {
+    pub method: String,
+    /// Path and query as sent (the `/api/v3` prefix included).
+    pub path: String,
+    /// The `X-GitHub-Api-Version` header, if sent.
+    pub api_version: Option<String>,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     seed: GithubSeed,
     comments: Vec<StoredComment>,
     next_comment_id: u64,
     faults: Vec<Fault>,
-    /// `METHOD path?query` of every API request, in order.
-    log: Vec<String>,
+    log: Vec<LoggedRequest>,
 }
 
 /// The emulator's state, shared by its handlers.
@@ -244,8 +253,8 @@ impl GithubState {
         self.lock().comments.clone()
     }
 
-    /// Every API request so far (`METHOD /path?query`, prefix included).
-    pub fn request_log(&self) -> Vec<String> {
+    /// Every API request so far, in order.
+    pub fn request_log(&self) -> Vec<LoggedRequest> {
         self.lock().log.clone()
     }
 
@@ -369,7 +378,16 @@ async fn gate(
     let method = request.method().clone();
     {
         let mut inner = state.lock();
-        inner.log.push(format!("{method} {path_and_query}"));
+        let api_version = request
+            .headers()
+            .get("x-github-api-version")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        inner.log.push(LoggedRequest {
+            method: method.to_string(),
+            path: path_and_query,
+            api_version,
+        });
         if let Some(fault) = inner.faults.iter_mut().find(|f| {
             f.times > 0
                 && f.method.eq_ignore_ascii_case(method.as_str())
@@ -1139,7 +1157,7 @@ async fn control_comments(State(s): State<Arc<GithubState>>) -> axum::Json<Vec<S
     axum::Json(s.comments())
 }
 
-async fn control_requests(State(s): State<Arc<GithubState>>) -> axum::Json<Vec<String>> {
+async fn control_requests(State(s): State<Arc<GithubState>>) -> axum::Json<Vec<LoggedRequest>> {
     axum::Json(s.request_log())
 }
 

@@ -460,6 +460,25 @@ impl GithubClient {
         }
     }
 
+    /// The legacy `permission` (`admin`, `write`, `read`, `none`) of `login` on the repository;
+    /// a non-collaborator (404) is `none`.
+    pub async fn collaborator_permission(
+        &self,
+        repo: &Repo,
+        login: &str,
+    ) -> Result<String, GithubError> {
+        #[derive(Deserialize)]
+        struct Body {
+            permission: String,
+        }
+        let route = format!("/repos/{repo}/collaborators/{}/permission", encode(login));
+        match self.get_json::<Body>(&route).await {
+            Ok(body) => Ok(body.permission),
+            Err(e) if e.status() == Some(404) => Ok("none".into()),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn issue_comments(
         &self,
         repo: &Repo,
