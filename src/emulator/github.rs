@@ -97,7 +97,7 @@ fn head_ref() -> String {
     "feature".into()
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileSeed {
     pub filename: String,
@@ -109,6 +109,16 @@ pub struct FileSeed {
 
 fn added() -> String {
     "added".into()
+}
+
+impl Default for FileSeed {
+    fn default() -> Self {
+        FileSeed {
+            filename: String::new(),
+            status: added(),
+            previous_filename: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -267,8 +267,34 @@ pub struct GithubClient {
 impl GithubClient {
     /// `api_url` is `GITHUB_API_URL` (`https://api.github.com`, `https://HOST/api/v3` on GHES, or
     /// the emulator); `token` is `GITHUB_TOKEN` or an App/PAT token. Call inside a Tokio runtime.
+    ///
+    /// Plain `http://` is refused except on loopback (the emulator): the token would travel in clear.
     pub fn new(api_url: &str, token: Token) -> Result<GithubClient, GithubError> {
         let api_url = api_url.trim_end_matches('/');
+        if let Some(rest) = api_url.strip_prefix("http://") {
+            let host = rest.split('/').next().unwrap_or("");
+            let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+                if port.bytes().all(|b| b.is_ascii_digit()) {
+                    h
+                } else {
+                    host
+                }
+            });
+            let loopback = host == "localhost"
+                || host == "[::1]"
+                || host
+                    .parse::<std::net::Ipv4Addr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if !loopback {
+                return Err(GithubError::Config(format!(
+                    "GITHUB_API_URL `{api_url}` is plain http; only https (or loopback http for the emulator) is allowed"
+                )));
+            }
+        } else if !api_url.starts_with("https://") {
+            return Err(GithubError::Config(format!(
+                "GITHUB_API_URL `{api_url}` must be an https:// URL"
+            )));
+        }
         let octocrab = Octocrab::builder()
             .base_uri(api_url)
             .map_err(|e| GithubError::Config(format!("GITHUB_API_URL `{api_url}`: {e}")))?
