@@ -264,6 +264,145 @@ pub async fn load_codeowners(
     Ok(None)
 }
 
+/// What a pull request's base says, read once: the author, whom they may request for, and who
+/// owns what. Everything is read at the base sha, so edits made by the pull request itself do
+/// not count. Also usable before merge (`kv-jit validate --pr N`).
+#[derive(Debug, Clone)]
+pub struct PrContext {
+    pub number: u64,
+    pub author: String,
+    pub head_sha: String,
+    pub base_sha: String,
+    /// GitHub login -> UPN, from the config on the base sha.
+    pub identities: BTreeMap<String, String>,
+    /// The CODEOWNERS file GitHub would use on the base sha, with its path.
+    pub codeowners: Option<(String, Codeowners)>,
+}
+
+impl PrContext {
+    /// The requester binding: the author's identity on the base must be `requester`.
+    pub fn check_requester(&self, requester: &str) -> Result<(), Refusal> {
+        let bound_to =
+            upn_of(&self.identities, &self.author).ok_or_else(|| Refusal::AuthorNotBound {
+                author: self.author.clone(),
+                requester: requester.into(),
+            })?;
+        if bound_to.eq_ignore_ascii_case(requester) {
+            Ok(())
+        } else {
+            Err(Refusal::RequesterMismatch {
+                author: self.author.clone(),
+                bound_to: bound_to.into(),
+                requester: requester.into(),
+            })
+        }
+    }
+
+    /// The owners of `path` and the CODEOWNERS line naming them; refuses when there is no
+    /// CODEOWNERS, it has invalid lines, or nobody owns the path.
+    pub fn owners_of(&self, path: &str) -> Result<(String, usize, Vec<Owner>), Refusal> {
+        let (codeowners_path, file) =
+            self.codeowners
+                .as_ref()
+                .ok_or_else(|| Refusal::NoCodeowners {
+                    base_sha: self.base_sha.clone(),
+                })?;
+        if !file.errors().is_empty() {
+            return Err(Refusal::CodeownersInvalid {
+                path: codeowners_path.clone(),
+                errors: file.errors().iter().map(ToString::to_string).collect(),
+            });
+        }
+        match file.ownership(path) {
+            Ownership::Owned { line, owners } => {
+                Ok((codeowners_path.clone(), line, owners.to_vec()))
+            }
+            _ => Err(Refusal::NoOwner {
+                request_path: path.into(),
+                codeowners_path: codeowners_path.clone(),
+            }),
+        }
+    }
+}
+
+/// Reads [`PrContext`] for pull request `number`.
+pub async fn pr_context(
+    client: &GithubClient,
+    repo: &Repo,
+    number: u64,
+    config_path: &str,
+    identities: IdentitiesFn<'_>,
+) -> Result<PrContext, Refusal> {
+    let pull = client.pull(repo, number).await?;
+    context_for(client, repo, &pull, config_path, identities).await
+}
+
+async fn context_for(
+    client: &GithubClient,
+    repo: &Repo,
+    pull: &PullRequest,
+    config_path: &str,
+    identities: IdentitiesFn<'_>,
+) -> Result<PrContext, Refusal> {
+    let number = pull.number;
+    let author = pull
+        .user
+        .as_ref()
+        .map(|u| u.login.clone())
+        .ok_or(Refusal::NoAuthor { number })?;
+    let base_sha = pull.base.sha.clone();
+    let config = client
+        .file_text(repo, config_path, &base_sha)
+        .await?
+        .ok_or_else(|| Refusal::ConfigMissing {
+            number,
+            path: config_path.into(),
+            base_sha: base_sha.clone(),
+        })?;
+    let identities = identities(&config).map_err(|message| Refusal::ConfigInvalid {
+        path: config_path.into(),
+        base_sha: base_sha.clone(),
+        message,
+    })?;
+    let codeowners = load_codeowners(client, repo, &base_sha).await?;
+    Ok(PrContext {
+        number,
+        author,
+        head_sha: pull.head.sha.clone(),
+        base_sha,
+        identities,
+        codeowners,
+    })
+}
+
+/// Refuses when a commit on the pull request that changes `path` is not attributed to the
+/// author. Attribution is GitHub's (commit e-mail to account); no attribution counts as someone
+/// else.
+pub async fn check_commit_authors(
+    client: &GithubClient,
+    repo: &Repo,
+    context: &PrContext,
+    path: &str,
+) -> Result<(), Refusal> {
+    for commit in client.pull_commits(repo, context.number).await? {
+        let by = commit.author.as_ref().map(|u| u.login.as_str());
+        if by.is_some_and(|login| login.eq_ignore_ascii_case(&context.author)) {
+            continue;
+        }
+        let paths = client.commit_paths(repo, &commit.sha).await?;
+        if paths.iter().any(|p| p == path) {
+            return Err(Refusal::ForeignCommit {
+                number: context.number,
+                sha: commit.sha,
+                committer: by.map(str::to_owned),
+                author: context.author.clone(),
+                path: path.into(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Verifies that the request at `input.request_path` was approved; see the module docs.
 pub async fn verify(
     client: &GithubClient,
@@ -285,83 +424,16 @@ pub async fn verify(
         });
     }
 
-    // Requester binding, with the identities map as the base branch had it.
-    let author = pull
-        .user
-        .as_ref()
-        .map(|u| u.login.clone())
-        .ok_or(Refusal::NoAuthor { number })?;
-    let base_sha = pull.base.sha.clone();
-    let config = client
-        .file_text(repo, input.config_path, &base_sha)
-        .await?
-        .ok_or_else(|| Refusal::ConfigMissing {
-            number,
-            path: input.config_path.into(),
-            base_sha: base_sha.clone(),
-        })?;
-    let identities = identities(&config).map_err(|message| Refusal::ConfigInvalid {
-        path: input.config_path.into(),
-        base_sha: base_sha.clone(),
-        message,
-    })?;
-    let bound_to = upn_of(&identities, &author).ok_or_else(|| Refusal::AuthorNotBound {
-        author: author.clone(),
-        requester: input.requester.into(),
-    })?;
-    if !bound_to.eq_ignore_ascii_case(input.requester) {
-        return Err(Refusal::RequesterMismatch {
-            author,
-            bound_to: bound_to.into(),
-            requester: input.requester.into(),
-        });
-    }
-
-    // Nobody else may have touched the request file on the branch. Attribution is GitHub's
-    // (commit e-mail to account); unknown attribution counts as someone else.
-    for commit in client.pull_commits(repo, number).await? {
-        let by = commit.author.as_ref().map(|u| u.login.as_str());
-        if by.is_some_and(|login| login.eq_ignore_ascii_case(&author)) {
-            continue;
-        }
-        let paths = client.commit_paths(repo, &commit.sha).await?;
-        if paths.iter().any(|p| p == input.request_path) {
-            return Err(Refusal::ForeignCommit {
-                number,
-                sha: commit.sha,
-                committer: by.map(str::to_owned),
-                author,
-                path: input.request_path.into(),
-            });
-        }
-    }
-
-    // Owners of the file, per CODEOWNERS on the base sha.
-    let (codeowners_path, owners_file) =
-        load_codeowners(client, repo, &base_sha)
-            .await?
-            .ok_or(Refusal::NoCodeowners {
-                base_sha: base_sha.clone(),
-            })?;
-    if !owners_file.errors().is_empty() {
-        return Err(Refusal::CodeownersInvalid {
-            path: codeowners_path,
-            errors: owners_file
-                .errors()
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-        });
-    }
-    let (owners_line, owners) = match owners_file.ownership(input.request_path) {
-        Ownership::Owned { line, owners } => (line, owners.to_vec()),
-        _ => {
-            return Err(Refusal::NoOwner {
-                request_path: input.request_path.into(),
-                codeowners_path,
-            });
-        }
-    };
+    let context = context_for(client, repo, &pull, input.config_path, identities).await?;
+    context.check_requester(input.requester)?;
+    check_commit_authors(client, repo, &context, input.request_path).await?;
+    let (codeowners_path, owners_line, owners) = context.owners_of(input.request_path)?;
+    let PrContext {
+        author,
+        base_sha,
+        identities,
+        ..
+    } = context;
 
     // Latest opinionated review per reviewer, in order of their latest review.
     let mut latest: Vec<(String, u64, String, Option<String>)> = Vec::new();

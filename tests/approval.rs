@@ -613,3 +613,38 @@ fn every_refusal_message_is_distinct() {
     let unique: std::collections::BTreeSet<_> = messages.iter().collect();
     assert_eq!(unique.len(), messages.len());
 }
+
+#[tokio::test]
+async fn pr_context_before_merge_gives_owners_and_binding() {
+    use kv_jit::approval::{check_commit_authors, pr_context};
+    let mut seed = support::seed();
+    let pull = pull_mut(&mut seed);
+    pull.merged = false;
+    pull.merge_commit_sha = None;
+    // The open PR also edits CODEOWNERS; the base copy still decides.
+    repo_mut(&mut seed)
+        .files
+        .get_mut(HEAD)
+        .unwrap()
+        .insert(".github/CODEOWNERS".into(), "* @mallory\n".into());
+    let (url, _state) = start(seed).await;
+    let client = client(&url, APP_TOKEN);
+    let repo = repo();
+    let context = pr_context(&client, &repo, 7, ".github/kv-jit.yml", &identities)
+        .await
+        .unwrap();
+    assert_eq!(context.author, "alice-gh");
+    assert_eq!(context.head_sha, HEAD);
+    context.check_requester("Alice@Contoso.com").unwrap();
+    assert!(matches!(
+        context.check_requester("bob@contoso.com"),
+        Err(Refusal::RequesterMismatch { .. })
+    ));
+    let (path, line, owners) = context.owners_of(REQUEST).unwrap();
+    assert_eq!((path.as_str(), line), (".github/CODEOWNERS", 2));
+    let names: Vec<String> = owners.iter().map(ToString::to_string).collect();
+    assert_eq!(names, ["@carol", "@acme/security"]);
+    check_commit_authors(&client, &repo, &context, REQUEST)
+        .await
+        .unwrap();
+}

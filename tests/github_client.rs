@@ -102,6 +102,7 @@ async fn idempotent_reads_are_retried() {
         path_contains: "/pulls/7/reviews".into(),
         status: 502,
         times: 2,
+        retry_after: None,
     });
     let reviews = client(&url, APP_TOKEN).reviews(&repo(), 7).await.unwrap();
     assert_eq!(reviews.len(), 1);
@@ -121,10 +122,92 @@ async fn retries_are_bounded() {
         path_contains: "/pulls/7".into(),
         status: 503,
         times: 10,
+        retry_after: None,
     });
     let err = client(&url, APP_TOKEN).pull(&repo(), 7).await.unwrap_err();
     assert_eq!(err.status(), Some(503));
     assert_eq!(state.request_log().len(), 3);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_and_long_waits_are_not_taken() {
+    let (url, state) = start(seed()).await;
+    // A secondary rate limit (403 + Retry-After: 0) is retried ...
+    state.add_fault(Fault {
+        method: "GET".into(),
+        path_contains: "/pulls/7".into(),
+        status: 403,
+        times: 1,
+        retry_after: Some(0),
+    });
+    client(&url, APP_TOKEN).pull(&repo(), 7).await.unwrap();
+    assert_eq!(state.request_log().len(), 2);
+    // ... an hour's wait is not: the error comes back at once.
+    state.add_fault(Fault {
+        method: "GET".into(),
+        path_contains: "/pulls/7".into(),
+        status: 429,
+        times: 1,
+        retry_after: Some(3600),
+    });
+    let err = client(&url, APP_TOKEN).pull(&repo(), 7).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            GithubError::Status {
+                status: 429,
+                retry_after: Some(3600),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(state.request_log().len(), 3);
+    // A plain 403 (permission) is never retried.
+    state.add_fault(Fault {
+        method: "GET".into(),
+        path_contains: "/pulls/7".into(),
+        status: 403,
+        times: 1,
+        retry_after: None,
+    });
+    assert_eq!(
+        client(&url, APP_TOKEN)
+            .pull(&repo(), 7)
+            .await
+            .unwrap_err()
+            .status(),
+        Some(403)
+    );
+    assert_eq!(state.request_log().len(), 4);
+}
+
+#[tokio::test]
+async fn control_routes_seed_and_inspect_over_http() {
+    let (url, _state) = start(kv_jit::github_emulator::GithubSeed::default()).await;
+    let gh = octocrab::Octocrab::builder()
+        .base_uri(url.as_str())
+        .unwrap()
+        .build()
+        .unwrap();
+    let seed = serde_json::to_value(seed()).unwrap();
+    let response = gh
+        ._post(format!("{url}/_emulator/github/seed"), Some(&seed))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let client = client(&url, APP_TOKEN);
+    client.create_comment(&repo(), 7, "hi").await.unwrap();
+    let comments: serde_json::Value = gh
+        .get(format!("{url}/_emulator/github/comments"), None::<&()>)
+        .await
+        .unwrap();
+    assert_eq!(comments[0]["body"], "hi");
+    let requests: serde_json::Value = gh
+        .get(format!("{url}/_emulator/github/requests"), None::<&()>)
+        .await
+        .unwrap();
+    assert_eq!(requests[0]["method"], "POST");
 }
 
 #[tokio::test]
@@ -135,6 +218,7 @@ async fn posts_are_never_retried() {
         path_contains: "/issues/7/comments".into(),
         status: 502,
         times: 1,
+        retry_after: None,
     });
     let err = client(&url, APP_TOKEN)
         .create_comment(&repo(), 7, "hello")

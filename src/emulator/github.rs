@@ -197,6 +197,9 @@ pub struct Fault {
     pub path_contains: String,
     pub status: u16,
     pub times: u32,
+    /// Sent as `Retry-After` (seconds) when set.
+    #[serde(default)]
+    pub retry_after: Option<u64>,
 }
 
 /// One API request as the emulator saw it.
@@ -405,7 +408,13 @@ async fn gate(
         }) {
             fault.times -= 1;
             let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::BAD_GATEWAY);
-            return error(status, "Emulated fault");
+            let mut response = error(status, "Emulated fault");
+            if let Some(secs) = fault.retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            return response;
         }
         if !inner.seed.tokens.is_empty() && token_of(request.headers(), &inner).is_none() {
             return error(StatusCode::UNAUTHORIZED, "Bad credentials");

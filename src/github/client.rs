@@ -22,6 +22,9 @@ use serde::de::DeserializeOwned;
 /// The REST API version we are written against, sent on every request.
 pub const API_VERSION: &str = "2022-11-28";
 
+/// The longest `Retry-After` we wait for; beyond it the error is returned.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
 /// Public github.com API, used when `GITHUB_API_URL` is unset.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
 
@@ -102,6 +105,8 @@ pub enum GithubError {
         status: u16,
         route: String,
         message: String,
+        /// Seconds from a `Retry-After` header (rate limits).
+        retry_after: Option<u64>,
     },
     #[error("could not reach GitHub for {route}: {message}")]
     Transport { route: String, message: String },
@@ -120,11 +125,22 @@ impl GithubError {
         }
     }
 
-    fn retryable(&self) -> bool {
+    /// How long to wait before retrying, `None` when a retry is pointless. A `Retry-After` (429,
+    /// or 403 for secondary rate limits) is honoured up to [`MAX_RETRY_AFTER`]; a longer one
+    /// is not waited for.
+    fn retry_delay(&self, backoff: Duration) -> Option<Duration> {
         match self {
-            GithubError::Status { status, .. } => *status >= 500 || *status == 429,
-            GithubError::Transport { .. } => true,
-            _ => false,
+            GithubError::Status {
+                retry_after: Some(secs),
+                status,
+                ..
+            } if *status == 429 || *status == 403 || *status >= 500 => {
+                let wait = Duration::from_secs(*secs);
+                (wait <= MAX_RETRY_AFTER).then(|| wait.max(backoff))
+            }
+            GithubError::Status { status, .. } if *status >= 500 || *status == 429 => Some(backoff),
+            GithubError::Transport { .. } => Some(backoff),
+            _ => None,
         }
     }
 
@@ -133,6 +149,12 @@ impl GithubError {
         match error {
             octocrab::Error::GitHub { source, .. } => GithubError::Status {
                 status: source.status_code.as_u16(),
+                retry_after: source
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(http::header::RETRY_AFTER))
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse().ok()),
                 route,
                 message: source.message,
             },
@@ -332,16 +354,20 @@ impl GithubClient {
         let mut delay = self.retry.base_delay;
         let mut attempt = 1;
         loop {
-            match call()
+            let result = call()
                 .await
-                .map_err(|e| GithubError::from_octocrab(route, e))
-            {
-                Err(e) if e.retryable() && attempt < self.retry.attempts.max(1) => {
-                    tokio::time::sleep(delay).await;
+                .map_err(|e| GithubError::from_octocrab(route, e));
+            let wait = match &result {
+                Err(e) if attempt < self.retry.attempts.max(1) => e.retry_delay(delay),
+                _ => None,
+            };
+            match wait {
+                Some(wait) => {
+                    tokio::time::sleep(wait).await;
                     delay *= 2;
                     attempt += 1;
                 }
-                other => return other,
+                None => return result,
             }
         }
     }
