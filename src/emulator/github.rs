@@ -42,7 +42,7 @@ pub struct GithubSeed {
 pub struct RepoSeed {
     pub owner: String,
     pub name: String,
-    #[serde(default = "main")]
+    #[serde(default = "default_branch_name")]
     pub default_branch: String,
     /// Branch name -> commit sha.
     #[serde(default)]
@@ -62,7 +62,7 @@ pub struct RepoSeed {
     pub comments: Vec<CommentSeed>,
 }
 
-fn main() -> String {
+fn default_branch_name() -> String {
     "main".into()
 }
 
@@ -76,7 +76,7 @@ pub struct PullSeed {
     #[serde(default = "head_ref")]
     pub head_ref: String,
     pub head_sha: String,
-    #[serde(default = "main")]
+    #[serde(default = "default_branch_name")]
     pub base_ref: String,
     pub base_sha: String,
     #[serde(default)]
