@@ -170,6 +170,11 @@ pub enum Refusal {
         requester: String,
     },
     #[error(
+        "pull request #{number} has more commits than the {listed} GitHub lists; cannot check who \
+         changed the request"
+    )]
+    TooManyCommits { number: u64, listed: usize },
+    #[error(
         "commit {} on pull request #{number} changes `{path}` but is by {}, not the author @{author}",
         short(sha),
         committer.as_deref().map(|c| format!("@{c}")).unwrap_or_else(|| "an unknown account".into())
@@ -273,6 +278,8 @@ pub struct PrContext {
     pub author: String,
     pub head_sha: String,
     pub base_sha: String,
+    /// How many commits GitHub says the branch has.
+    pub commit_count: Option<u64>,
     /// GitHub login -> UPN, from the config on the base sha.
     pub identities: BTreeMap<String, String>,
     /// The CODEOWNERS file GitHub would use on the base sha, with its path.
@@ -370,6 +377,7 @@ async fn context_for(
         author,
         head_sha: pull.head.sha.clone(),
         base_sha,
+        commit_count: pull.commits,
         identities,
         codeowners,
     })
@@ -384,7 +392,18 @@ pub async fn check_commit_authors(
     context: &PrContext,
     path: &str,
 ) -> Result<(), Refusal> {
-    for commit in client.pull_commits(repo, context.number).await? {
+    let commits = client.pull_commits(repo, context.number).await?;
+    // GitHub lists at most 250 commits; the unseen ones cannot be checked.
+    if context
+        .commit_count
+        .is_some_and(|count| count > commits.len() as u64)
+    {
+        return Err(Refusal::TooManyCommits {
+            number: context.number,
+            listed: commits.len(),
+        });
+    }
+    for commit in commits {
         let by = commit.author.as_ref().map(|u| u.login.as_str());
         if by.is_some_and(|login| login.eq_ignore_ascii_case(&context.author)) {
             continue;

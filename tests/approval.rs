@@ -648,3 +648,18 @@ async fn pr_context_before_merge_gives_owners_and_binding() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn more_commits_than_github_lists_fails_closed() {
+    let mut seed = support::seed();
+    pull_mut(&mut seed).commits = (0..251)
+        .map(|i| commit(&format!("{i:040x}"), Some("alice-gh"), &[REQUEST]))
+        .collect();
+    match Case::new(seed).run().await {
+        Err(Refusal::TooManyCommits {
+            number: 7,
+            listed: 250,
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+}

@@ -201,6 +201,9 @@ pub struct PullRequest {
     pub merged: Option<bool>,
     #[serde(default)]
     pub merge_commit_sha: Option<String>,
+    /// Number of commits on the branch (absent from list answers).
+    #[serde(default)]
+    pub commits: Option<u64>,
 }
 
 impl PullRequest {
