@@ -46,7 +46,7 @@ pub struct ApprovalInput<'a> {
 
 /// Reads the `identities` map (GitHub login -> UPN) from the config file text. The caller owns
 /// config parsing; this module only hands it the text found at the base sha.
-pub type IdentitiesFn<'a> = &'a dyn Fn(&str) -> Result<BTreeMap<String, String>, String>;
+pub type IdentitiesFn<'a> = &'a (dyn Fn(&str) -> Result<BTreeMap<String, String>, String> + Sync);
 
 /// Proof of approval, for the ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -663,3 +663,10 @@ async fn more_commits_than_github_lists_fails_closed() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The grant engine may run verifications on spawned tasks.
+#[allow(dead_code)]
+fn verify_future_is_send(client: &kv_jit::github::client::GithubClient, input: &ApprovalInput<'_>) {
+    fn assert_send<T: Send>(_: T) {}
+    assert_send(verify(client, input, &identities));
+}
