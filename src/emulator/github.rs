@@ -533,22 +533,21 @@ fn blob_sha(text: &str) -> String {
 }
 
 fn user_json(base: &str, login: &str) -> Value {
-    let api = base;
     let bot = login.ends_with("[bot]");
     json!({
         "login": login, "id": id_of(&login.to_ascii_lowercase()), "node_id": format!("U_{}", id_of(login)),
         "avatar_url": format!("https://avatars.githubusercontent.com/u/{}?v=4", id_of(login)),
-        "gravatar_id": "", "url": format!("{api}/users/{login}"),
+        "gravatar_id": "", "url": format!("{base}/users/{login}"),
         "html_url": format!("https://github.com/{login}"),
-        "followers_url": format!("{api}/users/{login}/followers"),
-        "following_url": format!("{api}/users/{login}/following{{/other_user}}"),
-        "gists_url": format!("{api}/users/{login}/gists{{/gist_id}}"),
-        "starred_url": format!("{api}/users/{login}/starred{{/owner}}{{/repo}}"),
-        "subscriptions_url": format!("{api}/users/{login}/subscriptions"),
-        "organizations_url": format!("{api}/users/{login}/orgs"),
-        "repos_url": format!("{api}/users/{login}/repos"),
-        "events_url": format!("{api}/users/{login}/events{{/privacy}}"),
-        "received_events_url": format!("{api}/users/{login}/received_events"),
+        "followers_url": format!("{base}/users/{login}/followers"),
+        "following_url": format!("{base}/users/{login}/following{{/other_user}}"),
+        "gists_url": format!("{base}/users/{login}/gists{{/gist_id}}"),
+        "starred_url": format!("{base}/users/{login}/starred{{/owner}}{{/repo}}"),
+        "subscriptions_url": format!("{base}/users/{login}/subscriptions"),
+        "organizations_url": format!("{base}/users/{login}/orgs"),
+        "repos_url": format!("{base}/users/{login}/repos"),
+        "events_url": format!("{base}/users/{login}/events{{/privacy}}"),
+        "received_events_url": format!("{base}/users/{login}/received_events"),
         "type": if bot { "Bot" } else { "User" }, "user_view_type": "public", "site_admin": false
     })
 }
