@@ -218,3 +218,20 @@ fn oversized_file_is_not_loaded() {
     assert_eq!(parsed.ownership("a").owners(), &[] as &[Owner]);
     assert_eq!(parsed.errors().len(), 1);
 }
+
+#[test]
+fn hostile_patterns_stay_fast() {
+    let pattern = format!("{} @o", "*a".repeat(40) + "b");
+    let path = "a".repeat(200);
+    let started = std::time::Instant::now();
+    assert_eq!(
+        Codeowners::parse(&pattern).ownership(&path),
+        Ownership::Unmatched
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+}
+
+#[test]
+fn question_mark_is_one_character_not_one_byte() {
+    owned("?.md @o", "é.md", &["@o"]);
+}

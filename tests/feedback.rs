@@ -165,3 +165,17 @@ fn empty_plan_and_unowned_rows() {
     }]);
     assert!(table.contains("no code owner: cannot be approved"));
 }
+
+#[test]
+fn pr_number_from_pull_request_event() {
+    use kv_jit::github::feedback::pr_number_from_event;
+    assert_eq!(
+        pr_number_from_event(r#"{"action":"synchronize","number":7,"pull_request":{"number":7}}"#),
+        Some(7)
+    );
+    assert_eq!(
+        pr_number_from_event(r#"{"ref":"refs/heads/main","commits":[]}"#),
+        None
+    );
+    assert_eq!(pr_number_from_event("not json"), None);
+}

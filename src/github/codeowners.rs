@@ -281,7 +281,7 @@ fn match_segments(pattern: &[String], path: &[&str], below: bool, dir_only: bool
             (0..=path.len()).any(|skip| match_segments(rest, &path[skip..], below, dir_only))
         }
         Some((first, rest)) => match path.split_first() {
-            Some((segment, tail)) if glob(first.as_bytes(), segment.as_bytes()) => {
+            Some((segment, tail)) if glob(first, segment) => {
                 match_segments(rest, tail, below, dir_only)
             }
             _ => false,
@@ -289,12 +289,26 @@ fn match_segments(pattern: &[String], path: &[&str], below: bool, dir_only: bool
     }
 }
 
-/// `*` (any run) and `?` (one character) within one path segment; case-sensitive.
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => text.is_empty(),
-        Some((b'*', rest)) => (0..=text.len()).any(|skip| glob(rest, &text[skip..])),
-        Some((b'?', rest)) => !text.is_empty() && glob(rest, &text[1..]),
-        Some((c, rest)) => text.first() == Some(c) && glob(rest, &text[1..]),
+/// `*` (any run) and `?` (one character) within one path segment; case-sensitive. Greedy
+/// matching that backtracks only to the last `*`, so it is linear-ish even on hostile patterns.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && p[pi] == t[ti])) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
     }
+    p[pi..].iter().all(|&c| c == '*')
 }

@@ -36,6 +36,13 @@ pub enum Sticky {
     Unchanged(u64),
 }
 
+/// The pull request number of a `pull_request` event payload (the file `GITHUB_EVENT_PATH`
+/// names); `None` for other events.
+pub fn pr_number_from_event(payload: &str) -> Option<u64> {
+    let event: serde_json::Value = serde_json::from_str(payload).ok()?;
+    event.get("pull_request")?.get("number")?.as_u64()
+}
+
 /// Every file the pull request changes (all pages).
 pub async fn changed_files(
     client: &GithubClient,
