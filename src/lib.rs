@@ -4,17 +4,24 @@
 //! `fields`, `request`, `config`, `policy`) is pure; `cmd` is the shell that reads files and
 //! prints through `output`.
 
+pub mod approval;
 pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod diag;
 pub mod engine;
 pub mod fields;
+pub mod github;
 pub mod names;
 pub mod output;
 pub mod policy;
 pub mod request;
 pub mod yaml;
+
+// Lives at src/emulator/github.rs; the lead re-homes it as `emulator::github` once
+// src/emulator/mod.rs (owned by the Azure side) is merged.
+#[path = "emulator/github.rs"]
+pub mod github_emulator;
 
 use std::process::ExitCode;
 

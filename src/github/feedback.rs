@@ -1,0 +1,148 @@
+//! Pull request feedback: the files a pull request changes, one sticky plan comment, and the
+//! Markdown plan table. Text from request files is untrusted and escaped before it reaches
+//! Markdown.
+
+use crate::github::client::{GithubClient, GithubError, PullFile, Repo};
+
+/// Hidden marker that finds our comment again; it starts the body.
+pub const PLAN_MARKER: &str = "<!-- kv-jit:plan -->";
+
+/// One row of the plan table, as plain text (escaped here, not by the caller).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanRow {
+    /// The request file, e.g. `requests/2026/alice-api-key.yaml`.
+    pub request: String,
+    /// Requester UPN.
+    pub who: String,
+    pub secret: String,
+    pub vault: String,
+    pub role: String,
+    /// How long, as the request says it (`2h`).
+    pub duration: String,
+    /// When it starts (`at merge` or an instant).
+    pub start: String,
+    /// Owners who may approve (`@org/team`, `@login`), from CODEOWNERS on the base branch.
+    pub owners: Vec<String>,
+    /// Distinct owner approvals needed.
+    pub approvals: u32,
+}
+
+/// What [`upsert_sticky_comment`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sticky {
+    Created(u64),
+    Updated(u64),
+    /// The comment already said exactly this; nothing was written.
+    Unchanged(u64),
+}
+
+/// The pull request number of a `pull_request` event payload (the file `GITHUB_EVENT_PATH`
+/// names); `None` for other events.
+pub fn pr_number_from_event(payload: &str) -> Option<u64> {
+    let event: serde_json::Value = serde_json::from_str(payload).ok()?;
+    event.get("pull_request")?.get("number")?.as_u64()
+}
+
+/// Every file the pull request changes (all pages).
+pub async fn changed_files(
+    client: &GithubClient,
+    repo: &Repo,
+    number: u64,
+) -> Result<Vec<PullFile>, GithubError> {
+    client.pull_files(repo, number).await
+}
+
+/// Creates or updates the one comment that starts with [`PLAN_MARKER`]; never posts a second.
+/// `body` is the Markdown below the marker. When several marked comments exist (e.g. left by an
+/// older version), the oldest is updated.
+pub async fn upsert_sticky_comment(
+    client: &GithubClient,
+    repo: &Repo,
+    number: u64,
+    body: &str,
+) -> Result<Sticky, GithubError> {
+    let full = format!("{PLAN_MARKER}\n{body}");
+    let existing = client.issue_comments(repo, number).await?;
+    match existing.iter().find(|c| {
+        c.body
+            .as_deref()
+            .is_some_and(|b| b.trim_start().starts_with(PLAN_MARKER))
+    }) {
+        Some(c) if c.body.as_deref() == Some(full.as_str()) => Ok(Sticky::Unchanged(c.id)),
+        Some(c) => client
+            .update_comment(repo, c.id, &full)
+            .await
+            .map(|c| Sticky::Updated(c.id)),
+        None => client
+            .create_comment(repo, number, &full)
+            .await
+            .map(|c| Sticky::Created(c.id)),
+    }
+}
+
+/// The plan as a Markdown table, every cell escaped.
+pub fn render_plan(rows: &[PlanRow]) -> String {
+    let mut out = String::from("### kv-jit plan\n\n");
+    if rows.is_empty() {
+        out.push_str("This pull request changes no access request.\n");
+        return out;
+    }
+    out.push_str("| Request | Who | Secret | Vault | Role | How long | Starts | Must approve |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|\n");
+    for row in rows {
+        let owners = if row.owners.is_empty() {
+            "no code owner: cannot be approved".to_owned()
+        } else {
+            let names: Vec<String> = row.owners.iter().map(|o| escape_cell(o)).collect();
+            format!("{} of {}", row.approvals.max(1), names.join(", "))
+        };
+        let cells = [
+            code_cell(&row.request),
+            escape_cell(&row.who),
+            code_cell(&row.secret),
+            code_cell(&row.vault),
+            escape_cell(&row.role),
+            escape_cell(&row.duration),
+            escape_cell(&row.start),
+            owners,
+        ];
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    out.push_str("\nApproval: a code owner's review on the final head commit; not the author, not the requester.\n");
+    out
+}
+
+/// Longest cell we print; the rest is cut (a request file can hold anything).
+const MAX_CELL: usize = 200;
+
+/// Escapes untrusted text for a Markdown table cell: one line, no HTML, no table breaks,
+/// no emphasis, links or code spans, no @mentions (a zero-width space follows `@`).
+pub fn escape_cell(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (count, c) in text.chars().enumerate() {
+        if count == MAX_CELL {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\r' | '\n' | '\t' => out.push(' '),
+            c if c.is_control() => {}
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '@' => out.push_str("@\u{200B}"),
+            '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '~' | '!' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A code-styled cell for names (vault, secret, path): escaped, never a raw code span, so a
+/// backtick in the name cannot close it.
+fn code_cell(text: &str) -> String {
+    format!("<code>{}</code>", escape_cell(text))
+}
