@@ -46,6 +46,11 @@ pub struct ValidateArgs {
     /// Skip the checks that call Azure (secret existence, vault RBAC mode).
     #[arg(long)]
     pub offline: bool,
+    /// Check the request files pull request N changes, with the checks that need GitHub
+    /// (requester binding, code owners, commit authors), and update the PR's plan comment.
+    /// In a `pull_request` workflow the number comes from GITHUB_EVENT_PATH.
+    #[arg(long, value_name = "N")]
+    pub pr: Option<u64>,
     /// Request files or folders (searched recursively for .yaml and .yml).
     #[arg(value_name = "PATH", default_value = "requests")]
     pub paths: Vec<PathBuf>,

@@ -230,6 +230,10 @@ pub fn check(
     Some(Request {
         id: id?,
         path: sink.file().to_owned(),
+        requester_pos: raw
+            .requester
+            .as_ref()
+            .map_or(crate::diag::Pos::START, |r| r.pos),
         requester: requester?,
         vault: vault_name?,
         secret: secret?,

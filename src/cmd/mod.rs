@@ -1,6 +1,7 @@
 //! One module per subcommand: the imperative shell around the pure checks.
 
 pub mod new;
+pub mod pr;
 pub mod schema;
 pub mod validate;
 

@@ -218,6 +218,10 @@ pub fn run(
         Ok(c) => c,
         Err(code) => return code,
     };
+    let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+    if let Some(number) = super::pr::pr_number(args.pr, &env) {
+        return super::pr::run(number, &config, config_path, now, format, annotate, &env);
+    }
     let files = match collect(&args.paths) {
         Ok(f) => f,
         Err(m) => {

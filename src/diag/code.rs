@@ -64,6 +64,11 @@ codes! {
     SecretNotFound => "secret-not-found", "the secret does not exist in the vault (online check)";
     VaultNotRbac => "vault-not-rbac", "the vault does not use Azure RBAC authorization (online check)";
     AzureCheckFailed => "azure-check-failed", "the online existence check could not be completed";
+    // Pull request checks (`validate --pr`).
+    RequesterNotBound => "requester-not-bound", "the PR author may not request for this requester (`identities` on the base branch)";
+    NoCodeOwner => "no-code-owner", "no CODEOWNERS entry on the base branch owns the request file, so nobody can approve it";
+    ForeignCommit => "foreign-commit", "a commit by someone other than the PR author changes the request";
+    GithubCheckFailed => "github-check-failed", "a pull request check could not be completed through the GitHub API";
     // Configuration.
     InvalidConfig => "invalid-config", "a configuration value is invalid (see the message)";
     InsecureEndpoint => "insecure-endpoint", "an endpoint uses plain http on a non-loopback host";

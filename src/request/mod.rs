@@ -242,6 +242,9 @@ pub struct Request {
     pub id: RequestId,
     /// Where it was read from, for messages.
     pub path: String,
+    /// Where `requester:` is, for checks made after validation (the PR author binding).
+    #[serde(skip)]
+    pub requester_pos: crate::diag::Pos,
     pub requester: Upn,
     pub vault: VaultName,
     pub secret: SecretName,

@@ -15,6 +15,7 @@ fn req(name: &str, dur: &str) -> Desired {
         request: Request {
             id: id(name),
             path: format!("requests/{name}.yaml"),
+            requester_pos: crate::diag::Pos::START,
             requester: Upn::parse("alice@contoso.com").unwrap(),
             vault: VaultName::parse("flowlibs-demo-kv").unwrap(),
             secret: SecretName::parse("demo-api-key").unwrap(),

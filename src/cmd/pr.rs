@@ -1,0 +1,302 @@
+//! `kv-jit validate --pr N`: the PR check. Validates only the request files the pull request
+//! changes, adds the checks that need GitHub and can be known before merge (requester binding,
+//! code owners, commit authors), and keeps one sticky plan comment on the pull request.
+//! Everything here is advisory for reviewers; `kv-jit grant` re-checks it all after merge.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::Exit;
+use crate::approval::{self, PrContext, Refusal};
+use crate::config::Config;
+use crate::diag::{Code, Diagnostic, Format, Pos, Severity, render, render_text};
+use crate::github::client::{GithubClient, Repo, Token};
+use crate::github::feedback::{self, PlanRow};
+use crate::output;
+
+use super::validate::{check_files, collect};
+
+/// Where GitHub is and who we are, from the Actions environment.
+pub struct GithubEnv {
+    pub api_url: String,
+    pub token: Token,
+    pub repo: Repo,
+}
+
+impl GithubEnv {
+    pub fn from_env(env: &HashMap<String, String>) -> Result<Self, String> {
+        let api_url = env
+            .get("GITHUB_API_URL")
+            .cloned()
+            .unwrap_or_else(|| crate::github::client::DEFAULT_API_URL.to_owned());
+        let token = env.get("GITHUB_TOKEN").filter(|t| !t.is_empty()).ok_or(
+            "GITHUB_TOKEN is not set; in a workflow pass `env: GITHUB_TOKEN: ${{ github.token }}`",
+        )?;
+        let repo = env
+            .get("GITHUB_REPOSITORY")
+            .ok_or("GITHUB_REPOSITORY is not set (owner/name)")?;
+        let repo = Repo::parse(repo).map_err(|e| e.to_string())?;
+        Ok(Self {
+            api_url,
+            token: Token::new(token.clone()),
+            repo,
+        })
+    }
+
+    pub fn client(&self) -> Result<GithubClient, String> {
+        GithubClient::new(&self.api_url, self.token.clone()).map_err(|e| e.to_string())
+    }
+}
+
+/// The pull request number from `--pr`, else from a `pull_request` event payload.
+pub fn pr_number(flag: Option<u64>, env: &HashMap<String, String>) -> Option<u64> {
+    flag.or_else(|| {
+        let event = env.get("GITHUB_EVENT_NAME")?;
+        if event != "pull_request" {
+            return None;
+        }
+        let payload = std::fs::read_to_string(env.get("GITHUB_EVENT_PATH")?).ok()?;
+        feedback::pr_number_from_event(&payload)
+    })
+}
+
+/// Reads `identities` from a config file's text, for checks made on the base branch.
+pub fn identities_from(
+    config_path: &str,
+) -> impl Fn(&str) -> Result<BTreeMap<String, String>, String> + Sync + '_ {
+    move |text: &str| {
+        let mut sink = crate::diag::Sink::new(config_path);
+        crate::config::parse(text.as_bytes(), &mut sink)
+            .map(|c| {
+                c.identities
+                    .into_iter()
+                    .map(|(login, upn)| (login, upn.to_string()))
+                    .collect()
+            })
+            .ok_or_else(|| render_text(&sink.diags).trim_end().replace('\n', "; "))
+    }
+}
+
+fn is_request_path(p: &str) -> bool {
+    p.starts_with("requests/") && (p.ends_with(".yaml") || p.ends_with(".yml"))
+}
+
+pub fn run(
+    number: u64,
+    config: &Config,
+    config_path: &Path,
+    now: DateTime<Utc>,
+    format: Format,
+    annotate: bool,
+    env: &HashMap<String, String>,
+) -> Exit {
+    let gh = match GithubEnv::from_env(env) {
+        Ok(g) => g,
+        Err(m) => {
+            output::stderr(&format!("error: --pr needs GitHub: {m}\n"));
+            return Exit::Usage;
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    // octocrab's client must be built inside a runtime.
+    let _guard = runtime.enter();
+    let client = match gh.client() {
+        Ok(c) => c,
+        Err(m) => {
+            output::stderr(&format!("error: {m}\n"));
+            return Exit::Usage;
+        }
+    };
+    let config_shown = config_path.to_string_lossy().replace('\\', "/");
+    let (diagnostics, body) = runtime.block_on(check_pr(
+        &client,
+        &gh.repo,
+        number,
+        config,
+        &config_shown,
+        now,
+    ));
+
+    output::stdout(&render(&diagnostics, format, annotate));
+    if let Err(e) = runtime.block_on(feedback::upsert_sticky_comment(
+        &client, &gh.repo, number, &body,
+    )) {
+        output::stderr(&format!(
+            "warning: could not update the plan comment on #{number}: {e}\n"
+        ));
+    }
+    if let Some(path) = env.get("GITHUB_STEP_SUMMARY") {
+        use std::io::Write;
+        let _ = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(body.as_bytes()));
+    }
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    if format != Format::Json {
+        output::stderr(&format!("pull request #{number}: {errors} error(s)\n"));
+    }
+    if errors > 0 { Exit::Problems } else { Exit::Ok }
+}
+
+/// All the checks for one pull request: diagnostics and the Markdown for the plan comment.
+pub async fn check_pr(
+    client: &GithubClient,
+    repo: &Repo,
+    number: u64,
+    config: &Config,
+    config_path: &str,
+    now: DateTime<Utc>,
+) -> (Vec<Diagnostic>, String) {
+    let mut diags = Vec::new();
+    let changed = match feedback::changed_files(client, repo, number).await {
+        Ok(f) => f,
+        Err(e) => {
+            diags.push(Diagnostic::error(
+                Code::GithubCheckFailed,
+                config_path,
+                Pos::START,
+                format!("cannot list the files of pull request #{number}: {e}"),
+            ));
+            return (diags, feedback::render_plan(&[]));
+        }
+    };
+    let removed: Vec<String> = changed
+        .iter()
+        .filter(|f| f.status == "removed" && is_request_path(&f.filename))
+        .map(|f| f.filename.clone())
+        .collect();
+    let paths: Vec<PathBuf> = changed
+        .iter()
+        .filter(|f| f.status != "removed" && is_request_path(&f.filename))
+        .map(|f| PathBuf::from(&f.filename))
+        .collect();
+    let files = if paths.is_empty() {
+        Ok(Vec::new())
+    } else {
+        collect(&paths)
+    };
+    let validation = match files {
+        Ok(files) => check_files(&files, config, now),
+        Err(m) => {
+            diags.push(Diagnostic::error(
+                Code::ReadError,
+                config_path,
+                Pos::START,
+                format!("the checkout does not hold the pull request's files: {m}"),
+            ));
+            return (diags, feedback::render_plan(&[]));
+        }
+    };
+    diags.extend(validation.diagnostics);
+
+    let identities = identities_from(config_path);
+    let context: Option<PrContext> = if validation.requests.is_empty() {
+        None
+    } else {
+        match approval::pr_context(client, repo, number, config_path, &identities).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                diags.push(Diagnostic::error(
+                    Code::GithubCheckFailed,
+                    config_path,
+                    Pos::START,
+                    e.to_string(),
+                ));
+                None
+            }
+        }
+    };
+    let mut rows = Vec::new();
+    for req in &validation.requests {
+        let policy = &config.vaults[&req.vault];
+        let mut row = PlanRow {
+            request: req.path.clone(),
+            who: req.requester.to_string(),
+            secret: req.secret.to_string(),
+            vault: req.vault.to_string(),
+            role: req.role.clone(),
+            duration: req.duration.to_string(),
+            start: req.start.map_or("at merge".to_owned(), |s| s.to_rfc3339()),
+            owners: Vec::new(),
+            approvals: policy.approvals,
+        };
+        if let Some(ctx) = &context {
+            if let Err(e) = ctx.check_requester(req.requester.as_str()) {
+                diags.push(located(&req.path, req.requester_pos, &e).help("an author may request only for the principal `identities` maps their login to on the base branch"));
+            }
+            match ctx.owners_of(&req.path) {
+                Ok((_, _, owners)) => row.owners = owners.iter().map(ToString::to_string).collect(),
+                Err(e) => diags.push(
+                    located(&req.path, Pos::START, &e)
+                        .help("add a CODEOWNERS line owning requests/ on the default branch"),
+                ),
+            }
+            if let Err(e) = approval::check_commit_authors(client, repo, ctx, &req.path).await {
+                diags.push(located(&req.path, Pos::START, &e));
+            }
+        }
+        rows.push(row);
+    }
+    diags.sort_by(|a, b| (a.file.as_str(), a.pos()).cmp(&(b.file.as_str(), b.pos())));
+    (diags.clone(), comment_body(&rows, &removed, &diags))
+}
+
+fn located(path: &str, pos: Pos, refusal: &Refusal) -> Diagnostic {
+    let code = match refusal {
+        Refusal::AuthorNotBound { .. } | Refusal::RequesterMismatch { .. } => {
+            Code::RequesterNotBound
+        }
+        Refusal::NoCodeowners { .. }
+        | Refusal::CodeownersInvalid { .. }
+        | Refusal::NoOwner { .. } => Code::NoCodeOwner,
+        Refusal::ForeignCommit { .. } | Refusal::TooManyCommits { .. } => Code::ForeignCommit,
+        _ => Code::GithubCheckFailed,
+    };
+    Diagnostic::error(code, path, pos, refusal.to_string())
+}
+
+/// The plan table, then what will be revoked, then every problem (escaped: it quotes files).
+fn comment_body(rows: &[PlanRow], removed: &[String], diags: &[Diagnostic]) -> String {
+    let mut body = feedback::render_plan(rows);
+    if !removed.is_empty() {
+        body.push_str(
+            "\nOn merge, these requests are revoked early (their files are deleted):\n\n",
+        );
+        for r in removed {
+            body.push_str(&format!("- {}\n", feedback::escape_cell(r)));
+        }
+    }
+    let errors: Vec<&Diagnostic> = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    if errors.is_empty() {
+        body.push_str("\nNo problems found.\n");
+    } else {
+        body.push_str(&format!(
+            "\n**{} problem(s) must be fixed before this can be granted:**\n\n",
+            errors.len()
+        ));
+        for d in errors {
+            body.push_str(&format!(
+                "- {}:{}:{} `{}`: {}\n",
+                feedback::escape_cell(&d.file),
+                d.line,
+                d.column,
+                d.code,
+                feedback::escape_cell(&d.message)
+            ));
+        }
+    }
+    body
+}
