@@ -2,6 +2,8 @@
 //!
 //! Data flows one way: files → model → plan → effects → ledger.
 
+pub mod git;
+pub mod ledger;
 pub mod names;
 
 use std::process::ExitCode;
