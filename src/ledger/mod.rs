@@ -20,7 +20,7 @@
 //!
 //! `hash` = lowercase hex SHA-256 of those bytes. The stored line is the canonical form with
 //! `,"hash":"<hash>"` inserted before the final `}`, then `\n`. Equivalently: take a line, cut
-//! its last 76 bytes (`,"hash":"` + 64 hex + `"}`), append `}`, hash. `audit verify` also
+//! its last 75 bytes (`,"hash":"` + 64 hex + `"}`), append `}`, hash. `audit verify` also
 //! re-serialises every entry and requires the bytes to be exactly canonical, so each entry has
 //! one spelling and any independent verifier that follows this text agrees with kv-jit.
 //!
