@@ -12,6 +12,8 @@ pub mod diag;
 pub mod engine;
 pub mod fields;
 pub mod github;
+pub mod git;
+pub mod ledger;
 pub mod names;
 pub mod output;
 pub mod policy;

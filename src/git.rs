@@ -1,0 +1,712 @@
+//! Compare-and-swap commits of the ledger with the git CLI.
+//!
+//! One attempt: fetch the ledger branch's tip into a private ref, read the ledger at that tip,
+//! verify it, drop the new entries it already holds, append the rest (new `seq`, new `prev`),
+//! build the commit with plumbing (`hash-object`, a temporary index, `commit-tree`) and
+//! `git push <remote> <commit>:refs/heads/<branch>` without force. The push is the
+//! compare-and-swap: git accepts it only if the remote tip is still an ancestor of our commit,
+//! i.e. still the tip we built on. When someone pushed first the push is rejected, and the next
+//! attempt rebuilds the append on the newer tip.
+//!
+//! Nothing touches the user's work tree, index, HEAD or branches; the ledger branch may be the
+//! checked-out branch or a separate one, and may not exist yet (the first commit then has no
+//! parent and holds only the ledger).
+//!
+//! The same commands work against GitHub, GHES and a local bare repository: no API is used.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::ledger::{self, Entry, Event, NewEntry, Tip, VerifyError};
+
+/// Attempts before giving up. Each rejected push means another writer's push succeeded in
+/// between our fetch and our push (git's ref update is atomic), so with k concurrent kv-jit
+/// runs the last one needs at most k attempts. Runs are serialised per workflow by concurrency
+/// groups, so k is small (a grant run, the scheduled revoker, a manual revoke: about 3); the
+/// rest covers humans merging to the same branch meanwhile. 8 attempts with the backoff below
+/// wait at most 0.25+0.5+1+2+4+8+8 ≈ 24 s in all, well inside a workflow's patience, and a
+/// final failure is safe: the next run converges (idempotent Azure writes, de-duplicated
+/// entries).
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
+
+/// A GitHub token (or any HTTP password), whose `Debug` never shows it.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(***)")
+    }
+}
+
+/// Sleeps between attempts; tests inject one that records instead of sleeping.
+pub type Sleeper = Arc<dyn Fn(Duration) + Send + Sync>;
+
+/// How to commit and push.
+#[derive(Clone)]
+pub struct CasOptions {
+    pub max_attempts: u32,
+    /// First backoff; doubled per attempt up to `max_backoff`, with full jitter.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    pub author_name: String,
+    pub author_email: String,
+    /// For HTTPS remotes: sent as basic auth (`x-access-token`) through git's environment
+    /// config, for `fetch` and `push` only. Never in argv, on disk or in an error.
+    pub token: Option<Token>,
+    pub sleeper: Sleeper,
+}
+
+impl Default for CasOptions {
+    fn default() -> Self {
+        Self {
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            base_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(8),
+            author_name: "kv-jit".into(),
+            author_email: "kv-jit@users.noreply.github.com".into(),
+            token: None,
+            sleeper: Arc::new(std::thread::sleep),
+        }
+    }
+}
+
+impl std::fmt::Debug for CasOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CasOptions")
+            .field("max_attempts", &self.max_attempts)
+            .field("base_backoff", &self.base_backoff)
+            .field("max_backoff", &self.max_backoff)
+            .field("author_name", &self.author_name)
+            .field("author_email", &self.author_email)
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// The entries were appended and pushed.
+    Pushed {
+        commit: String,
+        /// The entries as written (with their seq and hashes).
+        entries: Vec<Entry>,
+        /// 1 when the first push won.
+        attempts: u32,
+    },
+    /// The ledger at the remote tip already records every entry (a re-run after a crash, or
+    /// a push that succeeded although we did not hear so). Nothing was pushed.
+    AlreadyRecorded { tip: Option<String> },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("could not run git: {0}")]
+    Spawn(#[source] std::io::Error),
+    /// A git command failed; `stderr` has any token removed.
+    #[error("`git {command}` failed: {stderr}")]
+    Command { command: String, stderr: String },
+    /// The ledger on the remote branch does not verify; kv-jit never appends to a broken chain.
+    #[error("the ledger on the remote branch does not verify, refusing to append: {0}")]
+    Ledger(#[from] VerifyError),
+    /// The remote refused the push for a reason other than a lost race (branch protection, a
+    /// hook, permissions): retrying cannot help.
+    #[error("the remote refused the ledger push: {0}")]
+    PushRefused(String),
+    #[error(
+        "the ledger push lost the race {attempts} times in a row; nothing was recorded, the next run will retry: {last}"
+    )]
+    Exhausted { attempts: u32, last: String },
+}
+
+/// Appends `new` to the ledger file `ledger_path` on `branch` of `remote` (a remote name or a
+/// URL) as seen from the repository at `repo`, with compare-and-swap retries.
+pub fn commit_entries(
+    repo: &Path,
+    remote: &str,
+    branch: &str,
+    ledger_path: &str,
+    new: &[NewEntry],
+    opts: &CasOptions,
+) -> Result<CommitOutcome, GitError> {
+    let git = Git::new(repo, remote, opts.token.clone())?;
+    let max_attempts = opts.max_attempts.max(1);
+    let mut last_rejection = String::new();
+    for attempt in 1..=max_attempts {
+        if attempt > 1 {
+            (opts.sleeper)(backoff(opts, attempt - 1));
+        }
+        match try_once(&git, branch, ledger_path, new, opts)? {
+            Attempt::Done(outcome) => {
+                return Ok(match outcome {
+                    CommitOutcome::Pushed {
+                        commit, entries, ..
+                    } => CommitOutcome::Pushed {
+                        commit,
+                        entries,
+                        attempts: attempt,
+                    },
+                    other => other,
+                });
+            }
+            Attempt::LostRace(why) => last_rejection = why,
+        }
+    }
+    Err(GitError::Exhausted {
+        attempts: max_attempts,
+        last: last_rejection,
+    })
+}
+
+/// Full jitter: uniform in [0, min(max, base·2^(n−1))], so racers that lost together spread out.
+fn backoff(opts: &CasOptions, retry: u32) -> Duration {
+    let cap = opts
+        .base_backoff
+        .saturating_mul(1 << (retry - 1).min(16))
+        .min(opts.max_backoff);
+    let mut h = RandomState::new().build_hasher();
+    h.write_u32(retry);
+    let fraction = (h.finish() >> 11) as f64 / (1u64 << 53) as f64;
+    cap.mul_f64(fraction)
+}
+
+enum Attempt {
+    Done(CommitOutcome),
+    LostRace(String),
+}
+
+fn try_once(
+    git: &Git,
+    branch: &str,
+    ledger_path: &str,
+    new: &[NewEntry],
+    opts: &CasOptions,
+) -> Result<Attempt, GitError> {
+    let tmp_ref = TempRef::new(git);
+    let base = git.fetch(branch, &tmp_ref.name)?;
+    let old = match &base {
+        Some(tip) => git.read_file(tip, ledger_path)?,
+        None => Vec::new(),
+    };
+    let existing = ledger::parse_ledger(&format!("{branch}:{ledger_path}"), &old)?;
+    let fresh = ledger::dedupe(&existing, new.to_vec());
+    if fresh.is_empty() {
+        return Ok(Attempt::Done(CommitOutcome::AlreadyRecorded { tip: base }));
+    }
+    let entries = ledger::append(&Tip::of(&existing), fresh);
+    drop(existing);
+
+    let mut content = old;
+    for e in &entries {
+        content.extend_from_slice(ledger::to_line(e).as_bytes());
+    }
+    let blob = git.run_with_input(&["hash-object", "-w", "--no-filters", "--stdin"], &content)?;
+    let tree = git.tree_with_file(base.as_deref(), ledger_path, &blob)?;
+    let mut args = vec!["commit-tree", tree.as_str()];
+    if let Some(parent) = &base {
+        args.extend(["-p", parent.as_str()]);
+    }
+    let commit = git.run_as_author(&args, &commit_message(&entries), opts)?;
+
+    match git.push(&commit, branch)? {
+        Push::Accepted => Ok(Attempt::Done(CommitOutcome::Pushed {
+            commit,
+            entries,
+            attempts: 0,
+        })),
+        Push::LostRace(why) => Ok(Attempt::LostRace(why)),
+    }
+}
+
+/// `audit: granted 2026/alice-api-key` for one entry, `audit: 2 granted, 1 revoked` for more,
+/// and a body listing every entry.
+fn commit_message(entries: &[Entry]) -> String {
+    let describe = |e: &Entry| {
+        format!(
+            "{} {}",
+            event_name(e.event),
+            e.request
+                .as_deref()
+                .or(e.assignment.as_deref())
+                .unwrap_or("-")
+        )
+    };
+    let subject = match entries {
+        [one] => format!("audit: {}", describe(one)),
+        _ => {
+            let mut counts: Vec<(Event, usize)> = Vec::new();
+            for e in entries {
+                match counts.iter_mut().find(|(ev, _)| *ev == e.event) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((e.event, 1)),
+                }
+            }
+            let parts: Vec<String> = counts
+                .iter()
+                .map(|(ev, n)| format!("{n} {}", event_name(*ev)))
+                .collect();
+            format!("audit: {}", parts.join(", "))
+        }
+    };
+    let mut msg = subject;
+    msg.push_str("\n\n");
+    for e in entries {
+        msg.push_str(&format!("#{} {}\n", e.seq, describe(e)));
+    }
+    msg
+}
+
+fn event_name(e: Event) -> &'static str {
+    match e {
+        Event::Granted => "granted",
+        Event::GrantFailed => "grant_failed",
+        Event::Revoked => "revoked",
+        Event::RevokeFailed => "revoke_failed",
+        Event::Refused => "refused",
+        Event::Drift => "drift",
+    }
+}
+
+enum Push {
+    Accepted,
+    LostRace(String),
+}
+
+/// Runs git in one repository with a controlled environment.
+struct Git {
+    repo: PathBuf,
+    git_dir: PathBuf,
+    remote: String,
+    token: Option<Token>,
+    /// The remote's `scheme://host/` when it is HTTP(S): the token is scoped to it.
+    http_origin: Option<String>,
+}
+
+/// Variables that would point git at another repository, index or object store than the one
+/// we name, or make it print what it sends (headers) to stderr.
+const SCRUBBED_ENV: &[&str] = &[
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+    "GIT_TRACE",
+    "GIT_TRACE_CURL",
+    "GIT_TRACE_PACKET",
+    "GIT_CURL_VERBOSE",
+];
+
+impl Git {
+    fn new(repo: &Path, remote: &str, token: Option<Token>) -> Result<Self, GitError> {
+        let mut git = Self {
+            repo: repo.to_owned(),
+            git_dir: PathBuf::new(),
+            remote: remote.to_owned(),
+            token,
+            http_origin: None,
+        };
+        git.git_dir = PathBuf::from(git.run(&["rev-parse", "--absolute-git-dir"])?);
+        let url = if remote.contains("://") {
+            remote.to_owned()
+        } else {
+            git.run(&["remote", "get-url", remote])?
+        };
+        git.http_origin = http_origin(&url);
+        Ok(git)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("git");
+        c.arg("-C").arg(&self.repo).args(args);
+        for v in SCRUBBED_ENV {
+            c.env_remove(v);
+        }
+        // Never wait for a password on a terminal nobody watches.
+        c.env("GIT_TERMINAL_PROMPT", "0");
+        c.env("GIT_TRACE_REDACT", "1");
+        c.stdin(Stdio::null());
+        c
+    }
+
+    /// A command that talks to the remote: the only place the token goes, as environment
+    /// config that resets any persisted `extraheader` (e.g. actions/checkout's) and adds ours.
+    fn remote_command(&self, args: &[&str]) -> Command {
+        let mut c = self.command(args);
+        if let (Some(token), Some(origin)) = (&self.token, &self.http_origin) {
+            let key = format!("http.{origin}.extraheader");
+            let header = format!(
+                "AUTHORIZATION: basic {}",
+                base64(format!("x-access-token:{}", token.0).as_bytes())
+            );
+            // Keep any configuration the caller passes the same way; ours comes after it.
+            let first: usize = std::env::var("GIT_CONFIG_COUNT")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let ours = [
+                ("http.extraheader", String::new()),
+                (key.as_str(), String::new()),
+                (key.as_str(), header),
+            ];
+            for (i, (k, v)) in ours.iter().enumerate() {
+                c.env(format!("GIT_CONFIG_KEY_{}", first + i), k)
+                    .env(format!("GIT_CONFIG_VALUE_{}", first + i), v);
+            }
+            c.env("GIT_CONFIG_COUNT", (first + ours.len()).to_string());
+        }
+        c
+    }
+
+    fn output(&self, mut c: Command) -> Result<Output, GitError> {
+        c.output().map_err(GitError::Spawn)
+    }
+
+    fn fail(&self, args: &[&str], out: &Output) -> GitError {
+        GitError::Command {
+            command: args.join(" "),
+            stderr: self.redact(&String::from_utf8_lossy(&out.stderr)),
+        }
+    }
+
+    /// Belt and braces: git does not echo credentials, but nothing we report may hold one.
+    fn redact(&self, s: &str) -> String {
+        let s = s.trim().to_owned();
+        match &self.token {
+            Some(t) if !t.0.is_empty() => s.replace(&t.0, "***"),
+            _ => s,
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Result<String, GitError> {
+        let out = self.output(self.command(args))?;
+        if !out.status.success() {
+            return Err(self.fail(args, &out));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    fn run_with_input(&self, args: &[&str], input: &[u8]) -> Result<String, GitError> {
+        self.run_piped(self.command(args), args, input)
+    }
+
+    fn run_piped(&self, mut c: Command, args: &[&str], input: &[u8]) -> Result<String, GitError> {
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().map_err(GitError::Spawn)?;
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        // Write on a thread so a large input cannot deadlock against a full stdout pipe.
+        let out = std::thread::scope(|s| {
+            s.spawn(move || stdin.write_all(input));
+            child.wait_with_output()
+        })
+        .map_err(GitError::Spawn)?;
+        if !out.status.success() {
+            return Err(self.fail(args, &out));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    fn run_as_author(
+        &self,
+        args: &[&str],
+        message: &str,
+        opts: &CasOptions,
+    ) -> Result<String, GitError> {
+        let mut c = self.command(args);
+        c.env("GIT_AUTHOR_NAME", &opts.author_name)
+            .env("GIT_AUTHOR_EMAIL", &opts.author_email)
+            .env("GIT_COMMITTER_NAME", &opts.author_name)
+            .env("GIT_COMMITTER_EMAIL", &opts.author_email);
+        self.run_piped(c, args, message.as_bytes())
+    }
+
+    /// Fetches `branch` into `into`; `None` when the remote has no such branch yet.
+    fn fetch(&self, branch: &str, into: &str) -> Result<Option<String>, GitError> {
+        let refspec = format!("+refs/heads/{branch}:{into}");
+        let args = [
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--no-recurse-submodules",
+            self.remote.as_str(),
+            refspec.as_str(),
+        ];
+        let out = self.output(self.remote_command(&args))?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if stderr.contains("couldn't find remote ref") {
+                return Ok(None);
+            }
+            return Err(self.fail(&args, &out));
+        }
+        Ok(Some(self.run(&["rev-parse", "--verify", into])?))
+    }
+
+    /// The bytes of `path` at `commit`; empty when the file does not exist there.
+    fn read_file(&self, commit: &str, path: &str) -> Result<Vec<u8>, GitError> {
+        let listing = self.run(&["ls-tree", "-z", commit, "--", path])?;
+        // `<mode> <type> <object>\t<path>`
+        let Some(object) = listing.split(['\t', '\0']).next().and_then(|meta| {
+            let mut parts = meta.split(' ');
+            (parts.next().is_some() && parts.next() == Some("blob"))
+                .then(|| parts.next())
+                .flatten()
+        }) else {
+            return Ok(Vec::new());
+        };
+        let args = ["cat-file", "blob", object];
+        let out = self.output(self.command(&args))?;
+        if !out.status.success() {
+            return Err(self.fail(&args, &out));
+        }
+        Ok(out.stdout)
+    }
+
+    /// The tree of `base` (or an empty tree) with `path` set to `blob`, built in a temporary
+    /// index so the user's index is untouched.
+    fn tree_with_file(
+        &self,
+        base: Option<&str>,
+        path: &str,
+        blob: &str,
+    ) -> Result<String, GitError> {
+        let index = TempIndex::new(&self.git_dir);
+        let with_index = |args: &[&str]| -> Result<String, GitError> {
+            let mut c = self.command(args);
+            c.env("GIT_INDEX_FILE", &index.0);
+            let out = self.output(c)?;
+            if !out.status.success() {
+                return Err(self.fail(args, &out));
+            }
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        };
+        match base {
+            Some(b) => with_index(&["read-tree", b])?,
+            None => with_index(&["read-tree", "--empty"])?,
+        };
+        let cacheinfo = format!("100644,{blob},{path}");
+        with_index(&["update-index", "--add", "--cacheinfo", &cacheinfo])?;
+        with_index(&["write-tree"])
+    }
+
+    fn push(&self, commit: &str, branch: &str) -> Result<Push, GitError> {
+        let refspec = format!("{commit}:refs/heads/{branch}");
+        let args = [
+            "push",
+            "--porcelain",
+            "--no-verify",
+            self.remote.as_str(),
+            refspec.as_str(),
+        ];
+        let out = self.output(self.remote_command(&args))?;
+        if out.status.success() {
+            return Ok(Push::Accepted);
+        }
+        let text = self.redact(&format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+        // Porcelain: `!\t<src>:<dst>\t[rejected] (fetch first)` when someone pushed first;
+        // a concurrent update on the server shows as a ref lock failure.
+        const RACE: &[&str] = &[
+            "(fetch first)",
+            "(non-fast-forward)",
+            "cannot lock ref",
+            "failed to update ref",
+            "incorrect old value",
+        ];
+        if RACE.iter().any(|m| text.contains(m)) {
+            return Ok(Push::LostRace(text));
+        }
+        if text.contains("[remote rejected]") {
+            return Err(GitError::PushRefused(text));
+        }
+        Err(GitError::Command {
+            command: args.join(" "),
+            stderr: text,
+        })
+    }
+}
+
+/// `https://host[:port]/` of an HTTP(S) URL, without user info; `None` for other transports.
+fn http_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if !(scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http")) {
+        return None;
+    }
+    let authority = rest.split('/').next()?;
+    let host = authority.rsplit('@').next()?;
+    Some(format!("{}://{host}/", scheme.to_ascii_lowercase()))
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn unique_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(nanos);
+    format!("{}-{:016x}", std::process::id(), h.finish())
+}
+
+/// A private ref holding the fetched tip for one attempt, deleted afterwards, so concurrent
+/// runs in one clone never share a ref (or FETCH_HEAD).
+struct TempRef<'a> {
+    git: &'a Git,
+    name: String,
+}
+
+impl<'a> TempRef<'a> {
+    fn new(git: &'a Git) -> Self {
+        Self {
+            git,
+            name: format!("refs/kv-jit/cas/{}", unique_suffix()),
+        }
+    }
+}
+
+impl Drop for TempRef<'_> {
+    fn drop(&mut self) {
+        let _ = self.git.run(&["update-ref", "-d", &self.name]);
+    }
+}
+
+/// A temporary index file inside the git directory, removed afterwards.
+struct TempIndex(PathBuf);
+
+impl TempIndex {
+    fn new(git_dir: &Path) -> Self {
+        Self(git_dir.join(format!("kv-jit-index-{}", unique_suffix())))
+    }
+}
+
+impl Drop for TempIndex {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+            ("x-access-token:ghs_abc", "eC1hY2Nlc3MtdG9rZW46Z2hzX2FiYw=="),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+    }
+
+    #[test]
+    fn token_is_scoped_to_http_origins_only() {
+        assert_eq!(
+            http_origin("https://x-access-token:t@github.example.com:8443/o/r.git").as_deref(),
+            Some("https://github.example.com:8443/")
+        );
+        assert_eq!(http_origin("git@github.com:o/r.git"), None);
+        assert_eq!(http_origin("/tmp/origin.git"), None);
+        assert_eq!(http_origin("ssh://git@github.com/o/r"), None);
+    }
+
+    #[test]
+    fn token_debug_is_redacted() {
+        let opts = CasOptions {
+            token: Some(Token::new("ghs_supersecret")),
+            ..CasOptions::default()
+        };
+        assert!(!format!("{opts:?}").contains("supersecret"));
+    }
+
+    #[test]
+    fn token_travels_in_env_not_argv() {
+        let git = Git {
+            repo: PathBuf::from("."),
+            git_dir: PathBuf::from(".git"),
+            remote: "origin".into(),
+            token: Some(Token::new("ghs_supersecret")),
+            http_origin: Some("https://github.com/".into()),
+        };
+        let c = git.remote_command(&["push", "origin", "x:y"]);
+        let argv: Vec<_> = c
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            argv.iter()
+                .all(|a| !a.contains("supersecret") && !a.contains("Z2hz"))
+        );
+        let header = c
+            .get_envs()
+            .find(|(k, _)| *k == "GIT_CONFIG_VALUE_2")
+            .and_then(|(_, v)| v)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert_eq!(
+            header,
+            format!(
+                "AUTHORIZATION: basic {}",
+                base64(b"x-access-token:ghs_supersecret")
+            )
+        );
+        // Local commands never carry it.
+        let local = git.command(&["write-tree"]);
+        assert!(local.get_envs().all(|(k, _)| k != "GIT_CONFIG_VALUE_2"));
+    }
+
+    #[test]
+    fn backoff_is_bounded_and_jittered() {
+        let opts = CasOptions::default();
+        for retry in 1..=10 {
+            let cap = opts
+                .base_backoff
+                .saturating_mul(1 << (retry - 1))
+                .min(opts.max_backoff);
+            assert!(backoff(&opts, retry) <= cap);
+        }
+    }
+}

@@ -1,0 +1,550 @@
+//! The hash chain: canonical bytes, appending, de-duplication and verification.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use super::entry::{Entry, Event, FORMAT_VERSION, NewEntry, Window, scrub_error, whole_seconds};
+
+/// `prev` of the first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+const GENESIS_BYTES: [u8; 64] = [b'0'; 64];
+
+/// Every line ends with this member followed by 64 hex digits, `"` and `}`.
+const HASH_MEMBER: &[u8] = b",\"hash\":\"";
+/// `,"hash":"` + 64 hex + `"}`.
+const HASH_TAIL_LEN: usize = HASH_MEMBER.len() + 64 + 2;
+
+/// The end of a chain: what the next entry builds on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tip {
+    /// `seq` of the last entry; 0 for an empty ledger.
+    pub seq: u64,
+    /// `hash` of the last entry; [`GENESIS`] for an empty ledger.
+    pub hash: String,
+}
+
+impl Tip {
+    pub fn genesis() -> Self {
+        Self {
+            seq: 0,
+            hash: GENESIS.to_owned(),
+        }
+    }
+
+    /// The tip after `entries` (which must be a verified chain).
+    pub fn of(entries: &[Entry]) -> Self {
+        entries.last().map_or_else(Self::genesis, |e| Self {
+            seq: e.seq,
+            hash: e.hash.clone(),
+        })
+    }
+}
+
+/// Appends the entry's canonical form (the line without its `hash` member) to `out`.
+pub fn canonical_into(entry: &Entry, out: &mut Vec<u8>) {
+    let start = out.len();
+    // Serialising plain structs and strings into a Vec cannot fail.
+    serde_json::to_writer(&mut *out, entry).expect("entry serialises");
+    // `hash` is the last member; cut it (whatever its current value) and close the object.
+    // `,"hash":"` cannot occur inside a JSON string, where every `"` is escaped.
+    let cut = out[start..]
+        .windows(HASH_MEMBER.len())
+        .rposition(|w| w == HASH_MEMBER)
+        .expect("hash member present");
+    out.truncate(start + cut);
+    out.push(b'}');
+}
+
+/// The SHA-256 of the entry's canonical form, lowercase hex. Ignores `entry.hash`.
+pub fn compute_hash(entry: &Entry) -> String {
+    let mut buf = Vec::with_capacity(512);
+    canonical_into(entry, &mut buf);
+    hex(&Sha256::digest(&buf))
+        .iter()
+        .map(|&b| b as char)
+        .collect()
+}
+
+/// The entry's line, including its trailing `\n`.
+pub fn to_line(entry: &Entry) -> String {
+    // Serialisation of a struct made only of strings, integers and enums cannot fail.
+    let mut s = serde_json::to_string(entry).expect("entry serialises");
+    s.push('\n');
+    s
+}
+
+/// Gives `new` their places after `tip`: `seq`, `prev`, `hash`, whole-second times, a scrubbed
+/// `error`, and `lag_seconds` for `revoked` entries that have a window. Pure: after a lost push
+/// race the same `new` is simply appended again on the newer tip.
+pub fn append(tip: &Tip, new: Vec<NewEntry>) -> Vec<Entry> {
+    let mut prev = tip.hash.clone();
+    let mut seq = tip.seq;
+    new.into_iter()
+        .map(|n| {
+            seq += 1;
+            let time = whole_seconds(n.time);
+            let window = n.window.map(|w| Window {
+                start: whole_seconds(w.start),
+                expires: whole_seconds(w.expires),
+            });
+            let lag_seconds = match (n.event, window) {
+                (Event::Revoked, Some(w)) => Some((time - w.expires).num_seconds()),
+                _ => None,
+            };
+            let mut e = Entry {
+                v: FORMAT_VERSION,
+                seq,
+                time,
+                event: n.event,
+                request: n.request,
+                request_sha256: n.request_sha256,
+                requester: n.requester,
+                principal_id: n.principal_id,
+                vault: n.vault,
+                secret: n.secret,
+                scope: n.scope,
+                role: n.role,
+                assignment: n.assignment,
+                window,
+                approvals: n.approvals,
+                run_url: n.run_url,
+                reason: n.reason,
+                lag_seconds,
+                error: n.error.as_deref().map(scrub_error),
+                prev: std::mem::take(&mut prev),
+                hash: String::new(),
+            };
+            e.hash = compute_hash(&e);
+            prev = e.hash.clone();
+            e
+        })
+        .collect()
+}
+
+/// What makes two entries "the same event", so a re-run never records one twice.
+///
+/// - `granted`, `revoked`, `drift`: (event, request, assignment, window). A request is granted
+///   at most once and its assignment revoked at most once per window, whenever that happened,
+///   so a run that crashed after pushing and re-does the (idempotent) Azure call finds its
+///   entry already there.
+/// - `refused`: (event, request, request_sha256). The same file content is refused once, not
+///   on every run; an edited file is a new refusal.
+/// - `grant_failed`, `revoke_failed`: (event, request, assignment, window, time). Each failed
+///   attempt is its own fact; only a replay of the very same attempt (same instant, as when a
+///   push is retried) is a duplicate.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DedupeKey {
+    event: Event,
+    request: Option<String>,
+    assignment: Option<String>,
+    window: Option<Window>,
+    request_sha256: Option<String>,
+    time: Option<DateTime<Utc>>,
+}
+
+impl DedupeKey {
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        event: Event,
+        request: &Option<String>,
+        assignment: &Option<String>,
+        window: Option<Window>,
+        request_sha256: &Option<String>,
+        time: DateTime<Utc>,
+    ) -> Self {
+        let window = window.map(|w| Window {
+            start: whole_seconds(w.start),
+            expires: whole_seconds(w.expires),
+        });
+        let (assignment, window, sha, time) = match event {
+            Event::Granted | Event::Revoked | Event::Drift => {
+                (assignment.clone(), window, None, None)
+            }
+            Event::Refused => (None, None, request_sha256.clone(), None),
+            Event::GrantFailed | Event::RevokeFailed => {
+                (assignment.clone(), window, None, Some(whole_seconds(time)))
+            }
+        };
+        Self {
+            event,
+            request: request.clone(),
+            assignment,
+            window,
+            request_sha256: sha,
+            time,
+        }
+    }
+
+    pub fn of_entry(e: &Entry) -> Self {
+        Self::build(
+            e.event,
+            &e.request,
+            &e.assignment,
+            e.window,
+            &e.request_sha256,
+            e.time,
+        )
+    }
+
+    pub fn of_new(e: &NewEntry) -> Self {
+        Self::build(
+            e.event,
+            &e.request,
+            &e.assignment,
+            e.window,
+            &e.request_sha256,
+            e.time,
+        )
+    }
+}
+
+/// Drops the entries of `new` that `existing` already records (by [`DedupeKey`]), and repeats
+/// within `new` itself; keeps the order of the rest.
+pub fn dedupe(existing: &[Entry], new: Vec<NewEntry>) -> Vec<NewEntry> {
+    let mut seen: HashSet<DedupeKey> = existing.iter().map(DedupeKey::of_entry).collect();
+    new.into_iter()
+        .filter(|n| seen.insert(DedupeKey::of_new(n)))
+        .collect()
+}
+
+/// What a successful verification found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Number of entries (lines).
+    pub entries: u64,
+    /// The last entry's seq and hash.
+    pub tip: Tip,
+}
+
+/// What is wrong with one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The line is empty.
+    Empty,
+    /// The line ends with `\r`: the file was checked out with CRLF line endings.
+    CarriageReturn,
+    /// The line does not end with a complete `"hash"` member (cut short, or hand-written).
+    NoHash,
+    /// The line is not a valid entry (serde's message).
+    Invalid(String),
+    /// The entry is valid but not written in the canonical form.
+    NotCanonical,
+    /// The recorded hash is not the hash of the line's content: the line was edited.
+    HashMismatch { recorded: String, computed: String },
+    /// The sequence number is not the previous one + 1: a line was deleted, inserted or moved.
+    Seq { found: u64, expected: u64 },
+    /// `prev` is not the previous line's hash: a line was deleted, inserted or replaced.
+    Prev { found: String, expected: String },
+    /// The file's last line has no `\n`: the file was cut short or edited.
+    NoFinalNewline,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Empty => f.write_str("empty line"),
+            Problem::CarriageReturn => f.write_str(
+                "line ends with a carriage return (CRLF line endings? mark the ledger `-text` in .gitattributes)",
+            ),
+            Problem::NoHash => f.write_str(
+                "line does not end with a `\"hash\"` member: truncated or not written by kv-jit",
+            ),
+            Problem::Invalid(msg) => write!(f, "not a valid ledger entry: {msg}"),
+            Problem::NotCanonical => f.write_str(
+                "entry is not in canonical form (key order, spacing or escaping differ from what kv-jit writes)",
+            ),
+            Problem::HashMismatch { recorded, computed } => write!(
+                f,
+                "hash mismatch: the line records {recorded} but its content hashes to {computed}; the line was edited"
+            ),
+            Problem::Seq { found, expected } => write!(
+                f,
+                "sequence number {found}, expected {expected}: a line was deleted, inserted or reordered"
+            ),
+            Problem::Prev { found, expected } => write!(
+                f,
+                "prev {found} does not match the previous line's hash {expected}: a line was deleted, inserted or replaced"
+            ),
+            Problem::NoFinalNewline => {
+                f.write_str("no newline at end of file: the last line was cut short or edited")
+            }
+        }
+    }
+}
+
+/// Why a ledger does not verify: the first bad line and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// `PATH:LINE: problem`, where LINE counts from 1.
+    #[error("{path}:{line}: {problem}")]
+    Line {
+        path: String,
+        line: u64,
+        problem: Problem,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl VerifyError {
+    /// The 1-based number of the first bad line, if the problem is in the content.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            VerifyError::Line { line, .. } => Some(*line),
+            VerifyError::Io { .. } => None,
+        }
+    }
+}
+
+/// Reads and verifies a whole ledger file. A missing file is an I/O error, not an empty ledger:
+/// `audit verify` on a wrong path must not pass.
+pub fn verify_file(path: &Path) -> Result<VerifyReport, VerifyError> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| VerifyError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    verify_bytes(&name, &bytes)
+}
+
+/// Verifies a whole ledger held in memory; `name` is used in messages.
+///
+/// The work per line (strict parse, canonical re-serialisation, SHA-256) is independent, so
+/// the buffer is cut at line boundaries into one chunk per available core; each chunk checks
+/// its own lines and its internal links, and the links between chunks are checked last. The
+/// reported problem is always the one on the lowest line number, as a sequential pass would
+/// report.
+pub fn verify_bytes(name: &str, bytes: &[u8]) -> Result<VerifyReport, VerifyError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Below ~1 MB threads cost more than they save.
+    let chunks = split_lines(bytes, if bytes.len() < 1 << 20 { 1 } else { threads });
+    let results: Vec<ChunkResult> = if chunks.len() == 1 {
+        vec![check_chunk(chunks[0])]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = chunks
+                .iter()
+                .map(|&c| s.spawn(move || check_chunk(c)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("verify thread panicked"))
+                .collect()
+        })
+    };
+
+    let fail = |line: u64, problem: Problem| VerifyError::Line {
+        path: name.to_owned(),
+        line,
+        problem,
+    };
+    let mut lines_before = 0u64;
+    let mut tip: Option<(u64, [u8; 64])> = None;
+    for r in results {
+        if let Some((first_seq, first_prev)) = &r.first {
+            let (expected_seq, expected_prev) = match &tip {
+                None => (1, GENESIS_BYTES),
+                Some((seq, hash)) => (seq + 1, *hash),
+            };
+            if *first_seq != expected_seq {
+                return Err(fail(
+                    lines_before + 1,
+                    Problem::Seq {
+                        found: *first_seq,
+                        expected: expected_seq,
+                    },
+                ));
+            }
+            if first_prev.as_bytes() != expected_prev.as_slice() {
+                return Err(fail(
+                    lines_before + 1,
+                    Problem::Prev {
+                        found: first_prev.clone(),
+                        expected: ascii(&expected_prev),
+                    },
+                ));
+            }
+        }
+        if let Some((line, problem)) = r.error {
+            return Err(fail(lines_before + line, problem));
+        }
+        lines_before += r.lines;
+        if let Some(last) = r.last {
+            tip = Some(last);
+        }
+    }
+    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+        return Err(fail(lines_before, Problem::NoFinalNewline));
+    }
+    Ok(VerifyReport {
+        entries: lines_before,
+        tip: tip.map_or_else(Tip::genesis, |(seq, hash)| Tip {
+            seq,
+            hash: ascii(&hash),
+        }),
+    })
+}
+
+/// Verifies `bytes` and returns its entries, for callers that need the state (the engine, the
+/// compare-and-swap commit). A ledger that does not verify is never built upon.
+pub fn parse_ledger(name: &str, bytes: &[u8]) -> Result<Vec<Entry>, VerifyError> {
+    let report = verify_bytes(name, bytes)?;
+    let mut out = Vec::with_capacity(report.entries as usize);
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        // Verified above, so this cannot fail; map anyway rather than panic.
+        let entry = serde_json::from_slice(line).map_err(|e| VerifyError::Line {
+            path: name.to_owned(),
+            line: i as u64 + 1,
+            problem: Problem::Invalid(e.to_string()),
+        })?;
+        out.push(entry);
+    }
+    Ok(out)
+}
+
+/// Cuts `bytes` into at most `n` pieces, each ending just after a `\n` (the last may not).
+fn split_lines(bytes: &[u8], n: usize) -> Vec<&[u8]> {
+    let mut chunks = Vec::with_capacity(n);
+    let mut rest = bytes;
+    for i in (1..n).rev() {
+        let target = rest.len() / (i + 1);
+        let Some(cut) = rest[target..].iter().position(|&b| b == b'\n') else {
+            break;
+        };
+        let (head, tail) = rest.split_at(target + cut + 1);
+        chunks.push(head);
+        rest = tail;
+    }
+    chunks.push(rest);
+    chunks
+}
+
+struct ChunkResult {
+    /// Lines fully checked (up to, not including, the failing one).
+    lines: u64,
+    /// seq and prev of the chunk's first line, to link it to the previous chunk.
+    first: Option<(u64, String)>,
+    /// seq and hash of the chunk's last good line.
+    last: Option<(u64, [u8; 64])>,
+    /// 1-based line within the chunk, and what is wrong.
+    error: Option<(u64, Problem)>,
+}
+
+fn check_chunk(chunk: &[u8]) -> ChunkResult {
+    let mut r = ChunkResult {
+        lines: 0,
+        first: None,
+        last: None,
+        error: None,
+    };
+    let mut canon = Vec::with_capacity(1024);
+    let body = chunk.strip_suffix(b"\n").unwrap_or(chunk);
+    if chunk.is_empty() {
+        return r;
+    }
+    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+        let n = i as u64 + 1;
+        match check_line(line, &mut canon) {
+            Err(p) => {
+                r.error = Some((n, p));
+                return r;
+            }
+            Ok((seq, prev, hash)) => {
+                if let Some((last_seq, last_hash)) = &r.last {
+                    if seq != last_seq + 1 {
+                        r.error = Some((
+                            n,
+                            Problem::Seq {
+                                found: seq,
+                                expected: last_seq + 1,
+                            },
+                        ));
+                        return r;
+                    }
+                    if prev.as_bytes() != last_hash.as_slice() {
+                        r.error = Some((
+                            n,
+                            Problem::Prev {
+                                found: prev,
+                                expected: ascii(last_hash),
+                            },
+                        ));
+                        return r;
+                    }
+                } else {
+                    r.first = Some((seq, prev));
+                }
+                r.last = Some((seq, hash));
+                r.lines = n;
+            }
+        }
+    }
+    r
+}
+
+/// Checks one line on its own; returns its seq, its `prev` and its hash.
+fn check_line(line: &[u8], canon: &mut Vec<u8>) -> Result<(u64, String, [u8; 64]), Problem> {
+    if line.is_empty() {
+        return Err(Problem::Empty);
+    }
+    if line.ends_with(b"\r") {
+        return Err(Problem::CarriageReturn);
+    }
+    let tail_ok = line.len() > HASH_TAIL_LEN
+        && line.ends_with(b"\"}")
+        && line[line.len() - HASH_TAIL_LEN..].starts_with(HASH_MEMBER);
+    if !tail_ok {
+        // Say "invalid" rather than "no hash" when the JSON itself is broken.
+        return Err(match serde_json::from_slice::<Entry>(line) {
+            Err(e) => Problem::Invalid(e.to_string()),
+            Ok(_) => Problem::NoHash,
+        });
+    }
+    let entry: Entry = serde_json::from_slice(line).map_err(|e| Problem::Invalid(e.to_string()))?;
+    if entry.v != FORMAT_VERSION {
+        return Err(Problem::Invalid(format!(
+            "format version {} is not supported (this kv-jit reads {FORMAT_VERSION})",
+            entry.v
+        )));
+    }
+    canon.clear();
+    canonical_into(&entry, canon);
+    let content = &line[..line.len() - HASH_TAIL_LEN];
+    if canon.len() != content.len() + 1 || !canon.starts_with(content) {
+        return Err(Problem::NotCanonical);
+    }
+    let computed = hex(&Sha256::digest(&canon));
+    if computed.as_slice() != entry.hash.as_bytes() {
+        return Err(Problem::HashMismatch {
+            recorded: entry.hash,
+            computed: ascii(&computed),
+        });
+    }
+    Ok((entry.seq, entry.prev, computed))
+}
+
+fn hex(bytes: &[u8]) -> [u8; 64] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (i, b) in bytes.iter().take(32).enumerate() {
+        out[2 * i] = DIGITS[(b >> 4) as usize];
+        out[2 * i + 1] = DIGITS[(b & 15) as usize];
+    }
+    out
+}
+
+fn ascii(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
