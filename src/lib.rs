@@ -2,6 +2,8 @@
 //!
 //! Data flows one way: files → model → plan → effects → ledger.
 
+pub mod azure;
+pub mod emulator;
 pub mod names;
 
 use std::process::ExitCode;

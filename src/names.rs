@@ -31,7 +31,10 @@ impl VaultName {
                 escape(s)
             )));
         }
-        if let Some(c) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
+        if let Some(c) = s
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        {
             return Err(NameError(format!(
                 "vault name `{}` contains {}; only ASCII letters, digits and dashes are allowed",
                 escape(s),
@@ -66,7 +69,10 @@ impl SecretName {
         if s.is_empty() {
             return Err(NameError("secret name is empty".into()));
         }
-        if let Some(c) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
+        if let Some(c) = s
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        {
             return Err(NameError(format!(
                 "secret name `{}` contains {}; Key Vault secret names are ASCII letters, digits and dashes only",
                 escape(s),
@@ -122,12 +128,31 @@ mod tests {
 
     #[test]
     fn vault_names_follow_azure_rules() {
-        for ok in ["abc", "flowlibs-demo-kv", "a1-b2", "A23456789012345678901234"] {
+        for ok in [
+            "abc",
+            "flowlibs-demo-kv",
+            "a1-b2",
+            "A23456789012345678901234",
+        ] {
             assert!(VaultName::parse(ok).is_ok(), "{ok}");
         }
         for bad in [
-            "ab", "1abc", "-abc", "abc-", "a--b", "a_b", "a.b", "a/b", "kv?x", "kv#x", "kv%2f",
-            "kv x", "kvé", "kv\u{2010}x", "A234567890123456789012345", "",
+            "ab",
+            "1abc",
+            "-abc",
+            "abc-",
+            "a--b",
+            "a_b",
+            "a.b",
+            "a/b",
+            "kv?x",
+            "kv#x",
+            "kv%2f",
+            "kv x",
+            "kvé",
+            "kv\u{2010}x",
+            "A234567890123456789012345",
+            "",
         ] {
             assert!(VaultName::parse(bad).is_err(), "{bad}");
         }
@@ -137,7 +162,19 @@ mod tests {
     fn secret_names_follow_key_vault_rules() {
         assert!(SecretName::parse("demo-api-key").is_ok());
         assert!(SecretName::parse(&"a".repeat(127)).is_ok());
-        for bad in ["", "a/b", "..", "a?b", "a%2F", "a#b", "a b", "a*", "ＡＢＣ", "a\u{0430}", &"a".repeat(128)] {
+        for bad in [
+            "",
+            "a/b",
+            "..",
+            "a?b",
+            "a%2F",
+            "a#b",
+            "a b",
+            "a*",
+            "ＡＢＣ",
+            "a\u{0430}",
+            &"a".repeat(128),
+        ] {
             assert!(SecretName::parse(bad).is_err(), "{bad}");
         }
     }
