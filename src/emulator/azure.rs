@@ -1344,6 +1344,11 @@ fn put_schedule_request(
         .unwrap_or("");
     let matches = |a: &Ra| same_scope(&a.scope, scope) && a.principal_id == pid && a.role == role;
     let min = chrono::Duration::minutes(5);
+    // Echoed back as sent (the type and any duration), with the computed end.
+    let expiration = props
+        .pointer("/scheduleInfo/expiration")
+        .cloned()
+        .unwrap_or(Value::Null);
     let (status, start, end) = match request_type {
         "AdminAssign" => {
             let sched = props.get("scheduleInfo").cloned().unwrap_or(Value::Null);
@@ -1487,9 +1492,9 @@ fn put_schedule_request(
             "scheduleInfo": {
                 "startDateTime": start.map(at),
                 "expiration": {
-                    "type": if end.is_some() { "AfterDateTime" } else { "NoExpiration" },
+                    "type": expiration.get("type").cloned().unwrap_or(json!("NoExpiration")),
                     "endDateTime": end.map(at),
-                    "duration": null,
+                    "duration": expiration.get("duration").cloned().unwrap_or(Value::Null),
                 }
             },
             "requestorId": token.oid,

@@ -297,7 +297,11 @@ async fn serve(listener: TcpListener, core: Arc<Core>, app: Router) {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(c) => c,
-                Err(_) => continue,
+                // Out of file descriptors and the like: back off instead of spinning.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
             },
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
