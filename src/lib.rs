@@ -14,6 +14,8 @@ pub mod fields;
 pub mod github;
 pub mod git;
 pub mod ledger;
+pub mod azure;
+pub mod emulator;
 pub mod names;
 pub mod output;
 pub mod policy;

@@ -1,0 +1,318 @@
+//! ARM role assignments, api-version 2022-04-01 (Microsoft.Authorization).
+//!
+//! PUT/GET/DELETE `{scope}/providers/Microsoft.Authorization/roleAssignments/{name}` and the
+//! scope list with `$filter=atScope()`. Names are deterministic ([`super::assignment_name`]), so a
+//! retried or re-run grant lands on the same assignment and the revoke deletes exactly it.
+
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::retry::{Bucket, Call, Reply};
+use super::{
+    Assignment, AzureClient, AzureError, GrantSpec, Marker, RevokeOutcome, RevokeSpec, Target,
+    assignment_name,
+};
+
+pub const API_VERSION: &str = "2022-04-01";
+
+const PROVIDER: &str = "/providers/Microsoft.Authorization/roleAssignments";
+
+/// `/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{role}`
+pub fn role_definition_id(subscription_id: &str, role: &uuid::Uuid) -> String {
+    format!(
+        "/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role}"
+    )
+}
+
+/// The request body of a PUT, exactly as ARM documents it.
+pub fn put_body(spec: &GrantSpec) -> serde_json::Value {
+    let marker = Marker {
+        request_id: spec.request_id.clone(),
+        expires_at: spec.expires_at,
+    };
+    json!({
+        "properties": {
+            "roleDefinitionId": role_definition_id(spec.target.vault.subscription_id(), &spec.role),
+            "principalId": spec.principal.object_id.hyphenated().to_string(),
+            "principalType": spec.principal.kind.as_str(),
+            "description": marker.render(),
+        }
+    })
+}
+
+pub(crate) async fn grant(az: &AzureClient, spec: &GrantSpec) -> Result<Assignment, AzureError> {
+    if spec.request_id.is_empty() || spec.request_id.contains(char::is_whitespace) {
+        return Err(AzureError::BadResponse {
+            what: "grant".into(),
+            detail: format!(
+                "request id `{}` is empty or has whitespace; it cannot go into the marker",
+                spec.request_id
+            ),
+        });
+    }
+    let scope = spec.target.scope();
+    let name = assignment_name(&az.tenant_id, &scope, &spec.request_id);
+    let url = az.arm_url(&format!("{scope}{PROVIDER}/{name}"), API_VERSION);
+    let body = put_body(spec);
+    let what = format!("creating role assignment {name} at {scope}");
+    let mut principal_retries = 0;
+    loop {
+        let token = az.arm_token().await?;
+        let mut call = Call::new(Method::PUT, url.clone(), what.clone());
+        call.bearer = Some(token.secret());
+        call.json = Some(&body);
+        call.pace = Some((spec.target.vault.subscription_id(), Bucket::Writes));
+        let reply = az.transport.execute(&call).await?;
+        if reply.is_success() {
+            return parse_assignment(&reply, &what);
+        }
+        let (code, message) = reply.error();
+        match code.as_str() {
+            "RoleAssignmentExists" => return find_existing(az, spec, &scope, &what).await,
+            "PrincipalNotFound"
+                if principal_retries < az.transport.policy.principal_not_found_retries =>
+            {
+                principal_retries += 1;
+                let wait = az.transport.policy.backoff(principal_retries);
+                az.transport.sleep(wait).await;
+            }
+            "PrincipalNotFound" => {
+                return Err(AzureError::PrincipalNotFound {
+                    what,
+                    principal_id: spec.principal.object_id.to_string(),
+                    tenant: az.tenant_id.clone(),
+                    attempts: principal_retries + 1,
+                });
+            }
+            _ => return Err(map_error(&reply, what, &spec.target, code, message)),
+        }
+    }
+}
+
+/// A 409 means the same principal already holds the same role at the same scope under another
+/// name (made by hand or by an earlier tool): the grant is in effect, so return that one.
+/// Its `marker` tells the engine whether kv-jit owns it; revoking by our name never touches it.
+async fn find_existing(
+    az: &AzureClient,
+    spec: &GrantSpec,
+    scope: &str,
+    what: &str,
+) -> Result<Assignment, AzureError> {
+    let principal = spec.principal.object_id.hyphenated().to_string();
+    let role = spec.role.hyphenated().to_string();
+    let found = list_at_scope(az, scope, Some(&principal))
+        .await?
+        .into_iter()
+        .find(|a| {
+            a.principal_id.eq_ignore_ascii_case(&principal) && a.role.eq_ignore_ascii_case(&role)
+        });
+    found.ok_or_else(|| AzureError::Api {
+        what: what.to_owned(),
+        status: 409,
+        code: "RoleAssignmentExists".into(),
+        message: "Azure says the assignment exists but it is not listed at this scope".into(),
+    })
+}
+
+pub(crate) async fn revoke(
+    az: &AzureClient,
+    spec: &RevokeSpec,
+) -> Result<RevokeOutcome, AzureError> {
+    let scope = spec.target.scope();
+    let name = assignment_name(&az.tenant_id, &scope, &spec.request_id);
+    let url = az.arm_url(&format!("{scope}{PROVIDER}/{name}"), API_VERSION);
+    let what = format!("deleting role assignment {name} at {scope}");
+    let token = az.arm_token().await?;
+    let mut call = Call::new(Method::DELETE, url, what.clone());
+    call.bearer = Some(token.secret());
+    call.pace = Some((spec.target.vault.subscription_id(), Bucket::Deletes));
+    let reply = az.transport.execute(&call).await?;
+    match reply.status {
+        200 => Ok(RevokeOutcome::Deleted),
+        // 204: "already deleted or does not exist"; 404 from older front ends means the same.
+        204 | 404 => Ok(RevokeOutcome::AlreadyGone),
+        _ => {
+            let (code, message) = reply.error();
+            Err(map_error(&reply, what, &spec.target, code, message))
+        }
+    }
+}
+
+/// GET one assignment by its deterministic name; `None` when Azure does not have it.
+pub async fn get(
+    az: &AzureClient,
+    target: &Target,
+    request_id: &str,
+) -> Result<Option<Assignment>, AzureError> {
+    let scope = target.scope();
+    let name = assignment_name(&az.tenant_id, &scope, request_id);
+    let url = az.arm_url(&format!("{scope}{PROVIDER}/{name}"), API_VERSION);
+    let what = format!("reading role assignment {name} at {scope}");
+    let token = az.arm_token().await?;
+    let mut call = Call::new(Method::GET, url, what.clone());
+    call.bearer = Some(token.secret());
+    let reply = az.transport.execute(&call).await?;
+    match reply.status {
+        200 => parse_assignment(&reply, &what).map(Some),
+        404 => Ok(None),
+        _ => {
+            let (code, message) = reply.error();
+            Err(map_error(&reply, what, target, code, message))
+        }
+    }
+}
+
+/// Every assignment exactly at `scope` (inherited ones from the resource group or
+/// subscription are dropped), following `nextLink`. With `principal`, the list is narrowed
+/// server-side to that principal instead of `atScope()`.
+pub(crate) async fn list_at_scope(
+    az: &AzureClient,
+    scope: &str,
+    principal: Option<&str>,
+) -> Result<Vec<Assignment>, AzureError> {
+    let filter = match principal {
+        Some(p) => format!("principalId eq '{p}'"),
+        None => "atScope()".to_owned(),
+    };
+    let mut url = url::Url::parse(&az.arm_url(&format!("{scope}{PROVIDER}"), API_VERSION))
+        .map_err(|e| AzureError::BadResponse {
+            what: "listing role assignments".into(),
+            detail: e.to_string(),
+        })?;
+    url.query_pairs_mut().append_pair("$filter", &filter);
+    let what = format!("listing role assignments at {scope}");
+    let mut next = Some(url.to_string());
+    let mut out = Vec::new();
+    // A bound on pages guards against a server that keeps handing out the same nextLink.
+    for _ in 0..1000 {
+        let Some(page_url) = next.take() else {
+            return Ok(out);
+        };
+        ensure_same_origin(&az.endpoints.resource_manager, &page_url, &what)?;
+        let token = az.arm_token().await?;
+        let mut call = Call::new(Method::GET, page_url, what.clone());
+        call.bearer = Some(token.secret());
+        let reply = az.transport.execute(&call).await?;
+        if !reply.is_success() {
+            let (code, message) = reply.error();
+            return Err(AzureError::Api {
+                what,
+                status: reply.status,
+                code,
+                message,
+            });
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Page {
+            #[serde(default)]
+            value: Vec<RawAssignment>,
+            next_link: Option<String>,
+        }
+        let page: Page = reply.json(&what)?;
+        out.extend(
+            page.value
+                .into_iter()
+                .map(RawAssignment::into_assignment)
+                .filter(|a| a.scope.eq_ignore_ascii_case(scope)),
+        );
+        next = page.next_link.filter(|l| !l.is_empty());
+    }
+    Err(AzureError::BadResponse {
+        what,
+        detail: "more than 1000 pages; the nextLink chain does not end".into(),
+    })
+}
+
+/// The bearer token goes to whatever `nextLink` names, so it must be ARM itself.
+fn ensure_same_origin(base: &url::Url, link: &str, what: &str) -> Result<(), AzureError> {
+    let ok = url::Url::parse(link)
+        .map(|u| u.origin() == base.origin())
+        .unwrap_or(false);
+    if ok {
+        Ok(())
+    } else {
+        Err(AzureError::BadResponse {
+            what: what.to_owned(),
+            detail: "nextLink points away from the resource manager endpoint".into(),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct RawAssignment {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    name: String,
+    properties: RawProperties,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawProperties {
+    #[serde(default)]
+    scope: String,
+    #[serde(default)]
+    role_definition_id: String,
+    #[serde(default)]
+    principal_id: String,
+    principal_type: Option<String>,
+    description: Option<String>,
+}
+
+impl RawAssignment {
+    fn into_assignment(self) -> Assignment {
+        let p = self.properties;
+        // `/providers/…/roleDefinitions/{guid}` or `/subscriptions/{s}/providers/…/{guid}`.
+        let role = p
+            .role_definition_id
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let marker = p.description.as_deref().and_then(Marker::parse);
+        Assignment {
+            id: self.id,
+            name: self.name,
+            scope: p.scope,
+            role,
+            principal_id: p.principal_id,
+            principal_type: p.principal_type,
+            description: p.description,
+            marker,
+        }
+    }
+}
+
+fn parse_assignment(reply: &Reply, what: &str) -> Result<Assignment, AzureError> {
+    Ok(reply.json::<RawAssignment>(what)?.into_assignment())
+}
+
+/// Turns the error codes that have a known fix into errors that name it.
+pub(crate) fn map_error(
+    reply: &Reply,
+    what: String,
+    target: &Target,
+    code: String,
+    message: String,
+) -> AzureError {
+    match code.as_str() {
+        "AuthorizationFailed" | "LinkedAuthorizationFailed" => AzureError::AuthorizationFailed {
+            what,
+            vault: target.vault.vault().as_str().to_owned(),
+            message,
+        },
+        "RoleAssignmentLimitExceeded" => AzureError::LimitExceeded {
+            what,
+            subscription: target.vault.subscription_id().to_owned(),
+        },
+        _ => AzureError::Api {
+            what,
+            status: reply.status,
+            code,
+            message,
+        },
+    }
+}

@@ -1,0 +1,498 @@
+//! Azure effects: credentials, ARM role assignments (plain and PIM), Key Vault metadata through
+//! the management plane, and Microsoft Graph user lookup.
+//!
+//! The engine sees only the [`Azure`] trait; [`AzureClient`] implements it over HTTP with one
+//! retry policy ([`retry`]). Nothing here reads a secret value: existence is checked through
+//! ARM's `vaults/{v}/secrets/{s}` resource, which never carries the value, and no code builds a
+//! Key Vault data-plane URL.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kv_jit::azure::AzureError> {
+//! use std::collections::HashMap;
+//! use kv_jit::azure::{AzureClient, Credential, cloud::Endpoints, retry::RetryPolicy};
+//!
+//! let env: HashMap<String, String> = std::env::vars().collect();
+//! let tenant = "00000000-0000-0000-0000-000000000000";
+//! let endpoints = Endpoints::named("AzureCloud").unwrap();
+//! let credential = Credential::from_env(&env, tenant, &endpoints)?;
+//! let client = AzureClient::new(tenant, endpoints, credential, RetryPolicy::default())?;
+//! # let _ = client; Ok(()) }
+//! ```
+
+pub mod arm;
+pub mod cloud;
+pub mod credential;
+pub mod graph;
+pub mod keyvault;
+pub mod pim;
+pub mod retry;
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use uuid::Uuid;
+
+pub use cloud::{Endpoints, parse_endpoint_url};
+pub use credential::{AccessToken, Credential};
+pub use retry::RetryPolicy;
+
+use crate::names::{SecretName, VaultName};
+
+/// The least-privilege role kv-jit's own identity needs on each managed vault.
+pub const TOOL_ROLE: &str = "Key Vault Data Access Administrator";
+
+/// What went wrong talking to Azure, worded so the reader knows what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum AzureError {
+    #[error("no Azure credential: {0}")]
+    Credential(String),
+    #[error(
+        "{what} was refused (AuthorizationFailed): the workflow identity needs {TOOL_ROLE} on vault {vault}; Azure said: {message}"
+    )]
+    AuthorizationFailed {
+        what: String,
+        vault: String,
+        message: String,
+    },
+    #[error(
+        "{what} failed (RoleAssignmentLimitExceeded): subscription {subscription} has reached its role-assignment limit (4,000; 2,000 in sovereign clouds); remove stale assignments or use vault scope instead of per-secret scope"
+    )]
+    LimitExceeded { what: String, subscription: String },
+    #[error("no such user {upn} in tenant {tenant}")]
+    UserNotFound { upn: String, tenant: String },
+    #[error(
+        "{what} failed (PrincipalNotFound) after {attempts} attempts: principal {principal_id} is not in tenant {tenant}; check the identity mapping, or wait for Entra replication if the user is new"
+    )]
+    PrincipalNotFound {
+        what: String,
+        principal_id: String,
+        tenant: String,
+        attempts: u32,
+    },
+    #[error(
+        "{what} was throttled by Azure (429) {attempts} times{}; the run will pick it up again next time",
+        retry_after.map(|d| format!(", last asked to wait {}s", d.as_secs())).unwrap_or_default()
+    )]
+    Throttled {
+        what: String,
+        attempts: u32,
+        retry_after: Option<Duration>,
+    },
+    #[error("{what} failed after {attempts} attempts: {last}")]
+    Unavailable {
+        what: String,
+        attempts: u32,
+        last: String,
+    },
+    #[error("{what} failed: HTTP {status} {code}: {message}")]
+    Api {
+        what: String,
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("{what}: unexpected response: {detail}")]
+    BadResponse { what: String, detail: String },
+}
+
+impl AzureError {
+    /// Worth retrying on a later run (not a configuration or permission problem).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            AzureError::Throttled { .. } | AzureError::Unavailable { .. }
+        )
+    }
+}
+
+/// A vault as the config names it; the fields become ARM URL segments, so they are checked.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VaultRef {
+    subscription_id: String,
+    resource_group: String,
+    vault: VaultName,
+}
+
+impl VaultRef {
+    /// Refuses a subscription id that is not a GUID and a resource-group name outside Azure's
+    /// rules (1-90 of letters, digits, `-_.()`, not ending in `.`).
+    pub fn new(
+        subscription_id: &str,
+        resource_group: &str,
+        vault: VaultName,
+    ) -> Result<Self, String> {
+        let sub = Uuid::parse_str(subscription_id).map_err(|_| {
+            format!("subscription id `{subscription_id}` is not a GUID (e.g. 00000000-0000-0000-0000-000000000000)")
+        })?;
+        let rg_ok = (1..=90).contains(&resource_group.len())
+            && !resource_group.ends_with('.')
+            && resource_group
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.()".contains(c));
+        if !rg_ok {
+            return Err(format!(
+                "resource group `{resource_group}` is not a valid name: 1-90 ASCII letters, digits, `-_.()`, not ending in `.`"
+            ));
+        }
+        Ok(VaultRef {
+            subscription_id: sub.hyphenated().to_string(),
+            resource_group: resource_group.to_owned(),
+            vault,
+        })
+    }
+
+    pub fn subscription_id(&self) -> &str {
+        &self.subscription_id
+    }
+    pub fn resource_group(&self) -> &str {
+        &self.resource_group
+    }
+    pub fn vault(&self) -> &VaultName {
+        &self.vault
+    }
+
+    /// `/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{vault}`
+    pub fn scope(&self) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults/{}",
+            self.subscription_id,
+            self.resource_group,
+            self.vault.as_str()
+        )
+    }
+
+    /// The vault scope plus `/secrets/{secret}`.
+    pub fn secret_scope(&self, secret: &SecretName) -> String {
+        format!("{}/secrets/{}", self.scope(), secret.as_str())
+    }
+}
+
+/// Where an assignment lives: the whole vault, or one secret in it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    pub vault: VaultRef,
+    /// `None`: vault scope; `Some`: single-secret scope.
+    pub secret: Option<SecretName>,
+}
+
+impl Target {
+    pub fn scope(&self) -> String {
+        match &self.secret {
+            None => self.vault.scope(),
+            Some(s) => self.vault.secret_scope(s),
+        }
+    }
+}
+
+/// ARM's `principalType`; always sent so a just-created principal survives replication lag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PrincipalType {
+    User,
+    Group,
+    ServicePrincipal,
+}
+
+impl PrincipalType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalType::User => "User",
+            PrincipalType::Group => "Group",
+            PrincipalType::ServicePrincipal => "ServicePrincipal",
+        }
+    }
+}
+
+/// An Entra principal by object id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Principal {
+    pub object_id: Uuid,
+    pub kind: PrincipalType,
+}
+
+/// How a grant ends: kv-jit's scheduled revoker DELETEs it, or PIM ends it by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ExpiryMode {
+    #[default]
+    Revoker,
+    Pim,
+}
+
+/// One grant to make.
+#[derive(Debug, Clone)]
+pub struct GrantSpec {
+    /// The request id (path below `requests/` without extension); no whitespace.
+    pub request_id: String,
+    pub target: Target,
+    /// The role definition GUID (e.g. Key Vault Secrets User 4633458b-…).
+    pub role: Uuid,
+    pub principal: Principal,
+    /// When access starts (PIM schedules from it; plain assignments start at once).
+    pub starts_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub mode: ExpiryMode,
+    /// PIM justification (plain assignments carry only the marker).
+    pub justification: Option<String>,
+}
+
+/// One grant to end; the same request id and target give the same deterministic name.
+#[derive(Debug, Clone)]
+pub struct RevokeSpec {
+    pub request_id: String,
+    pub target: Target,
+    pub role: Uuid,
+    pub principal: Principal,
+    pub mode: ExpiryMode,
+}
+
+/// A role assignment as Azure reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    /// Full ARM id (`{scope}/providers/Microsoft.Authorization/roleAssignments/{name}`); for a
+    /// PIM grant, the schedule request id.
+    pub id: String,
+    pub name: String,
+    pub scope: String,
+    /// Role definition GUID (Azure returns the id in more than one form; this is its tail).
+    pub role: String,
+    pub principal_id: String,
+    pub principal_type: Option<String>,
+    pub description: Option<String>,
+    /// Present when the description carries kv-jit's marker.
+    pub marker: Option<Marker>,
+}
+
+/// kv-jit's ownership marker in a role assignment's description:
+/// `kv-jit:v1 request=<id> expires=<rfc3339>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marker {
+    pub request_id: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Marker {
+    pub const PREFIX: &'static str = "kv-jit:v1";
+
+    pub fn render(&self) -> String {
+        format!(
+            "{} request={} expires={}",
+            Self::PREFIX,
+            self.request_id,
+            self.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true)
+        )
+    }
+
+    pub fn parse(description: &str) -> Option<Marker> {
+        let mut words = description.split_whitespace();
+        if words.next()? != Self::PREFIX {
+            return None;
+        }
+        let (mut request_id, mut expires_at) = (None, None);
+        for w in words {
+            if let Some(v) = w.strip_prefix("request=") {
+                request_id = Some(v.to_owned());
+            } else if let Some(v) = w.strip_prefix("expires=") {
+                expires_at = DateTime::parse_from_rfc3339(v).ok();
+            }
+        }
+        Some(Marker {
+            request_id: request_id?,
+            expires_at: expires_at?.with_timezone(&Utc),
+        })
+    }
+}
+
+/// What the management plane says about a requested secret (for `kv-jit validate` online).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretStatus {
+    Exists,
+    SecretMissing,
+    VaultMissing,
+    /// The vault uses access policies; RBAC role assignments would have no effect.
+    VaultNotRbac,
+}
+
+/// The result of a revoke; both mean "no longer assigned".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeOutcome {
+    Deleted,
+    AlreadyGone,
+}
+
+/// The deterministic role-assignment name: UUIDv5 of tenant, scope (case-folded, as ARM
+/// compares scopes) and request id. The same inputs give the same name for PUT and DELETE.
+pub fn assignment_name(tenant_id: &str, scope: &str, request_id: &str) -> Uuid {
+    let ns = Uuid::new_v5(&Uuid::NAMESPACE_URL, b"urn:kv-jit:role-assignment");
+    let key = format!(
+        "{}\n{}\n{}",
+        tenant_id.to_ascii_lowercase(),
+        scope.to_ascii_lowercase(),
+        request_id
+    );
+    Uuid::new_v5(&ns, key.as_bytes())
+}
+
+/// The narrow interface the engine uses. Futures are `Send` so the engine can run grants
+/// concurrently on a multi-threaded runtime; use it as a generic (`A: Azure`), not `dyn`.
+pub trait Azure: Send + Sync {
+    /// Vault exists with RBAC authorization, and the secret exists (metadata only).
+    fn check_secret(
+        &self,
+        vault: &VaultRef,
+        secret: &SecretName,
+    ) -> impl Future<Output = Result<SecretStatus, AzureError>> + Send;
+
+    /// A user principal name to its Entra object id (cached per client).
+    fn resolve_principal(
+        &self,
+        upn: &str,
+    ) -> impl Future<Output = Result<Principal, AzureError>> + Send;
+
+    /// Creates the assignment (idempotent: same spec, same name; an equal existing one counts).
+    fn grant(
+        &self,
+        spec: &GrantSpec,
+    ) -> impl Future<Output = Result<Assignment, AzureError>> + Send;
+
+    /// Ends the assignment; gone already is success.
+    fn revoke(
+        &self,
+        spec: &RevokeSpec,
+    ) -> impl Future<Output = Result<RevokeOutcome, AzureError>> + Send;
+
+    /// Assignments exactly at the target scope (not inherited) that carry kv-jit's marker.
+    fn list_managed(
+        &self,
+        target: &Target,
+    ) -> impl Future<Output = Result<Vec<Assignment>, AzureError>> + Send;
+}
+
+/// [`Azure`] over HTTP: ARM, Graph, and the token endpoints of one tenant and cloud.
+pub struct AzureClient {
+    tenant_id: String,
+    endpoints: Endpoints,
+    credential: Credential,
+    transport: retry::Transport,
+    users: tokio::sync::Mutex<std::collections::HashMap<String, Principal>>,
+}
+
+impl AzureClient {
+    pub fn new(
+        tenant_id: &str,
+        endpoints: Endpoints,
+        credential: Credential,
+        policy: RetryPolicy,
+    ) -> Result<Self, AzureError> {
+        Ok(AzureClient {
+            tenant_id: tenant_id.to_owned(),
+            endpoints,
+            credential,
+            transport: retry::Transport::new(policy)?,
+            users: Default::default(),
+        })
+    }
+
+    pub fn tenant_id(&self) -> &str {
+        &self.tenant_id
+    }
+
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    pub(crate) async fn arm_token(&self) -> Result<AccessToken, AzureError> {
+        self.credential
+            .token(&self.transport, &self.endpoints.arm_scope())
+            .await
+    }
+
+    pub(crate) async fn graph_token(&self) -> Result<AccessToken, AzureError> {
+        self.credential
+            .token(&self.transport, &self.endpoints.graph_scope())
+            .await
+    }
+
+    pub(crate) fn arm_url(&self, path: &str, api_version: &str) -> String {
+        format!(
+            "{}?api-version={api_version}",
+            cloud::join(&self.endpoints.resource_manager, path)
+        )
+    }
+}
+
+impl Azure for AzureClient {
+    async fn check_secret(
+        &self,
+        vault: &VaultRef,
+        secret: &SecretName,
+    ) -> Result<SecretStatus, AzureError> {
+        keyvault::check_secret(self, vault, secret).await
+    }
+
+    async fn resolve_principal(&self, upn: &str) -> Result<Principal, AzureError> {
+        graph::resolve_user(self, upn).await
+    }
+
+    async fn grant(&self, spec: &GrantSpec) -> Result<Assignment, AzureError> {
+        match spec.mode {
+            ExpiryMode::Revoker => arm::grant(self, spec).await,
+            ExpiryMode::Pim => pim::grant(self, spec).await,
+        }
+    }
+
+    async fn revoke(&self, spec: &RevokeSpec) -> Result<RevokeOutcome, AzureError> {
+        match spec.mode {
+            ExpiryMode::Revoker => arm::revoke(self, spec).await,
+            ExpiryMode::Pim => pim::revoke(self, spec).await,
+        }
+    }
+
+    async fn list_managed(&self, target: &Target) -> Result<Vec<Assignment>, AzureError> {
+        let all = arm::list_at_scope(self, &target.scope(), None).await?;
+        Ok(all.into_iter().filter(|a| a.marker.is_some()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marker_round_trips() {
+        let m = Marker {
+            request_id: "2026/alice-api-key".into(),
+            expires_at: "2026-11-27T11:00:00Z".parse().unwrap(),
+        };
+        let text = m.render();
+        assert_eq!(
+            text,
+            "kv-jit:v1 request=2026/alice-api-key expires=2026-11-27T11:00:00Z"
+        );
+        assert_eq!(Marker::parse(&text), Some(m));
+        assert_eq!(Marker::parse("made by hand"), None);
+        assert_eq!(Marker::parse("kv-jit:v1 request=x"), None);
+    }
+
+    #[test]
+    fn names_are_deterministic_and_scope_case_insensitive() {
+        let a = assignment_name("T", "/subscriptions/S/x", "r1");
+        assert_eq!(a, assignment_name("t", "/SUBSCRIPTIONS/s/X", "r1"));
+        assert_ne!(a, assignment_name("T", "/subscriptions/S/x", "r2"));
+        assert_eq!(a.get_version_num(), 5);
+    }
+
+    #[test]
+    fn vault_ref_checks_url_segments() {
+        let v = VaultName::parse("flowlibs-demo-kv").unwrap();
+        assert!(VaultRef::new("not-a-guid", "rg", v.clone()).is_err());
+        assert!(
+            VaultRef::new("00000000-0000-0000-0000-000000000000", "rg/../x", v.clone()).is_err()
+        );
+        let r = VaultRef::new("00000000-0000-0000-0000-000000000000", "rg-demo", v).unwrap();
+        let s = SecretName::parse("demo-api-key").unwrap();
+        assert_eq!(
+            r.secret_scope(&s),
+            "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-demo/providers/Microsoft.KeyVault/vaults/flowlibs-demo-kv/secrets/demo-api-key"
+        );
+    }
+}

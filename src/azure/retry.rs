@@ -1,0 +1,470 @@
+//! The one retry policy every Azure call goes through, the per-subscription pacer, and the HTTP
+//! transport that applies both.
+//!
+//! Policy: 408, 429, 500, 502, 503, 504 and transport failures (connect errors, resets,
+//! timeouts) are retried with exponential backoff and full jitter in [50 %, 100 %] of the step;
+//! a `Retry-After` (or `x-ms-retry-after-ms` / `retry-after-ms`) is honoured exactly. Attempts
+//! and total time are both bounded; a wait that would break the total budget ends the call with
+//! the last error instead of sleeping. Every other status is returned to the caller, which maps
+//! it to a precise error (4xx are not transient and retrying them only hides the fix).
+//!
+//! Pacer: ARM reports the writes and deletes left in the subscription's bucket in
+//! `x-ms-ratelimit-remaining-subscription-writes` / `-deletes`. Below a low-water mark the pacer
+//! waits `step × (low_water − remaining)` before the next write or delete to that subscription,
+//! so a large run slows down (and the bucket refills) before Azure answers 429.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use serde::de::DeserializeOwned;
+
+use super::AzureError;
+
+/// How the client waits between attempts. Tests inject one that records the wait (and may move
+/// an emulated clock) instead of sleeping on wall-clock time.
+pub type Sleeper = Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// The real sleeper: `tokio::time::sleep`.
+pub fn tokio_sleeper() -> Sleeper {
+    Arc::new(|d| Box::pin(tokio::time::sleep(d)))
+}
+
+/// Retry, pacing and timeout settings for every Azure call.
+#[derive(Clone)]
+pub struct RetryPolicy {
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    /// First backoff step; doubled on each retry.
+    pub initial_delay: Duration,
+    /// Cap on one backoff step (a `Retry-After` may exceed it, within `max_total`).
+    pub max_delay: Duration,
+    /// Cap on the time one call may take, waits and attempts together.
+    pub max_total: Duration,
+    /// TCP + TLS connect timeout.
+    pub connect_timeout: Duration,
+    /// Whole-request timeout (per attempt).
+    pub request_timeout: Duration,
+    /// The pacer starts slowing down when a subscription has fewer writes/deletes left than this.
+    pub pace_low_water: u32,
+    /// Wait per missing token below the low-water mark (ARM refills about 10 per second).
+    pub pace_step: Duration,
+    /// `PrincipalNotFound` right after a principal was created is Entra replication lag; PUTs
+    /// are retried this many extra times (with the backoff above) before giving up.
+    pub principal_not_found_retries: u32,
+    pub sleeper: Sleeper,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            initial_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(30),
+            max_total: Duration::from_secs(120),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            pace_low_water: 20,
+            pace_step: Duration::from_millis(100),
+            principal_not_found_retries: 3,
+            sleeper: tokio_sleeper(),
+        }
+    }
+}
+
+impl fmt::Debug for RetryPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryPolicy")
+            .field("max_attempts", &self.max_attempts)
+            .field("initial_delay", &self.initial_delay)
+            .field("max_delay", &self.max_delay)
+            .field("max_total", &self.max_total)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RetryPolicy {
+    /// The backoff before retry number `retry` (1-based), jittered to 50-100 % of the step.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let step = self
+            .initial_delay
+            .saturating_mul(1u32 << retry.saturating_sub(1).min(20))
+            .min(self.max_delay);
+        step.mul_f64(0.5 + 0.5 * unit_random())
+    }
+}
+
+/// A random number in [0, 1) without a dependency: std's `RandomState` is seeded per instance.
+fn unit_random() -> f64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u8(0);
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The server's requested wait: `x-ms-retry-after-ms` / `retry-after-ms` (milliseconds) or
+/// `Retry-After` (seconds or an HTTP date).
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    for name in ["x-ms-retry-after-ms", "retry-after-ms"] {
+        if let Some(ms) = text(name).and_then(|v| v.parse::<u64>().ok()) {
+            return Some(Duration::from_millis(ms));
+        }
+    }
+    let v = text("retry-after")?;
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let wait = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// Which ARM bucket a call draws from, for the pacer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Bucket {
+    Writes,
+    Deletes,
+}
+
+impl Bucket {
+    fn header(self) -> &'static str {
+        match self {
+            Bucket::Writes => "x-ms-ratelimit-remaining-subscription-writes",
+            Bucket::Deletes => "x-ms-ratelimit-remaining-subscription-deletes",
+        }
+    }
+}
+
+/// Remembers the last `x-ms-ratelimit-remaining-*` seen per (subscription, bucket).
+#[derive(Debug, Default)]
+pub(crate) struct Pacer {
+    remaining: Mutex<HashMap<(String, Bucket), u32>>,
+}
+
+impl Pacer {
+    fn delay(&self, policy: &RetryPolicy, sub: &str, bucket: Bucket) -> Duration {
+        let map = self.remaining.lock().expect("pacer lock");
+        match map.get(&(sub.to_ascii_lowercase(), bucket)) {
+            Some(&left) if left < policy.pace_low_water => {
+                policy.pace_step * (policy.pace_low_water - left)
+            }
+            _ => Duration::ZERO,
+        }
+    }
+
+    fn observe(&self, sub: &str, bucket: Bucket, headers: &HeaderMap) {
+        let left = headers
+            .get(bucket.header())
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u32>().ok());
+        if let Some(left) = left {
+            let mut map = self.remaining.lock().expect("pacer lock");
+            map.insert((sub.to_ascii_lowercase(), bucket), left);
+        }
+    }
+}
+
+/// One HTTP call to describe to the transport.
+pub(crate) struct Call<'a> {
+    pub method: reqwest::Method,
+    pub url: String,
+    /// What the call does, for error messages ("PUT role assignment at <scope>").
+    pub what: String,
+    pub bearer: Option<&'a str>,
+    pub json: Option<&'a serde_json::Value>,
+    pub form: Option<&'a [(&'a str, &'a str)]>,
+    pub headers: Vec<(&'static str, String)>,
+    /// Subscription and bucket to pace, for ARM writes and deletes.
+    pub pace: Option<(&'a str, Bucket)>,
+}
+
+impl<'a> Call<'a> {
+    pub fn new(method: reqwest::Method, url: String, what: String) -> Self {
+        Call {
+            method,
+            url,
+            what,
+            bearer: None,
+            json: None,
+            form: None,
+            headers: Vec::new(),
+            pace: None,
+        }
+    }
+}
+
+/// A final (non-retryable or successful) response, body read.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    pub fn json<T: DeserializeOwned>(&self, what: &str) -> Result<T, AzureError> {
+        serde_json::from_slice(&self.body).map_err(|e| AzureError::BadResponse {
+            what: what.to_owned(),
+            detail: format!(
+                "status {} with a body that does not parse: {e}",
+                self.status
+            ),
+        })
+    }
+
+    /// The `{"error":{"code","message"}}` envelope used by ARM, Graph and Key Vault; Entra's
+    /// token endpoint uses `{"error","error_description"}` and is read separately.
+    pub fn error(&self) -> (String, String) {
+        #[derive(serde::Deserialize)]
+        struct Envelope {
+            error: Inner,
+        }
+        #[derive(serde::Deserialize)]
+        struct Inner {
+            #[serde(default)]
+            code: String,
+            #[serde(default)]
+            message: String,
+        }
+        match serde_json::from_slice::<Envelope>(&self.body) {
+            Ok(e) => (e.error.code, e.error.message),
+            Err(_) => (
+                String::new(),
+                String::from_utf8_lossy(&self.body)
+                    .chars()
+                    .take(300)
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// The HTTP client plus the policy and pacer applied to every call.
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    pub policy: RetryPolicy,
+    pacer: Pacer,
+}
+
+impl Transport {
+    pub fn new(policy: RetryPolicy) -> Result<Self, AzureError> {
+        // reqwest is built without a bundled crypto provider; ring is installed process-wide
+        // (an `Err` means another part of the process installed one first, which is fine).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .connect_timeout(policy.connect_timeout)
+            .timeout(policy.request_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("kv-jit/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| AzureError::BadResponse {
+                what: "building the HTTP client".into(),
+                detail: e.to_string(),
+            })?;
+        Ok(Transport {
+            http,
+            policy,
+            pacer: Pacer::default(),
+        })
+    }
+
+    pub async fn sleep(&self, d: Duration) {
+        if !d.is_zero() {
+            (self.policy.sleeper)(d).await;
+        }
+    }
+
+    /// Sends `call`, retrying transient failures; returns the first non-transient reply.
+    pub async fn execute(&self, call: &Call<'_>) -> Result<Reply, AzureError> {
+        let started = tokio::time::Instant::now();
+        let mut slept = Duration::ZERO;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if let Some((sub, bucket)) = call.pace {
+                let wait = self.pacer.delay(&self.policy, sub, bucket);
+                self.sleep(wait).await;
+                slept += wait;
+            }
+            let outcome = self.send_once(call).await;
+            if let (Some((sub, bucket)), Ok(reply)) = (call.pace, &outcome) {
+                self.pacer.observe(sub, bucket, &reply.headers);
+            }
+            let (wait_hint, failure) = match outcome {
+                Ok(reply) if !is_transient(reply.status) => return Ok(reply),
+                Ok(reply) => {
+                    let (code, message) = reply.error();
+                    let throttled = reply.status == 429;
+                    (
+                        retry_after(&reply.headers),
+                        Failure {
+                            throttled,
+                            detail: format!("HTTP {} {code} {message}", reply.status)
+                                .trim()
+                                .to_owned(),
+                        },
+                    )
+                }
+                Err(e) => (
+                    None,
+                    Failure {
+                        throttled: false,
+                        detail: describe_transport_error(&e),
+                    },
+                ),
+            };
+            let wait = wait_hint.unwrap_or_else(|| self.policy.backoff(attempt));
+            let used = started.elapsed().max(slept);
+            if attempt >= self.policy.max_attempts || used + wait > self.policy.max_total {
+                return Err(if failure.throttled {
+                    AzureError::Throttled {
+                        what: call.what.clone(),
+                        attempts: attempt,
+                        retry_after: wait_hint,
+                    }
+                } else {
+                    AzureError::Unavailable {
+                        what: call.what.clone(),
+                        attempts: attempt,
+                        last: failure.detail,
+                    }
+                });
+            }
+            self.sleep(wait).await;
+            slept += wait;
+        }
+    }
+
+    async fn send_once(&self, call: &Call<'_>) -> Result<Reply, reqwest::Error> {
+        let mut req = self.http.request(call.method.clone(), &call.url);
+        if let Some(token) = call.bearer {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = call.json {
+            req = req.json(body);
+        }
+        if let Some(form) = call.form {
+            req = req.form(form);
+        }
+        for (name, value) in &call.headers {
+            req = req.header(*name, value);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await?.to_vec();
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// A single attempt with a short timeout and no retries: for probing an optional endpoint
+    /// (the managed-identity service) where absence is an answer, not an outage.
+    pub async fn probe(&self, call: &Call<'_>, timeout: Duration) -> Result<Reply, String> {
+        match tokio::time::timeout(timeout, self.send_once(call)).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(e)) => Err(describe_transport_error(&e)),
+            Err(_) => Err(format!("no answer within {timeout:?}")),
+        }
+    }
+}
+
+struct Failure {
+    throttled: bool,
+    detail: String,
+}
+
+fn is_transient(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+fn describe_transport_error(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "connection failed"
+    };
+    // The URL is left out on purpose: the caller's `what` names the call, and a URL with a
+    // query (the OIDC request URL) is not something to print.
+    let mut source = std::error::Error::source(e);
+    let mut detail = String::new();
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind}: {detail}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy::default();
+        for retry in 1..10 {
+            let d = p.backoff(retry);
+            let step = (p.initial_delay * (1 << (retry - 1))).min(p.max_delay);
+            assert!(d >= step / 2 && d <= step, "retry {retry}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert("x-ms-retry-after-ms", HeaderValue::from_static("1500"));
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(1500)));
+        let mut h = HeaderMap::new();
+        h.insert(
+            "retry-after",
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn pacer_slows_below_low_water() {
+        let p = RetryPolicy::default();
+        let pacer = Pacer::default();
+        assert_eq!(pacer.delay(&p, "S", Bucket::Writes), Duration::ZERO);
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-ms-ratelimit-remaining-subscription-writes",
+            HeaderValue::from_static("5"),
+        );
+        pacer.observe("S", Bucket::Writes, &h);
+        assert_eq!(
+            pacer.delay(&p, "s", Bucket::Writes),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(pacer.delay(&p, "s", Bucket::Deletes), Duration::ZERO);
+    }
+}

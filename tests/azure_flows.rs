@@ -1,0 +1,528 @@
+//! End-to-end Azure flows against the in-process emulator.
+
+#[path = "support/azure.rs"]
+mod support;
+
+use kv_jit::azure::{
+    Azure, AzureError, ExpiryMode, RevokeOutcome, SecretStatus, arm, assignment_name,
+};
+use kv_jit::emulator::LogEntry;
+use kv_jit::names::SecretName;
+use support::*;
+
+fn paths(log: &[LogEntry]) -> Vec<String> {
+    log.iter()
+        .map(|e| format!("{} {}", e.method, e.path))
+        .collect()
+}
+
+/// kv-jit's requests never touch the data plane (`/kv/...` in the emulator).
+fn assert_no_data_plane(log: &[LogEntry]) {
+    assert!(
+        log.iter().all(|e| !e.path.starts_with("/kv/")),
+        "kv-jit called the data plane: {:?}",
+        paths(log)
+    );
+}
+
+#[tokio::test]
+async fn grant_get_list_revoke_with_data_plane_access_in_between() {
+    let emu = emulator("").await;
+    let (sleeper, _) = recording_sleeper(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let target = target("flowlibs-demo-kv", None);
+
+    // Warm the token caches (ARM and Graph), then measure one grant.
+    assert_eq!(
+        az.check_secret(&target.vault, &SecretName::parse("demo-api-key").unwrap())
+            .await
+            .unwrap(),
+        SecretStatus::Exists
+    );
+    az.resolve_principal("alice@contoso.com").await.unwrap();
+    emu.core().clear_log();
+
+    let alice = az.resolve_principal("alice@contoso.com").await.unwrap();
+    assert_eq!(alice.object_id.to_string(), ALICE_OID);
+    let status = az
+        .check_secret(&target.vault, &SecretName::parse("demo-api-key").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status, SecretStatus::Exists);
+    let spec = grant_spec(
+        "2026/alice-api-key",
+        target.clone(),
+        alice,
+        ExpiryMode::Revoker,
+    );
+    let a = az.grant(&spec).await.unwrap();
+    let grant_log = emu.core().log();
+    assert!(grant_log.len() <= 4, "{:?}", paths(&grant_log));
+    assert_no_data_plane(&grant_log);
+
+    let name = assignment_name(TENANT, &target.scope(), "2026/alice-api-key");
+    assert_eq!(a.name, name.to_string());
+    assert_eq!(a.role, SECRETS_USER);
+    assert!(a.scope.eq_ignore_ascii_case(&target.scope()));
+    let marker = a.marker.as_ref().expect("kv-jit marker");
+    assert_eq!(marker.request_id, "2026/alice-api-key");
+    assert_eq!(a.principal_type.as_deref(), Some("User"));
+
+    // Idempotent: the same grant again lands on the same assignment.
+    let again = az.grant(&spec).await.unwrap();
+    assert_eq!(again.id, a.id);
+
+    let got = arm::get(&az, &target, "2026/alice-api-key").await.unwrap();
+    assert_eq!(got.map(|g| g.id), Some(a.id.clone()));
+    let managed = az.list_managed(&target).await.unwrap();
+    assert_eq!(managed.len(), 1);
+    assert_eq!(managed[0].id, a.id);
+
+    // The requester reads the secret with their own identity while granted.
+    let base = emu.base_url();
+    assert_eq!(
+        read_as(
+            &base,
+            "alice@contoso.com",
+            "alice-pw",
+            "flowlibs-demo-kv",
+            "demo-api-key"
+        )
+        .await,
+        (200, "s3cr3t-value".into())
+    );
+
+    emu.core().clear_log();
+    assert_eq!(
+        az.revoke(&revoke_spec(&spec)).await.unwrap(),
+        RevokeOutcome::Deleted
+    );
+    let revoke_log = emu.core().log();
+    assert_eq!(revoke_log.len(), 1, "{:?}", paths(&revoke_log));
+    assert_eq!(revoke_log[0].method, "DELETE");
+    assert_eq!(revoke_log[0].status, Some(200));
+
+    assert_eq!(
+        az.revoke(&revoke_spec(&spec)).await.unwrap(),
+        RevokeOutcome::AlreadyGone
+    );
+    assert_eq!(
+        read_as(
+            &base,
+            "alice@contoso.com",
+            "alice-pw",
+            "flowlibs-demo-kv",
+            "demo-api-key"
+        )
+        .await,
+        (403, "ForbiddenByRbac".into())
+    );
+    assert!(
+        arm::get(&az, &target, "2026/alice-api-key")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(az.list_managed(&target).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn secret_scope_grant_covers_only_that_secret() {
+    let emu = emulator("").await;
+    let (sleeper, _) = recording_sleeper(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let spec = grant_spec(
+        "2026/alice-one-secret",
+        target("flowlibs-demo-kv", Some("demo-api-key")),
+        user(ALICE_OID),
+        ExpiryMode::Revoker,
+    );
+    let a = az.grant(&spec).await.unwrap();
+    assert!(a.scope.ends_with("/secrets/demo-api-key"));
+    let base = emu.base_url();
+    assert_eq!(
+        read_as(
+            &base,
+            "alice@contoso.com",
+            "alice-pw",
+            "flowlibs-demo-kv",
+            "demo-api-key"
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        read_as(
+            &base,
+            "alice@contoso.com",
+            "alice-pw",
+            "flowlibs-demo-kv",
+            "demo-connection-string"
+        )
+        .await,
+        (403, "ForbiddenByRbac".into())
+    );
+    // Listing at the vault scope does not return the secret-scope assignment (not inherited).
+    assert!(
+        az.list_managed(&target("flowlibs-demo-kv", None))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(az.list_managed(&spec.target).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn check_secret_reports_each_status() {
+    let emu = emulator("").await;
+    let (sleeper, _) = recording_sleeper(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let s = |n: &str| SecretName::parse(n).unwrap();
+    assert_eq!(
+        az.check_secret(&vault("flowlibs-demo-kv"), &s("demo-api-key"))
+            .await
+            .unwrap(),
+        SecretStatus::Exists
+    );
+    assert_eq!(
+        az.check_secret(&vault("flowlibs-demo-kv"), &s("nope"))
+            .await
+            .unwrap(),
+        SecretStatus::SecretMissing
+    );
+    assert_eq!(
+        az.check_secret(&vault("no-such-kv"), &s("x"))
+            .await
+            .unwrap(),
+        SecretStatus::VaultMissing
+    );
+    assert_eq!(
+        az.check_secret(&vault("legacy-kv"), &s("old"))
+            .await
+            .unwrap(),
+        SecretStatus::VaultNotRbac
+    );
+    let log = emu.core().log();
+    assert_no_data_plane(&log);
+    assert!(
+        log.iter().all(|e| e.path.contains("/oauth2/")
+            || e.path.contains("/providers/Microsoft.KeyVault/vaults/"))
+    );
+}
+
+#[tokio::test]
+async fn conflict_with_an_assignment_made_by_hand_returns_that_one() {
+    let emu = emulator("").await;
+    let (sleeper, _) = recording_sleeper(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let t = target("flowlibs-demo-kv", None);
+
+    // Someone assigned the same role to alice by hand, under a random name, without a marker.
+    let http = http();
+    let tok: serde_json::Value = http
+        .post(format!("{}/{TENANT}/oauth2/v2.0/token", emu.base_url()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", "app-secret"),
+            ("scope", &format!("{}/.default", emu.base_url())),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let by_hand = "0b5fe924-9a61-425c-96af-cfe6e287ca2d";
+    let resp = http
+        .put(format!(
+            "{}{}/providers/Microsoft.Authorization/roleAssignments/{by_hand}?api-version=2022-04-01",
+            emu.base_url(),
+            t.scope()
+        ))
+        .bearer_auth(tok["access_token"].as_str().unwrap())
+        .json(&serde_json::json!({"properties": {
+            "roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{SECRETS_USER}"),
+            "principalId": ALICE_OID,
+        }}))
+        .send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+
+    let spec = grant_spec(
+        "2026/alice-dup",
+        t.clone(),
+        user(ALICE_OID),
+        ExpiryMode::Revoker,
+    );
+    let a = az.grant(&spec).await.unwrap();
+    assert_eq!(a.name, by_hand);
+    assert!(
+        a.marker.is_none(),
+        "not kv-jit's: the engine must not delete it"
+    );
+    // Revoking our deterministic name leaves the hand-made assignment alone.
+    assert_eq!(
+        az.revoke(&revoke_spec(&spec)).await.unwrap(),
+        RevokeOutcome::AlreadyGone
+    );
+    assert_eq!(
+        read_as(
+            &emu.base_url(),
+            "alice@contoso.com",
+            "alice-pw",
+            "flowlibs-demo-kv",
+            "demo-api-key"
+        )
+        .await
+        .0,
+        200
+    );
+    assert!(az.list_managed(&t).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn list_follows_next_link_across_pages() {
+    let emu = emulator("limits: { list_page_size: 2 }").await;
+    let (sleeper, _) = recording_sleeper(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let t = target("flowlibs-demo-kv", None);
+    let users = [
+        ALICE_OID,
+        "bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb",
+        "cccccccc-cccc-cccc-cccc-cccccccccccc",
+        "dddddddd-dddd-dddd-dddd-dddddddddddd",
+        "eeeeeeee-eeee-eeee-eeee-eeeeeeeeeeee",
+    ];
+    for (i, u) in users.iter().enumerate() {
+        az.grant(&grant_spec(
+            &format!("2026/r{i}"),
+            t.clone(),
+            user(u),
+            ExpiryMode::Revoker,
+        ))
+        .await
+        .unwrap();
+    }
+    emu.core().clear_log();
+    let managed = az.list_managed(&t).await.unwrap();
+    assert_eq!(managed.len(), 5);
+    let lists: Vec<_> = emu
+        .core()
+        .log()
+        .into_iter()
+        .filter(|e| e.method == "GET")
+        .collect();
+    assert_eq!(lists.len(), 3, "three pages of two");
+    assert!(lists[1].query.as_deref().unwrap().contains("skipToken"));
+}
+
+#[tokio::test]
+async fn pim_grant_expires_by_itself_when_the_clock_moves() {
+    let emu = emulator("").await;
+    let (sleeper, _) = recording_sleeper(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let base = emu.base_url();
+    let mut spec = grant_spec(
+        "2026/alice-pim",
+        target("flowlibs-demo-kv", None),
+        user(ALICE_OID),
+        ExpiryMode::Pim,
+    );
+    spec.starts_at = emu.core().clock.now();
+    spec.expires_at = spec.starts_at + chrono::Duration::hours(1);
+
+    emu.core().clear_log();
+    let a = az.grant(&spec).await.unwrap();
+    let log = emu.core().log();
+    assert_eq!(log.len(), 2, "token + one PUT: {:?}", paths(&log));
+    assert!(log[1].path.contains("/roleAssignmentScheduleRequests/"));
+    assert_eq!(a.marker.unwrap().request_id, "2026/alice-pim");
+    assert_eq!(
+        read_as(
+            &base,
+            "alice@contoso.com",
+            "alice-pw",
+            "flowlibs-demo-kv",
+            "demo-api-key"
+        )
+        .await
+        .0,
+        200
+    );
+
+    // A retried grant (same deterministic request name) is harmless.
+    az.grant(&spec).await.unwrap();
+
+    emu.core().clock.advance(chrono::Duration::hours(2));
+    assert_eq!(
+        read_as(
+            &base,
+            "alice@contoso.com",
+            "alice-pw",
+            "flowlibs-demo-kv",
+            "demo-api-key"
+        )
+        .await,
+        (403, "ForbiddenByRbac".into())
+    );
+    // Azure already ended it: the revoker's AdminRemove finds nothing, which is success.
+    assert_eq!(
+        az.revoke(&revoke_spec(&spec)).await.unwrap(),
+        RevokeOutcome::AlreadyGone
+    );
+}
+
+#[tokio::test]
+async fn pim_early_revoke_removes_access() {
+    let emu = emulator("").await;
+    let (sleeper, _) = recording_sleeper(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let base = emu.base_url();
+    let mut spec = grant_spec(
+        "2026/alice-pim-early",
+        target("flowlibs-demo-kv", None),
+        user(ALICE_OID),
+        ExpiryMode::Pim,
+    );
+    spec.starts_at = emu.core().clock.now();
+    spec.expires_at = spec.starts_at + chrono::Duration::hours(4);
+    az.grant(&spec).await.unwrap();
+
+    // PIM refuses to end an assignment in its first five minutes; the error says so.
+    let err = az.revoke(&revoke_spec(&spec)).await.unwrap_err();
+    assert!(err.to_string().contains("ActiveDurationTooShort"), "{err}");
+    assert!(err.to_string().contains("next revoke run"), "{err}");
+
+    emu.core().clock.advance(chrono::Duration::minutes(10));
+    emu.core().clear_log();
+    assert_eq!(
+        az.revoke(&revoke_spec(&spec)).await.unwrap(),
+        RevokeOutcome::Deleted
+    );
+    assert_eq!(emu.core().log().len(), 1);
+    assert_eq!(
+        read_as(
+            &base,
+            "alice@contoso.com",
+            "alice-pw",
+            "flowlibs-demo-kv",
+            "demo-api-key"
+        )
+        .await,
+        (403, "ForbiddenByRbac".into())
+    );
+}
+
+#[tokio::test]
+async fn github_oidc_token_is_exchanged_as_client_assertion() {
+    let emu = emulator("").await;
+    let (sleeper, _) = recording_sleeper(None);
+    let base = emu.base_url();
+    let env = env(&[
+        ("AZURE_CLIENT_ID", CLIENT_ID),
+        ("AZURE_TENANT_ID", TENANT),
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            &format!("{base}/actions/oidc/token?api-version=2.0"),
+        ),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-request-token"),
+    ]);
+    let az = client_with(&base, &env, policy(sleeper));
+    az.check_secret(
+        &vault("flowlibs-demo-kv"),
+        &SecretName::parse("demo-api-key").unwrap(),
+    )
+    .await
+    .unwrap();
+    let log = emu.core().log();
+    assert_eq!(log[0].path, "/actions/oidc/token");
+    let q = log[0].query.as_deref().unwrap();
+    assert!(
+        q.contains("api-version=2.0") && q.contains("audience=api%3A%2F%2FAzureADTokenExchange"),
+        "{q}"
+    );
+    assert_eq!(log[1].path, format!("/{TENANT}/oauth2/v2.0/token"));
+    assert_eq!(log[1].status, Some(200));
+}
+
+#[tokio::test]
+async fn github_oidc_with_unmatched_subject_names_the_fix() {
+    let emu = emulator("").await;
+    let (sleeper, _) = recording_sleeper(None);
+    let base = emu.base_url();
+    let env = env(&[
+        ("AZURE_CLIENT_ID", "55555555-5555-5555-5555-555555555555"),
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            &format!("{base}/actions/oidc/token?api-version=2.0"),
+        ),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-request-token"),
+    ]);
+    let az = client_with(&base, &env, policy(sleeper));
+    let err = az.resolve_principal("alice@contoso.com").await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, AzureError::Credential(_)), "{text}");
+    assert!(text.contains("GitHub Actions OIDC"), "{text}");
+    assert!(text.contains("AADSTS700213"), "{text}");
+    assert!(text.contains(SUBJECT), "{text}");
+}
+
+#[tokio::test]
+async fn federated_token_file_is_read_for_each_exchange() {
+    let emu = emulator("").await;
+    let (sleeper, _) = recording_sleeper(None);
+    let base = emu.base_url();
+    let jwt: serde_json::Value = http()
+        .get(format!(
+            "{base}/actions/oidc/token?audience=api://AzureADTokenExchange"
+        ))
+        .bearer_auth("gh-request-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("kv-jit-fed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("token");
+    std::fs::write(&file, jwt["value"].as_str().unwrap()).unwrap();
+    let env = env(&[
+        ("AZURE_CLIENT_ID", CLIENT_ID),
+        ("AZURE_FEDERATED_TOKEN_FILE", file.to_str().unwrap()),
+    ]);
+    let az = client_with(&base, &env, policy(sleeper));
+    let p = az.resolve_principal("alice@contoso.com").await.unwrap();
+    assert_eq!(p.object_id.to_string(), ALICE_OID);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn tokens_are_cached_per_audience_and_graph_lookups_per_run() {
+    let emu = emulator("").await;
+    let (sleeper, _) = recording_sleeper(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    for _ in 0..3 {
+        az.resolve_principal("Alice@Contoso.com").await.unwrap();
+        az.check_secret(
+            &vault("flowlibs-demo-kv"),
+            &SecretName::parse("demo-api-key").unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+    let log = emu.core().log();
+    let tokens = log
+        .iter()
+        .filter(|e| e.path.ends_with("/oauth2/v2.0/token"))
+        .count();
+    let graph = log.iter().filter(|e| e.path.starts_with("/graph/")).count();
+    assert_eq!(
+        tokens,
+        2,
+        "one ARM token and one Graph token: {:?}",
+        paths(&log)
+    );
+    assert_eq!(graph, 1);
+}
