@@ -39,6 +39,18 @@ pub enum Command {
     New(Box<NewArgs>),
     /// Print the JSON Schema of request files.
     Schema,
+    /// Serve the local Azure and GitHub emulator (for `kv-jit demo`, tests and trying things).
+    Emulator(EmulatorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on; loopback only (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// The seed file (YAML): tenants, vaults and their secrets, users. See docs/azure.md.
+    #[arg(long, value_name = "FILE")]
+    pub seed: PathBuf,
 }
 
 #[derive(Debug, Args)]

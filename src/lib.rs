@@ -5,17 +5,17 @@
 //! prints through `output`.
 
 pub mod approval;
+pub mod azure;
 pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod diag;
+pub mod emulator;
 pub mod engine;
 pub mod fields;
-pub mod github;
 pub mod git;
+pub mod github;
 pub mod ledger;
-pub mod azure;
-pub mod emulator;
 pub mod names;
 pub mod output;
 pub mod policy;
@@ -65,6 +65,7 @@ pub fn run() -> ExitCode {
             cmd::validate::run(args, &cli.config, now, cli.format, annotate)
         }
         cli::Command::New(args) => cmd::new::run(args, &cli.config, now, cli.format, annotate),
+        cli::Command::Emulator(args) => cmd::emulator(args),
         cli::Command::Schema => {
             output::stdout(&cmd::schema::request_schema());
             Exit::Ok

@@ -41,3 +41,26 @@ pub fn load_config(path: &Path, format: Format, annotate: bool) -> Result<Config
         }
     }
 }
+
+/// `kv-jit emulator`: serves until Ctrl-C. Refuses non-loopback addresses: the emulator accepts
+/// any credentials it is seeded with and must never be reachable from another machine.
+pub fn emulator(args: &crate::cli::EmulatorArgs) -> Exit {
+    if !args.listen.ip().is_loopback() {
+        output::stderr(&format!(
+            "error: --listen {} is not a loopback address; the emulator only listens on 127.0.0.1 or ::1\n",
+            args.listen
+        ));
+        return Exit::Usage;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    match runtime.block_on(crate::emulator::run(args.listen, &args.seed)) {
+        Ok(()) => Exit::Ok,
+        Err(e) => {
+            output::stderr(&format!("error: {e}\n"));
+            Exit::Usage
+        }
+    }
+}
