@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::azure::Endpoints;
 use crate::diag::{Code, DiagExt, Pos, Sink};
 use crate::fields::{MapReader, Spanned};
 use crate::names::{SecretName, VaultName, escape};
@@ -24,7 +25,8 @@ pub struct Config {
     /// The file it was read from, for notes that point into it.
     pub path: String,
     pub tenant_id: String,
-    pub cloud: Cloud,
+    /// The Azure cloud's endpoints, by name or explicit (e.g. the emulator's).
+    pub cloud: Endpoints,
     /// Alias → role definition id (GUID).
     pub roles: BTreeMap<String, String>,
     pub vaults: BTreeMap<VaultName, VaultPolicy>,
@@ -35,21 +37,6 @@ pub struct Config {
     pub teams_webhook_env: Option<String>,
     pub ledger_path: String,
     pub ledger_branch: String,
-}
-
-/// Which Azure cloud, by name or by explicit endpoints.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cloud {
-    Named(String),
-    Custom(Endpoints),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoints {
-    pub authority_host: String,
-    pub resource_manager: String,
-    pub graph: String,
-    pub token_exchange_audience: String,
 }
 
 pub const CLOUD_NAMES: [&str; 3] = ["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"];
@@ -310,13 +297,13 @@ pub fn parse(bytes: &[u8], sink: &mut Sink) -> Option<Config> {
     })
 }
 
-fn read_cloud(r: &mut MapReader<'_>, sink: &mut Sink) -> Option<Cloud> {
+fn read_cloud(r: &mut MapReader<'_>, sink: &mut Sink) -> Option<Endpoints> {
     let Some(node) = r.node("cloud") else {
-        return Some(Cloud::Named("AzureCloud".into()));
+        return Endpoints::named("AzureCloud");
     };
     if let yaml::Value::Scalar { text, .. } = &node.value {
-        if CLOUD_NAMES.contains(&text.as_str()) {
-            return Some(Cloud::Named(text.clone()));
+        if let Some(endpoints) = Endpoints::named(text) {
+            return Some(endpoints);
         }
         sink.error(
             Code::InvalidConfig,
@@ -330,13 +317,19 @@ fn read_cloud(r: &mut MapReader<'_>, sink: &mut Sink) -> Option<Cloud> {
         return None;
     }
     let mut c = MapReader::new(node, "`cloud`", sink)?;
-    let url = |key: &str, c: &mut MapReader<'_>, sink: &mut Sink| -> Option<String> {
+    let url = |key: &str, c: &mut MapReader<'_>, sink: &mut Sink| -> Option<url::Url> {
         let v = c.string(key, sink);
         c.require(key, &v, "an https URL", sink);
         let v = v?;
-        match check_endpoint(&v.value) {
-            Ok(()) => Some(v.value.trim_end_matches('/').to_owned()),
-            Err((code, m)) => {
+        match crate::azure::parse_endpoint_url(&v.value) {
+            Ok(u) => Some(u),
+            Err(m) => {
+                // Plain http is the one mistake that leaks tokens; it gets its own code.
+                let code = if v.value.starts_with("http://") {
+                    Code::InsecureEndpoint
+                } else {
+                    Code::InvalidConfig
+                };
                 sink.error(code, v.pos, m).with_help(
                     "use https://, or http:// only for a loopback address (the emulator)",
                 );
@@ -358,55 +351,12 @@ fn read_cloud(r: &mut MapReader<'_>, sink: &mut Sink) -> Option<Cloud> {
         "`cloud`",
         sink,
     );
-    Some(Cloud::Custom(Endpoints {
+    Some(Endpoints {
         authority_host: authority_host?,
         resource_manager: resource_manager?,
         graph: graph?,
         token_exchange_audience: audience.unwrap_or_else(|| "api://AzureADTokenExchange".into()),
-    }))
-}
-
-/// https anywhere; plain http only for loopback hosts (the emulator and tests).
-pub fn check_endpoint(s: &str) -> Result<(), (Code, String)> {
-    let shown = escape(s);
-    let rest = if let Some(rest) = s.strip_prefix("https://") {
-        rest
-    } else if let Some(rest) = s.strip_prefix("http://") {
-        let host = host_of(rest);
-        let loopback = host == "localhost"
-            || host == "[::1]"
-            || host
-                .parse::<std::net::Ipv4Addr>()
-                .is_ok_and(|ip| ip.is_loopback());
-        if !loopback {
-            return Err((
-                Code::InsecureEndpoint,
-                format!("`{shown}` uses plain http on a non-loopback host"),
-            ));
-        }
-        rest
-    } else {
-        return Err((
-            Code::InvalidConfig,
-            format!("`{shown}` is not an http(s) URL"),
-        ));
-    };
-    let host = host_of(rest);
-    if host.is_empty() || rest.contains(['?', '#', ' ', '@']) || !s.is_ascii() {
-        return Err((
-            Code::InvalidConfig,
-            format!("`{shown}` is not a plain base URL (scheme, host, optional port and path)"),
-        ));
-    }
-    Ok(())
-}
-
-fn host_of(rest: &str) -> &str {
-    let authority = rest.split('/').next().unwrap_or("");
-    if authority.starts_with('[') {
-        return authority.split_inclusive(']').next().unwrap_or("");
-    }
-    authority.split(':').next().unwrap_or("")
+    })
 }
 
 fn read_vault(e: &Entry, roles: &BTreeMap<String, String>, sink: &mut Sink) -> Option<VaultPolicy> {

@@ -40,7 +40,7 @@ fn defaults_apply() {
         (v.scope, v.approvals, v.require_ticket.value, v.expiry),
         (Scope::Vault, 1, false, Expiry::Revoker)
     );
-    assert_eq!(cfg.cloud, Cloud::Named("AzureCloud".into()));
+    assert_eq!(cfg.cloud, Endpoints::named("AzureCloud").unwrap());
     assert_eq!(
         (cfg.ledger_path.as_str(), cfg.ledger_branch.as_str()),
         ("audit/ledger.jsonl", "main")
@@ -89,26 +89,31 @@ fn every_config_problem_is_reported() {
 }
 
 #[test]
-fn endpoints_must_be_https_or_loopback() {
-    assert!(check_endpoint("https://management.azure.com").is_ok());
-    assert!(check_endpoint("http://127.0.0.1:8080").is_ok());
-    assert!(check_endpoint("http://localhost:1/x").is_ok());
-    assert!(check_endpoint("http://[::1]:9").is_ok());
+fn explicit_endpoints_must_be_https_or_loopback() {
+    let cloud = |a: &str| {
+        format!(
+            "{MINIMAL}cloud:\n  authority_host: {a}\n  resource_manager: http://127.0.0.1:1\n  graph: https://g.example\n"
+        )
+    };
+    let (cfg, diags) = parse_str(&cloud("http://127.0.0.1:8080"));
+    assert!(diags.is_empty(), "{diags:?}");
     assert_eq!(
-        check_endpoint("http://example.com").unwrap_err().0,
-        Code::InsecureEndpoint
+        cfg.unwrap().cloud.resource_manager.as_str(),
+        "http://127.0.0.1:1/"
     );
     assert_eq!(
-        check_endpoint("http://127.0.0.1.evil.com").unwrap_err().0,
-        Code::InsecureEndpoint
+        parse_str(&cloud("http://login.example.com")).1,
+        ["insecure-endpoint:9:19"]
     );
     assert_eq!(
-        check_endpoint("http://10.0.0.1").unwrap_err().0,
-        Code::InsecureEndpoint
+        parse_str(&cloud("http://127.0.0.1.evil.com")).1,
+        ["insecure-endpoint:9:19"]
     );
-    assert!(check_endpoint("ftp://x").is_err());
-    assert!(check_endpoint("https://user@host").is_err());
-    let src = MINIMAL.to_owned()
-        + "cloud:\n  authority_host: http://login.example.com\n  resource_manager: http://127.0.0.1:1\n  graph: https://g\n";
-    assert_eq!(parse_str(&src).1, ["insecure-endpoint:9:19"]);
+    assert_eq!(parse_str(&cloud("ftp://x")).1, ["invalid-config:9:19"]);
+    assert_eq!(
+        parse_str(&cloud("https://user@host")).1,
+        ["invalid-config:9:19"]
+    );
+    let (_, diags) = parse_str(&format!("{MINIMAL}cloud: AzureMars\n"));
+    assert_eq!(diags, ["invalid-config:8:8"]);
 }

@@ -1,3 +1,4 @@
 //! The engine: plan (pure), then execute against Azure and record in the ledger.
 
+pub mod execute;
 pub mod plan;
