@@ -39,8 +39,58 @@ pub enum Command {
     New(Box<NewArgs>),
     /// Print the JSON Schema of request files.
     Schema,
+    /// Show what a grant run would do now (or at --now): offline for Azure, read-only.
+    Plan(RemoteArg),
+    /// Grant approved requests whose window has begun, revoke what is due, record it all.
+    Grant(RunArgs),
+    /// Revoke grants whose window ended (or one grant early with --request), reconcile drift
+    /// and orphans, record it all. Run it on a schedule.
+    Revoke(RevokeArgs),
+    /// Active and pending grants with time left, and how late revokes ran.
+    Status(RemoteArg),
+    /// The audit ledger.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Serve the local Azure and GitHub emulator (for `kv-jit demo`, tests and trying things).
     Emulator(EmulatorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RemoteArg {
+    /// The git remote that holds the ledger branch.
+    #[arg(long, default_value = "origin")]
+    pub remote: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The git remote that holds the ledger branch.
+    #[arg(long, default_value = "origin")]
+    pub remote: String,
+    /// How many Azure items run at once (Azure's own throttling is paced per subscription too).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Revoke this one request now (early), e.g. from a manual workflow run.
+    #[arg(long, value_name = "ID", requires = "reason")]
+    pub request: Option<String>,
+    /// Why (required with --request); printed and kept in the workflow log.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the whole hash chain; names the first bad line (exit 1).
+    Verify {
+        /// The ledger file (default: the config's ledger path).
+        path: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

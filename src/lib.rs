@@ -66,6 +66,13 @@ pub fn run() -> ExitCode {
         }
         cli::Command::New(args) => cmd::new::run(args, &cli.config, now, cli.format, annotate),
         cli::Command::Emulator(args) => cmd::emulator(args),
+        cli::Command::Plan(a) => cmd::engine::plan_cmd(&cli.config, now, cli.format, &a.remote),
+        cli::Command::Grant(a) => cmd::engine::grant_cmd(a, &cli.config, now, cli.format),
+        cli::Command::Revoke(a) => cmd::engine::revoke_cmd(a, &cli.config, now, cli.format),
+        cli::Command::Status(a) => cmd::engine::status_cmd(&cli.config, now, cli.format, &a.remote),
+        cli::Command::Audit(cli::AuditCommand::Verify { path }) => {
+            cmd::engine::audit_verify_cmd(path.as_deref(), &cli.config, cli.format)
+        }
         cli::Command::Schema => {
             output::stdout(&cmd::schema::request_schema());
             Exit::Ok

@@ -56,7 +56,7 @@ fn check_no_panic(bytes: &[u8]) {
         )
         .unwrap();
         let now = "2026-11-27T10:00:00Z".parse().unwrap();
-        let _ = kv_jit::policy::check(&raw, None, &config, now, &mut sink);
+        let _ = kv_jit::policy::check(&raw, None, &config, Some(now), &mut sink);
     }
     let mut sink = Sink::new("c.yml");
     let _ = kv_jit::config::parse(bytes, &mut sink);

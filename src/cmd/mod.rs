@@ -1,5 +1,6 @@
 //! One module per subcommand: the imperative shell around the pure checks.
 
+pub mod engine;
 pub mod new;
 pub mod pr;
 pub mod schema;

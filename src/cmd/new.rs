@@ -78,8 +78,9 @@ pub fn run(
     // The scaffold must pass the same checks as a filed request, so problems show now, not in CI.
     let shown = path.to_string_lossy().replace('\\', "/");
     let mut sink = Sink::new(shown.clone());
-    let valid = parse_raw(text.as_bytes(), &mut sink)
-        .and_then(|raw| crate::policy::check(&raw, Some(id.clone()), &config, now, &mut sink));
+    let valid = parse_raw(text.as_bytes(), &mut sink).and_then(|raw| {
+        crate::policy::check(&raw, Some(id.clone()), &config, Some(now), &mut sink)
+    });
     if valid.is_none() {
         output::stdout(&render(&sink.diags, format, annotate));
         output::stderr(

@@ -186,7 +186,7 @@ pub async fn check_pr(
         collect(&paths)
     };
     let validation = match files {
-        Ok(files) => check_files(&files, config, now),
+        Ok(files) => check_files(&files, config, Some(now)),
         Err(m) => {
             diags.push(Diagnostic::error(
                 Code::ReadError,

@@ -45,8 +45,13 @@ impl Validation {
     }
 }
 
-/// The pure part: parse and check every file against the config as of `now`.
-pub fn check_files(files: &[RequestFile], config: &Config, now: DateTime<Utc>) -> Validation {
+/// The pure part: parse and check every file against the config as of `now` (see
+/// [`crate::policy::check`] for what an absent `now` leaves out).
+pub fn check_files(
+    files: &[RequestFile],
+    config: &Config,
+    now: Option<DateTime<Utc>>,
+) -> Validation {
     let mut out = Validation::default();
     let mut first_path_of: BTreeMap<RequestId, &str> = BTreeMap::new();
     for file in files {
@@ -229,7 +234,7 @@ pub fn run(
             return Exit::Usage;
         }
     };
-    let result = check_files(&files, &config, now);
+    let result = check_files(&files, &config, Some(now));
     output::stdout(&render(&result.diagnostics, format, annotate));
     if !args.offline {
         output::stderr(

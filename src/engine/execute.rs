@@ -17,9 +17,18 @@ use crate::engine::plan::{Action, ActiveGrant, Desired, RevokeReason};
 use crate::ledger::{Approvals, Event, NewEntry, Reason, Role, Window};
 use crate::names::{SecretName, VaultName};
 
+/// Why a grant went ahead without approval proof.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denied {
+    /// Not approved as policy demands: recorded as `refused`, not retried for the same file.
+    Refused(String),
+    /// Could not be checked (GitHub unreachable): recorded as `grant_failed`, retried next run.
+    Unavailable(String),
+}
+
 /// Verifies that a request on the default branch was approved (GitHub in production).
 pub trait ApprovalCheck: Send + Sync {
-    fn check(&self, desired: &Desired) -> impl Future<Output = Result<Approvals, String>> + Send;
+    fn check(&self, desired: &Desired) -> impl Future<Output = Result<Approvals, Denied>> + Send;
 }
 
 pub struct Executor<'a, A, P> {
@@ -29,7 +38,7 @@ pub struct Executor<'a, A, P> {
     pub now: DateTime<Utc>,
     pub run_url: Option<String>,
     /// How many Azure items run at once (the Azure client paces per subscription on top).
-    pub concurrency: usize,
+    pub concurrency: u16,
 }
 
 impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
@@ -37,7 +46,7 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
     pub async fn run(&self, actions: &[Action]) -> Vec<NewEntry> {
         let results: Vec<(usize, Option<NewEntry>)> = stream::iter(actions.iter().enumerate())
             .map(|(i, action)| async move { (i, self.one(action).await) })
-            .buffer_unordered(self.concurrency.max(1))
+            .buffer_unordered(usize::from(self.concurrency.max(1)))
             .collect()
             .await;
         let mut results = results;
@@ -97,7 +106,8 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
         };
         let approvals = match self.approvals.check(d).await {
             Ok(a) => a,
-            Err(why) => return refused(entry, why),
+            Err(Denied::Refused(why)) => return refused(entry, why),
+            Err(Denied::Unavailable(why)) => return failed(entry, Event::GrantFailed, why),
         };
         entry.approvals = Some(approvals);
         let target = match VaultRef::new(
@@ -260,7 +270,7 @@ pub fn target_from_scope(scope: &str) -> Option<Target> {
 pub async fn reconcile<A: Azure>(
     azure: &A,
     config: &Config,
-    active: &BTreeMap<String, ActiveGrant>,
+    active: &BTreeMap<crate::request::RequestId, ActiveGrant>,
     already_drifted: &std::collections::BTreeSet<String>,
     now: DateTime<Utc>,
     run_url: Option<String>,

@@ -2,3 +2,4 @@
 
 pub mod execute;
 pub mod plan;
+pub mod state;

@@ -51,6 +51,8 @@ pub struct LedgerState {
     pub granted: BTreeMap<RequestId, String>,
     /// (id, file hash) pairs already refused, so a refusal is recorded once, not every run.
     pub refused: BTreeSet<(RequestId, String)>,
+    /// Assignments already recorded as drifted since their grant, so drift is recorded once.
+    pub drifted: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -163,8 +165,9 @@ pub fn plan(
             }
             continue;
         }
-        if r.revoke {
-            // Revoking something that was never granted: nothing to do.
+        if r.revoke || ledger.refused.contains(&(r.id.clone(), d.sha256.clone())) {
+            // Revoking something never granted, or exactly this file was refused already
+            // (not approved): nothing to do until the file changes.
             continue;
         }
         let extended = match &r.extends {

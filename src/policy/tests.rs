@@ -44,7 +44,7 @@ fn check_src(src: &str) -> (Option<Request>, Vec<String>) {
         &raw,
         Some(RequestId::parse("x").unwrap()),
         &config(),
-        now(),
+        Some(now()),
         &mut sink,
     );
     (
@@ -165,7 +165,7 @@ fn notes_point_at_the_rule_in_the_config() {
         &raw,
         RequestId::parse("x").ok(),
         &config(),
-        now(),
+        Some(now()),
         &mut sink,
     );
     let note = &sink.diags[0].notes[0];

@@ -235,3 +235,16 @@ fn revokes_come_before_grants() {
     let got = plan(&[req("a", "1h"), req("b", "1h")], &[], &ledger, t("09:00"));
     assert_eq!(show(&got), ["revoke a Expired", "grant b 09:00-10:00"]);
 }
+
+#[test]
+fn a_refused_file_is_not_retried_until_it_changes() {
+    let mut ledger = LedgerState::default();
+    ledger.refused.insert((id("a"), "sha-a".into()));
+    assert!(plan(&[req("a", "1h")], &[], &ledger, t("09:00")).is_empty());
+    let mut changed = req("a", "1h");
+    changed.sha256 = "sha-a-2".into();
+    assert_eq!(
+        show(&plan(&[changed], &[], &ledger, t("09:00"))),
+        ["grant a 09:00-10:00"]
+    );
+}

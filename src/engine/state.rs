@@ -1,0 +1,61 @@
+//! The ledger reduced to what the planner needs. The ledger is the only state kv-jit keeps.
+
+use std::collections::BTreeMap;
+
+use crate::engine::plan::{ActiveGrant, LedgerState};
+use crate::ledger::{self, Entry, Event};
+use crate::request::RequestId;
+
+/// Derives the planner's view of `entries` (a verified ledger).
+pub fn from_ledger(entries: &[Entry]) -> LedgerState {
+    let mut state = LedgerState::default();
+    for e in entries.iter().filter(|e| e.event == Event::Granted) {
+        if let (Some(id), Some(sha)) = (
+            e.request.as_deref().and_then(|r| RequestId::parse(r).ok()),
+            &e.request_sha256,
+        ) {
+            state.granted.insert(id, sha.clone());
+        }
+    }
+    let mut granted_seq: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in ledger::active_grants(entries) {
+        if let Some(g) = active_grant(e) {
+            if let Some(a) = e.assignment.as_deref() {
+                granted_seq.insert(a, e.seq);
+            }
+            state.active.insert(g.request.clone(), g);
+        }
+    }
+    for (request, sha) in ledger::refused(entries) {
+        if let Ok(id) = RequestId::parse(request) {
+            state.refused.insert((id, sha.to_owned()));
+        }
+    }
+    for e in entries.iter().filter(|e| e.event == Event::Drift) {
+        if let Some(a) = e.assignment.as_deref()
+            && granted_seq.get(a).is_some_and(|&seq| seq < e.seq)
+        {
+            state.drifted.insert(a.to_owned());
+        }
+    }
+    state
+}
+
+/// A `granted` entry as an active grant; `None` if it lacks what a revoke needs (kv-jit always
+/// writes these fields; a hand-made entry without them cannot be acted on).
+fn active_grant(e: &Entry) -> Option<ActiveGrant> {
+    let window = e.window?;
+    Some(ActiveGrant {
+        request: RequestId::parse(e.request.as_deref()?).ok()?,
+        request_sha256: e.request_sha256.clone()?,
+        start: window.start,
+        expires: window.expires,
+        assignment: e.assignment.clone()?,
+        scope: e.scope.clone()?,
+        vault: e.vault.clone()?,
+        secret: e.secret.clone()?,
+        requester: e.requester.clone()?,
+        principal_id: e.principal_id.clone()?,
+        role_id: e.role.as_ref()?.id.clone(),
+    })
+}

@@ -1,0 +1,141 @@
+//! The whole loop with real parts: request → approved, merged PR → `kv-jit grant` → clock past
+//! expiry → `kv-jit revoke` → `kv-jit audit verify`, against the Azure and GitHub emulators and a
+//! real git origin.
+
+mod support;
+#[path = "support/world.rs"]
+mod world;
+
+use world::{REQUEST_ID, World};
+
+const T0: &str = "2026-11-27T09:00:00Z";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn happy_path_grant_then_revoke_then_verify() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+
+    let grant = w.kv_jit(&["grant", "--now", T0]).await;
+    assert_eq!(grant.code, 0, "{}{}", grant.stdout, grant.stderr);
+    assert!(
+        grant
+            .stdout
+            .contains(&format!("granted       {REQUEST_ID}")),
+        "{}",
+        grant.stdout
+    );
+    assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 1);
+    let ledger = w.origin_ledger();
+    assert_eq!(ledger.lines().count(), 1, "{ledger}");
+    let entry: serde_json::Value = serde_json::from_str(ledger.lines().next().unwrap()).unwrap();
+    assert_eq!(entry["event"], "granted");
+    assert_eq!(entry["principal_id"], world::ALICE_OID);
+    assert_eq!(entry["approvals"]["pr"], 7);
+    assert_eq!(entry["approvals"]["by"][0]["login"], "carol");
+    assert_eq!(entry["approvals"]["commit"], w.head_sha.as_str());
+    assert_eq!(entry["window"]["expires"], "2026-11-27T11:00:00Z");
+
+    // Running again changes nothing: no second PUT, no second entry.
+    let again = w.kv_jit(&["grant", "--now", "2026-11-27T09:05:00Z"]).await;
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 1);
+    assert_eq!(w.origin_ledger().lines().count(), 1);
+
+    // Before expiry the revoker does nothing; an hour after expiry it revokes.
+    let early = w.kv_jit(&["revoke", "--now", "2026-11-27T10:59:00Z"]).await;
+    assert_eq!(early.code, 0, "{}{}", early.stdout, early.stderr);
+    assert_eq!(w.azure_calls("DELETE", "/roleAssignments/"), 0);
+    let revoke = w.kv_jit(&["revoke", "--now", "2026-11-27T12:00:00Z"]).await;
+    assert_eq!(revoke.code, 0, "{}{}", revoke.stdout, revoke.stderr);
+    assert!(
+        revoke
+            .stdout
+            .contains(&format!("revoked       {REQUEST_ID} (expired)")),
+        "{}",
+        revoke.stdout
+    );
+    assert_eq!(w.azure_calls("DELETE", "/roleAssignments/"), 1);
+    let ledger = w.origin_ledger();
+    let last: serde_json::Value = serde_json::from_str(ledger.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (
+            last["event"].as_str(),
+            last["reason"].as_str(),
+            last["lag_seconds"].as_i64()
+        ),
+        (Some("revoked"), Some("expired"), Some(3600))
+    );
+
+    // Revoking again changes nothing.
+    let again = w.kv_jit(&["revoke", "--now", "2026-11-27T12:05:00Z"]).await;
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert_eq!(w.azure_calls("DELETE", "/roleAssignments/"), 1);
+    assert_eq!(w.origin_ledger().lines().count(), 2);
+
+    // Anyone can verify the trail from a clone.
+    world::git(&w.work, &["pull", "--quiet", "--ff-only", "origin", "main"]);
+    let verify = w.kv_jit(&["audit", "verify"]).await;
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+    assert!(
+        verify.stdout.contains("2 entries, chain intact"),
+        "{}",
+        verify.stdout
+    );
+    let status = w.kv_jit(&["status", "--now", "2026-11-27T12:05:00Z"]).await;
+    assert!(
+        status.stdout.contains("active grants: 0"),
+        "{}",
+        status.stdout
+    );
+    assert!(status.stdout.contains("p50 3600s"), "{}", status.stdout);
+
+    // kv-jit never touched a secret value.
+    assert_eq!(
+        w.azure
+            .core()
+            .log()
+            .iter()
+            .filter(|e| e.path.contains("/secrets/") && !e.path.contains("/providers/"))
+            .count(),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unapproved_request_is_refused_and_never_granted() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    let seed = world::github_seed(
+        &world::config(w.azure.base_url().trim_end_matches('/')),
+        &w.base_sha,
+        &w.head_sha,
+        &w.merge_sha,
+        "alice-gh",
+    );
+    w.github.reseed(seed);
+    let run = w.kv_jit(&["grant", "--now", T0]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(&format!("refused       {REQUEST_ID}")),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 0);
+    let entry: serde_json::Value =
+        serde_json::from_str(w.origin_ledger().lines().next().unwrap()).unwrap();
+    assert_eq!(entry["event"], "refused");
+    // Refused once, not on every run.
+    let again = w.kv_jit(&["grant", "--now", "2026-11-27T09:05:00Z"]).await;
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert_eq!(w.origin_ledger().lines().count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_shows_what_grant_would_do_without_doing_it() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    let plan = w.kv_jit(&["plan", "--now", T0]).await;
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("grant   2026/alice-api-key: alice@contoso.com gets secrets-user on flowlibs-demo-kv/demo-api-key from 2026-11-27T09:00:00Z until 2026-11-27T11:00:00Z"), "{}", plan.stdout);
+    assert_eq!(w.azure.core().log().len(), 0, "plan calls no cloud");
+    let json = w.kv_jit(&["plan", "--now", T0, "--format", "json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v[0]["action"], "grant");
+}

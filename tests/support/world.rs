@@ -1,0 +1,297 @@
+//! A whole kv-jit world on one machine: the Azure and GitHub emulators on 127.0.0.1, a bare
+//! origin repository and a clone with one merged, approved request, and the environment a
+//! workflow would give `kv-jit grant`.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use kv_jit::emulator::{EmulatorHandle, Seed};
+use kv_jit::github_emulator::{
+    CommitSeed, FileSeed, GithubSeed, GithubState, PullSeed, RepoSeed, ReviewSeed,
+};
+
+pub const TENANT: &str = "11111111-1111-1111-1111-111111111111";
+pub const SUB: &str = "22222222-2222-2222-2222-222222222222";
+pub const CLIENT_ID: &str = "33333333-3333-3333-3333-333333333333";
+pub const ALICE_OID: &str = "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa";
+pub const REQUEST: &str = "requests/2026/alice-api-key.yaml";
+pub const REQUEST_ID: &str = "2026/alice-api-key";
+
+pub fn azure_seed() -> String {
+    format!(
+        r#"
+tenants:
+  - id: {TENANT}
+    apps:
+      - {{ client_id: {CLIENT_ID}, object_id: 44444444-4444-4444-4444-444444444444, name: kv-jit-workflow, secret: app-secret }}
+    users:
+      - {{ upn: alice@contoso.com, id: {ALICE_OID}, password: alice-pw }}
+      - {{ upn: bob@contoso.com, id: bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb }}
+vaults:
+  - name: flowlibs-demo-kv
+    tenant: {TENANT}
+    subscription_id: {SUB}
+    resource_group: rg-flowlibs-demo
+    secrets:
+      demo-api-key: s3cr3t-value
+      demo-connection-string: Server=db;Password=pw
+"#
+    )
+}
+
+pub fn config(azure: &str) -> String {
+    format!(
+        "tenant_id: {TENANT}
+cloud:
+  authority_host: {azure}
+  resource_manager: {azure}
+  graph: {azure}/graph
+vaults:
+  flowlibs-demo-kv:
+    subscription_id: {SUB}
+    resource_group: rg-flowlibs-demo
+    secrets: [demo-api-key, demo-connection-string]
+    max_duration: 4h
+identities:
+  alice-gh: alice@contoso.com
+  bob-gh: bob@contoso.com
+ledger:
+  path: audit/ledger.jsonl
+  branch: main
+"
+    )
+}
+
+pub fn request(requester: &str, duration: &str) -> String {
+    format!(
+        "apiVersion: kv-jit/v1\nkind: AccessRequest\nrequester: {requester}\nvault: flowlibs-demo-kv\nsecret: demo-api-key\nduration: {duration}\njustification: Rotate the partner API client after INC-4821\n"
+    )
+}
+
+pub const CODEOWNERS: &str = "/requests/ @carol\n";
+
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Alice")
+        .env("GIT_AUTHOR_EMAIL", "alice@contoso.com")
+        .env("GIT_COMMITTER_NAME", "Alice")
+        .env("GIT_COMMITTER_EMAIL", "alice@contoso.com")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+pub struct World {
+    pub tmp: tempfile::TempDir,
+    pub azure: EmulatorHandle,
+    pub github_url: String,
+    pub github: Arc<GithubState>,
+    /// The clone kv-jit runs in (a checkout of main, as in the grant workflow).
+    pub work: PathBuf,
+    pub origin: PathBuf,
+    pub base_sha: String,
+    pub head_sha: String,
+    pub merge_sha: String,
+}
+
+impl World {
+    /// Origin with config + CODEOWNERS on main, then PR #7 (by alice-gh, approved by the code
+    /// owner carol on its head) merged with a merge commit.
+    pub async fn new(request_text: &str) -> World {
+        let azure = kv_jit::emulator::spawn(Seed::from_yaml(&azure_seed()).unwrap())
+            .await
+            .unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let origin = tmp.path().join("origin.git");
+        let work = tmp.path().join("work");
+        std::fs::create_dir_all(&work).unwrap();
+        git(
+            tmp.path(),
+            &[
+                "init",
+                "--quiet",
+                "--bare",
+                "--initial-branch=main",
+                origin.to_str().unwrap(),
+            ],
+        );
+        git(&work, &["init", "--quiet", "--initial-branch=main"]);
+        git(
+            &work,
+            &["remote", "add", "origin", origin.to_str().unwrap()],
+        );
+        let config = config(azure.base_url().trim_end_matches('/'));
+        write(&work, ".github/kv-jit.yml", &config);
+        write(&work, ".github/CODEOWNERS", CODEOWNERS);
+        git(&work, &["add", "-A"]);
+        git(&work, &["commit", "--quiet", "-m", "kv-jit config"]);
+        let base_sha = git(&work, &["rev-parse", "HEAD"]);
+        git(&work, &["checkout", "--quiet", "-b", "alice/api-key"]);
+        write(&work, REQUEST, request_text);
+        git(&work, &["add", "-A"]);
+        git(&work, &["commit", "--quiet", "-m", "Request demo-api-key"]);
+        let head_sha = git(&work, &["rev-parse", "HEAD"]);
+        git(&work, &["checkout", "--quiet", "main"]);
+        git(
+            &work,
+            &[
+                "merge",
+                "--quiet",
+                "--no-ff",
+                "-m",
+                "Merge pull request #7",
+                "alice/api-key",
+            ],
+        );
+        let merge_sha = git(&work, &["rev-parse", "HEAD"]);
+        git(&work, &["push", "--quiet", "origin", "main"]);
+
+        let seed = github_seed(&config, &base_sha, &head_sha, &merge_sha, "carol");
+        let (github_url, github, _server) = kv_jit::github_emulator::spawn_for_tests(seed).await;
+        World {
+            tmp,
+            azure,
+            github_url,
+            github,
+            work,
+            origin,
+            base_sha,
+            head_sha,
+            merge_sha,
+        }
+    }
+
+    /// The environment of a grant or revoke workflow, pointed at the emulators.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AZURE_CLIENT_ID", CLIENT_ID),
+            ("AZURE_TENANT_ID", TENANT),
+            ("AZURE_CLIENT_SECRET", "app-secret"),
+            ("GITHUB_API_URL", self.github_url.as_str()),
+            ("GITHUB_TOKEN", "test-token"),
+            ("GITHUB_REPOSITORY", "acme/access"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    /// Runs kv-jit in the work clone (off the async runtime, which serves the emulators).
+    pub async fn kv_jit(&self, args: &[&str]) -> crate::support::Run {
+        let dir = self.work.clone();
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let env = self.env();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            crate::support::kv_jit(&dir, &args, &env)
+        })
+        .await
+        .unwrap()
+    }
+
+    /// The ledger as pushed to origin.
+    pub fn origin_ledger(&self) -> String {
+        let out = Command::new("git")
+            .args([
+                "--git-dir",
+                self.origin.to_str().unwrap(),
+                "show",
+                "main:audit/ledger.jsonl",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn azure_calls(&self, method: &str, path_contains: &str) -> usize {
+        self.azure
+            .core()
+            .log()
+            .iter()
+            .filter(|e| e.method == method && e.path.contains(path_contains))
+            .count()
+    }
+}
+
+pub fn github_seed(
+    config: &str,
+    base: &str,
+    head: &str,
+    merge: &str,
+    reviewer: &str,
+) -> GithubSeed {
+    let mut base_files = BTreeMap::new();
+    base_files.insert(".github/CODEOWNERS".to_string(), CODEOWNERS.to_string());
+    base_files.insert(".github/kv-jit.yml".to_string(), config.to_string());
+    let pull = PullSeed {
+        number: 7,
+        title: "Access for alice".into(),
+        author: "alice-gh".into(),
+        head_ref: "alice/api-key".into(),
+        head_sha: head.into(),
+        base_ref: "main".into(),
+        base_sha: base.into(),
+        merged: true,
+        merge_commit_sha: Some(merge.into()),
+        files: vec![FileSeed {
+            filename: REQUEST.into(),
+            status: "added".into(),
+            previous_filename: None,
+        }],
+        commits: vec![CommitSeed {
+            sha: head.into(),
+            author: Some("alice-gh".into()),
+            files: vec![REQUEST.into()],
+            pulls: vec![],
+        }],
+        reviews: vec![ReviewSeed {
+            user: reviewer.into(),
+            state: "APPROVED".into(),
+            commit_id: Some(head.into()),
+        }],
+    };
+    GithubSeed {
+        repos: vec![RepoSeed {
+            owner: "acme".into(),
+            name: "access".into(),
+            default_branch: "main".into(),
+            branches: [("main".to_string(), merge.to_string())]
+                .into_iter()
+                .collect(),
+            files: [(base.to_string(), base_files)].into_iter().collect(),
+            pulls: vec![pull],
+            commits: vec![],
+            collaborators: [
+                ("alice-gh", "write"),
+                ("carol", "write"),
+                ("bob-gh", "write"),
+            ]
+            .into_iter()
+            .map(|(l, p)| (l.to_string(), p.to_string()))
+            .collect(),
+            comments: vec![],
+        }],
+        teams: vec![],
+        tokens: BTreeMap::new(),
+    }
+}
