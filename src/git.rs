@@ -170,6 +170,24 @@ pub fn commit_entries(
     })
 }
 
+/// The verified ledger at the tip of `branch` on `remote`, fetched now; empty when the branch or
+/// the file does not exist yet. The planner reads this, never a possibly stale working tree.
+pub fn read_ledger(
+    repo: &Path,
+    remote: &str,
+    branch: &str,
+    ledger_path: &str,
+    token: Option<Token>,
+) -> Result<Vec<Entry>, GitError> {
+    let git = Git::new(repo, remote, token)?;
+    let tmp_ref = TempRef::new(&git);
+    let Some(tip) = git.fetch(branch, &tmp_ref.name)? else {
+        return Ok(Vec::new());
+    };
+    let bytes = git.read_file(&tip, ledger_path)?;
+    Ok(crate::ledger::parse_ledger(ledger_path, &bytes)?)
+}
+
 /// Full jitter: uniform in [0, min(max, base·2^(n−1))], so racers that lost together spread out.
 fn backoff(opts: &CasOptions, retry: u32) -> Duration {
     let cap = opts
@@ -711,20 +729,3 @@ mod tests {
     }
 }
 
-/// The verified ledger at the tip of `branch` on `remote`, fetched now; empty when the branch or
-/// the file does not exist yet. The planner reads this, never a possibly stale working tree.
-pub fn read_ledger(
-    repo: &Path,
-    remote: &str,
-    branch: &str,
-    ledger_path: &str,
-    token: Option<Token>,
-) -> Result<Vec<Entry>, GitError> {
-    let git = Git::new(repo, remote, token)?;
-    let tmp_ref = TempRef::new(&git);
-    let Some(tip) = git.fetch(branch, &tmp_ref.name)? else {
-        return Ok(Vec::new());
-    };
-    let bytes = git.read_file(&tip, ledger_path)?;
-    Ok(crate::ledger::parse_ledger(ledger_path, &bytes)?)
-}
