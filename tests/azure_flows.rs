@@ -526,3 +526,49 @@ async fn tokens_are_cached_per_audience_and_graph_lookups_per_run() {
     );
     assert_eq!(graph, 1);
 }
+
+/// Belt and braces next to the request-log assertions: the client's source builds no Key Vault
+/// data-plane URL (vault DNS suffixes, data-plane api-versions, or a `/secrets/` path outside
+/// the ARM resource id).
+#[test]
+fn the_client_source_has_no_data_plane_url() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/azure");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for needle in [
+            ".vault.azure.net",
+            "vault.usgovcloudapi.net",
+            "vault.azure.cn",
+            "api-version=7.",
+        ] {
+            assert!(
+                !text.contains(needle),
+                "{} mentions {needle}",
+                path.display()
+            );
+        }
+        for (i, line) in text.lines().enumerate() {
+            if line.contains("/secrets/") {
+                assert!(
+                    line.trim_start().starts_with("//")
+                        || line.contains("secrets/{")
+                        || line.contains("/providers/Microsoft.KeyVault/vaults/"),
+                    "{}:{}: {line}",
+                    path.display(),
+                    i + 1
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn access_tokens_never_print() {
+    let t = kv_jit::azure::AccessToken::new(
+        "eyJ0eXAiOiJKV1Qi.secret",
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(format!("{t:?}"), "AccessToken(***)");
+    assert_eq!(format!("{:?}", Some(t)), "Some(AccessToken(***))");
+}

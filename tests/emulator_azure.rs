@@ -346,3 +346,12 @@ async fn token_endpoint_errors_use_entra_shapes() {
     .await;
     assert_eq!((s, b["error"].as_str()), (400, Some("invalid_tenant")));
 }
+
+#[test]
+fn seed_cross_references_are_checked() {
+    let err = Seed::from_yaml(
+        "vaults:\n  - { name: kv-a, tenant: t-missing, subscription_id: s, resource_group: rg }\n",
+    )
+    .unwrap_err();
+    assert!(err.contains("t-missing"), "{err}");
+}

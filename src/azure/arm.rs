@@ -308,6 +308,14 @@ pub(crate) fn map_error(
             what,
             subscription: target.vault.subscription_id().to_owned(),
         },
+        c if c.starts_with("InvalidAuthenticationToken") => AzureError::Api {
+            what,
+            status: reply.status,
+            message: format!(
+                "{message} (check tenant_id and the cloud endpoints in the config: the token was issued for another tenant or audience)"
+            ),
+            code,
+        },
         _ => AzureError::Api {
             what,
             status: reply.status,

@@ -20,7 +20,8 @@
 //! ```ignore
 //! let app = Router::new()
 //!     .merge(azure::router(azure_state))
-//!     .merge(github::router(Arc::new(github::GithubState::new(seed.github, core.clock.clone()))));
+//!     // however github.rs builds its state; hand it `core.clock.clone()` if it needs time
+//!     .merge(github::router(Arc::new(github_state)));
 //! ```
 //!
 //! and give its seed section a typed field in place of [`Seed::github`]'s placeholder. A service
@@ -66,7 +67,33 @@ pub struct Seed {
 impl Seed {
     /// Parses a seed file's text (YAML; JSON is YAML too).
     pub fn from_yaml(text: &str) -> Result<Seed, String> {
-        serde_saphyr::from_str(text).map_err(|e| format!("seed file: {e}"))
+        let seed: Seed = serde_saphyr::from_str(text).map_err(|e| format!("seed file: {e}"))?;
+        seed.check()?;
+        Ok(seed)
+    }
+
+    /// Cross-references a YAML schema cannot express: every vault's tenant exists, vault names
+    /// are unique.
+    pub fn check(&self) -> Result<(), String> {
+        for (i, v) in self.vaults.iter().enumerate() {
+            if !self
+                .tenants
+                .iter()
+                .any(|t| t.id.eq_ignore_ascii_case(&v.tenant))
+            {
+                return Err(format!(
+                    "seed file: vault {} names tenant {}, which is not under `tenants:`",
+                    v.name, v.tenant
+                ));
+            }
+            if self.vaults[..i]
+                .iter()
+                .any(|w| w.name.eq_ignore_ascii_case(&v.name))
+            {
+                return Err(format!("seed file: vault {} is listed twice", v.name));
+            }
+        }
+        Ok(())
     }
 }
 
