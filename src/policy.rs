@@ -235,6 +235,14 @@ pub fn check(
             .requester
             .as_ref()
             .map_or(crate::diag::Pos::START, |r| r.pos),
+        vault_pos: raw
+            .vault
+            .as_ref()
+            .map_or(crate::diag::Pos::START, |r| r.pos),
+        secret_pos: raw
+            .secret
+            .as_ref()
+            .map_or(crate::diag::Pos::START, |r| r.pos),
         requester: requester?,
         vault: vault_name?,
         secret: secret?,

@@ -181,14 +181,18 @@ fn duplicate_ids_and_symlinks_are_refused() {
 }
 
 #[test]
-fn online_mode_says_the_azure_check_did_not_run() {
-    let run = kv_jit(&root(), &["validate"], &[]);
-    assert_eq!(run.code, 0);
+fn online_mode_without_azure_credentials_fails_closed() {
+    // No AZURE_* or ACTIONS_* variables (scrubbed), no managed identity opt-in, and no `az` on
+    // PATH: nothing can sign in, and nothing is sent anywhere.
+    let run = kv_jit(&root(), &["validate"], &[("PATH", "/nonexistent")]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     assert!(
-        run.stderr.contains("only the offline policy checks ran"),
+        run.stderr
+            .contains("the online check (secret exists, vault uses RBAC) cannot run"),
         "{}",
         run.stderr
     );
+    assert!(run.stderr.contains("pass --offline"), "{}", run.stderr);
 }
 
 #[test]

@@ -15,7 +15,8 @@
 //! 3. `AZURE_CLIENT_ID` + `AZURE_FEDERATED_TOKEN_FILE` (workload identity).
 //!
 //! Otherwise the fallbacks are tried in turn and the first that works is remembered:
-//! 4. managed identity (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`, else IMDS),
+//! 4. managed identity (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`, or IMDS when
+//!    `KV_JIT_MANAGED_IDENTITY=true`: never probed unasked),
 //! 5. the Azure CLI (`az account get-access-token`), for local use.
 //!
 //! `AZURE_TENANT_ID`, when set, must equal the config's `tenant_id`.
@@ -221,15 +222,22 @@ impl Credential {
             (Some(e), Some(h)) => Some((e.to_owned(), Secret(h.to_owned()))),
             _ => None,
         };
-        let fallbacks = vec![
-            Source::ManagedIdentity {
+        // The instance metadata address is probed only when asked: kv-jit must not send
+        // traffic to 169.254.169.254 on machines that are not Azure VMs (laptops, CI, tests).
+        let imds_opt_in =
+            get("KV_JIT_MANAGED_IDENTITY").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let mut fallbacks = Vec::new();
+        if app_service.is_some() || imds_opt_in {
+            fallbacks.push(Source::ManagedIdentity {
                 app_service,
                 client_id,
-            },
-            Source::AzureCli {
-                path_env: env.get("PATH").cloned(),
-            },
-        ];
+            });
+        } else {
+            not_configured.push("managed identity (IDENTITY_ENDPOINT/IDENTITY_HEADER not set; on an Azure VM runner set KV_JIT_MANAGED_IDENTITY=true to use its metadata endpoint)".into());
+        }
+        fallbacks.push(Source::AzureCli {
+            path_env: env.get("PATH").cloned(),
+        });
         Ok(Credential {
             tenant_id: tenant_id.to_owned(),
             authority_host: endpoints.authority_host.clone(),

@@ -234,14 +234,25 @@ pub fn run(
             return Exit::Usage;
         }
     };
-    let result = check_files(&files, &config, Some(now));
-    output::stdout(&render(&result.diagnostics, format, annotate));
-    if !args.offline {
-        output::stderr(
-            "note: the online checks (secret exists, vault uses RBAC) are not built into this version yet; \
-             only the offline policy checks ran. Pass --offline to silence this note.\n",
-        );
+    let mut result = check_files(&files, &config, Some(now));
+    if !args.offline && !result.requests.is_empty() {
+        match online_checks(&result.requests, &config, &env) {
+            Ok(mut diags) => {
+                result.diagnostics.append(&mut diags);
+                result
+                    .diagnostics
+                    .sort_by(|a, b| (a.file.as_str(), a.pos()).cmp(&(b.file.as_str(), b.pos())));
+            }
+            Err(m) => {
+                output::stdout(&render(&result.diagnostics, format, annotate));
+                output::stderr(&format!(
+                    "error: the online check (secret exists, vault uses RBAC) cannot run: {m}\n  help: sign in to Azure (see README: credentials) or pass --offline to check the policy only\n"
+                ));
+                return Exit::Usage;
+            }
+        }
     }
+    output::stdout(&render(&result.diagnostics, format, annotate));
     let errors = result
         .diagnostics
         .iter()
@@ -268,4 +279,69 @@ pub fn run(
     } else {
         Exit::Ok
     }
+}
+
+/// Confirms through the management plane that each request's vault uses RBAC and its secret
+/// exists. Metadata only: the secret resource ARM returns never carries the value. Each distinct
+/// (vault, secret) is asked once. `Err` when Azure cannot be reached at all.
+fn online_checks(
+    requests: &[Request],
+    config: &Config,
+    env: &std::collections::HashMap<String, String>,
+) -> Result<Vec<Diagnostic>, String> {
+    use crate::azure::{Azure, AzureClient, Credential, RetryPolicy, SecretStatus, VaultRef};
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let _guard = runtime.enter();
+    let credential =
+        Credential::from_env(env, &config.tenant_id, &config.cloud).map_err(|e| e.to_string())?;
+    let azure = AzureClient::new(
+        &config.tenant_id,
+        config.cloud.clone(),
+        credential,
+        RetryPolicy::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut answers: BTreeMap<(String, String), Result<SecretStatus, String>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for r in requests {
+        let policy = &config.vaults[&r.vault];
+        let key = (r.vault.to_string(), r.secret.to_string());
+        if !answers.contains_key(&key) {
+            let vault = VaultRef::new(
+                &policy.subscription_id,
+                &policy.resource_group,
+                r.vault.clone(),
+            )?;
+            let answer = match runtime.block_on(azure.check_secret(&vault, &r.secret)) {
+                // No credential works at all: nothing can be checked, so say so once.
+                Err(e @ crate::azure::AzureError::Credential(_)) => return Err(e.to_string()),
+                other => other.map_err(|e| e.to_string()),
+            };
+            answers.insert(key.clone(), answer);
+        }
+        let status = &answers[&key];
+        let cfg = config.path.as_str();
+        match status {
+            Ok(SecretStatus::Exists) => {}
+            Ok(SecretStatus::SecretMissing) => out.push(
+                Diagnostic::error(Code::SecretNotFound, &r.path, r.secret_pos, format!("vault `{}` has no secret `{}`", r.vault, r.secret))
+                    .help("check the name (secret names are case-insensitive in Key Vault but must exist); ask the vault's owners to create it"),
+            ),
+            Ok(SecretStatus::VaultMissing) => out.push(
+                Diagnostic::error(Code::AzureCheckFailed, &r.path, r.vault_pos, format!("vault `{}` was not found in subscription {} resource group {}", r.vault, policy.subscription_id, policy.resource_group))
+                    .note(cfg, policy.pos, "the vault is configured here"),
+            ),
+            Ok(SecretStatus::VaultNotRbac) => out.push(
+                Diagnostic::error(Code::VaultNotRbac, &r.path, r.vault_pos, format!("vault `{}` uses access policies, not Azure RBAC, so a role assignment would grant nothing", r.vault))
+                    .help("switch the vault to the Azure RBAC permission model (enableRbacAuthorization)")
+                    .note(cfg, policy.pos, "the vault is configured here"),
+            ),
+            Err(m) => out.push(Diagnostic::error(Code::AzureCheckFailed, &r.path, r.secret_pos, format!("could not confirm the secret exists: {m}"))),
+        }
+    }
+    Ok(out)
 }

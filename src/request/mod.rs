@@ -242,9 +242,14 @@ pub struct Request {
     pub id: RequestId,
     /// Where it was read from, for messages.
     pub path: String,
-    /// Where `requester:` is, for checks made after validation (the PR author binding).
+    /// Where `requester:`, `vault:` and `secret:` are, for checks made after validation (the
+    /// PR author binding, the online existence check).
     #[serde(skip)]
     pub requester_pos: crate::diag::Pos,
+    #[serde(skip)]
+    pub vault_pos: crate::diag::Pos,
+    #[serde(skip)]
+    pub secret_pos: crate::diag::Pos,
     pub requester: Upn,
     pub vault: VaultName,
     pub secret: SecretName,

@@ -16,6 +16,8 @@ fn req(name: &str, dur: &str) -> Desired {
             id: id(name),
             path: format!("requests/{name}.yaml"),
             requester_pos: crate::diag::Pos::START,
+            vault_pos: crate::diag::Pos::START,
+            secret_pos: crate::diag::Pos::START,
             requester: Upn::parse("alice@contoso.com").unwrap(),
             vault: VaultName::parse("flowlibs-demo-kv").unwrap(),
             secret: SecretName::parse("demo-api-key").unwrap(),

@@ -1,0 +1,106 @@
+//! `kv-jit validate` without `--offline`: the management-plane existence check against the
+//! Azure emulator, located on the request's lines, and never a data-plane read.
+
+mod support;
+
+use support::{NOW, kv_jit};
+
+const TENANT: &str = "11111111-1111-1111-1111-111111111111";
+const SUB: &str = "22222222-2222-2222-2222-222222222222";
+
+fn seed() -> String {
+    format!(
+        r#"
+tenants:
+  - id: {TENANT}
+    apps:
+      - {{ client_id: 33333333-3333-3333-3333-333333333333, object_id: 44444444-4444-4444-4444-444444444444, secret: app-secret }}
+vaults:
+  - {{ name: flowlibs-demo-kv, tenant: {TENANT}, subscription_id: {SUB}, resource_group: rg, secrets: {{ demo-api-key: v1 }} }}
+  - {{ name: legacy-kv, tenant: {TENANT}, subscription_id: {SUB}, resource_group: rg, rbac: false, secrets: {{ old: v }} }}
+"#
+    )
+}
+
+fn config(url: &str) -> String {
+    format!(
+        "tenant_id: {TENANT}\ncloud:\n  authority_host: {url}\n  resource_manager: {url}\n  graph: {url}/graph\nvaults:\n  flowlibs-demo-kv:\n    subscription_id: {SUB}\n    resource_group: rg\n    secrets: [demo-api-key, demo-storage-key]\n    max_duration: 4h\n  legacy-kv:\n    subscription_id: {SUB}\n    resource_group: rg\n    secrets: [old]\n    max_duration: 1h\n  gone-kv:\n    subscription_id: {SUB}\n    resource_group: rg\n    secrets: [x]\n    max_duration: 1h\n"
+    )
+}
+
+fn request(vault: &str, secret: &str) -> String {
+    format!(
+        "apiVersion: kv-jit/v1\nkind: AccessRequest\nrequester: alice@contoso.com\nvault: {vault}\nsecret: {secret}\nduration: 1h\njustification: Rotate the partner API client after INC-4821\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_secrets_and_non_rbac_vaults_are_flagged_on_their_lines() {
+    let emu = kv_jit::emulator::spawn(kv_jit::emulator::Seed::from_yaml(&seed()).unwrap())
+        .await
+        .unwrap();
+    let url = emu.base_url().trim_end_matches('/').to_owned();
+    let tmp = tempfile::tempdir().unwrap();
+    let w = |rel: &str, text: &str| {
+        let p = tmp.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    w(".github/kv-jit.yml", &config(&url));
+    w(
+        "requests/ok.yaml",
+        &request("flowlibs-demo-kv", "demo-api-key"),
+    );
+    w(
+        "requests/ok-twice.yaml",
+        &request("flowlibs-demo-kv", "demo-api-key"),
+    );
+    w(
+        "requests/missing.yaml",
+        &request("flowlibs-demo-kv", "demo-storage-key"),
+    );
+    w("requests/legacy.yaml", &request("legacy-kv", "old"));
+    w("requests/gone.yaml", &request("gone-kv", "x"));
+    let dir = tmp.path().to_owned();
+    let run = tokio::task::spawn_blocking(move || {
+        kv_jit(
+            &dir,
+            &["validate", "--now", NOW],
+            &[
+                ("AZURE_CLIENT_ID", "33333333-3333-3333-3333-333333333333"),
+                ("AZURE_TENANT_ID", TENANT),
+                ("AZURE_CLIENT_SECRET", "app-secret"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let errors: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains(": error["))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "requests/gone.yaml:4:8: error[azure-check-failed]: vault `gone-kv` was not found in subscription 22222222-2222-2222-2222-222222222222 resource group rg",
+            "requests/legacy.yaml:4:8: error[vault-not-rbac]: vault `legacy-kv` uses access policies, not Azure RBAC, so a role assignment would grant nothing",
+            "requests/missing.yaml:5:9: error[secret-not-found]: vault `flowlibs-demo-kv` has no secret `demo-storage-key`",
+        ]
+    );
+    let log = emu.core().log();
+    // Management plane only: every secret lookup goes through ARM's provider path.
+    assert!(
+        log.iter()
+            .all(|e| !e.path.contains("/secrets/")
+                || e.path.contains("/providers/Microsoft.KeyVault/")),
+        "{log:?}"
+    );
+    // One lookup per distinct (vault, secret): ok.yaml and ok-twice.yaml share one.
+    let lookups = log
+        .iter()
+        .filter(|e| e.path.ends_with("/secrets/demo-api-key"))
+        .count();
+    assert_eq!(lookups, 1, "{log:?}");
+}
