@@ -185,7 +185,7 @@ fn describe(a: &Action) -> String {
                 t(expires)
             )
         }
-        Action::Revoke { grant, reason } => format!(
+        Action::Revoke { grant, reason, .. } => format!(
             "revoke  {}: {} on {}/{} ({}, expired {})",
             grant.request,
             grant.requester,
@@ -324,9 +324,18 @@ fn run_effects(
                     Exit::Problems,
                 );
             };
+            let shared_with = ledger_state
+                .active
+                .values()
+                .find(|o| {
+                    o.request != grant.request
+                        && o.assignment.eq_ignore_ascii_case(&grant.assignment)
+                })
+                .map(|o| o.request.clone());
             actions = vec![Action::Revoke {
                 grant,
                 reason: plan::RevokeReason::Early,
+                shared_with,
             }];
         }
         // The scheduled revoker only takes access away.

@@ -62,9 +62,14 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
                 expires,
                 ..
             } => Some(self.grant(desired, *start, *expires).await),
-            Action::Revoke { grant, reason } => {
-                Some(self.revoke(grant, ledger_reason(*reason)).await)
-            }
+            Action::Revoke {
+                grant,
+                reason,
+                shared_with,
+            } => Some(
+                self.revoke(grant, ledger_reason(*reason), shared_with.is_some())
+                    .await,
+            ),
             Action::Refuse {
                 request,
                 sha256,
@@ -148,14 +153,18 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
             justification: Some(r.justification.clone()),
         };
         match self.azure.grant(&spec).await {
-            Ok(_) => entry,
+            // Record the assignment Azure holds: for an extension it is the one already there.
+            Ok(assignment) => NewEntry {
+                assignment: Some(assignment.name),
+                ..entry
+            },
             Err(e) => failed(entry, Event::GrantFailed, e.to_string()),
         }
     }
 
     /// Revokes from what the ledger recorded at grant time, not from today's config: a vault
     /// removed from the config still has its grants taken back.
-    pub async fn revoke(&self, g: &ActiveGrant, reason: Reason) -> NewEntry {
+    pub async fn revoke(&self, g: &ActiveGrant, reason: Reason, ledger_only: bool) -> NewEntry {
         let entry = NewEntry {
             request: Some(g.request.to_string()),
             request_sha256: Some(g.request_sha256.clone()),
@@ -177,6 +186,9 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
             reason: Some(reason),
             ..NewEntry::new(self.now, Event::Revoked)
         };
+        if ledger_only {
+            return entry;
+        }
         let Some(target) = target_from_scope(&g.scope) else {
             return failed(
                 entry,

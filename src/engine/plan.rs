@@ -70,6 +70,10 @@ pub enum Action {
     Revoke {
         grant: ActiveGrant,
         reason: RevokeReason,
+        /// Another active grant holds the same Azure assignment (an extension: Azure keeps one
+        /// assignment per principal, role and scope), so this grant ends in the ledger only.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        shared_with: Option<RequestId>,
     },
     Grant {
         #[serde(skip)]
@@ -107,12 +111,10 @@ pub fn plan(
         desired.iter().map(|d| (&d.request.id, d)).collect();
     let invalid_ids: BTreeSet<&RequestId> = invalid.iter().map(|i| &i.id).collect();
 
+    let mut ending = Vec::new();
     for grant in ledger.active.values() {
         if grant.expires <= now {
-            revokes.push(Action::Revoke {
-                grant: grant.clone(),
-                reason: RevokeReason::Expired,
-            });
+            ending.push((grant, RevokeReason::Expired));
             continue;
         }
         let early = match on_main.get(&grant.request) {
@@ -120,11 +122,24 @@ pub fn plan(
             Some(d) => d.request.revoke,
         };
         if early {
-            revokes.push(Action::Revoke {
-                grant: grant.clone(),
-                reason: RevokeReason::Early,
-            });
+            ending.push((grant, RevokeReason::Early));
         }
+    }
+    for (grant, reason) in &ending {
+        let shared_with = ledger
+            .active
+            .values()
+            .find(|other| {
+                other.request != grant.request
+                    && other.assignment.eq_ignore_ascii_case(&grant.assignment)
+                    && !ending.iter().any(|(e, _)| e.request == other.request)
+            })
+            .map(|other| other.request.clone());
+        revokes.push(Action::Revoke {
+            grant: (*grant).clone(),
+            reason: *reason,
+            shared_with,
+        });
     }
 
     let mut refuse = |id: &RequestId, path: &str, sha: &str, reason: String| {

@@ -65,7 +65,21 @@ fn show(actions: &[Action]) -> Vec<String> {
     actions
         .iter()
         .map(|a| match a {
-            Action::Revoke { grant, reason } => format!("revoke {} {reason:?}", grant.request),
+            Action::Revoke {
+                grant,
+                reason,
+                shared_with: None,
+            } => format!("revoke {} {reason:?}", grant.request),
+            Action::Revoke {
+                grant,
+                reason,
+                shared_with: Some(o),
+            } => {
+                format!(
+                    "revoke {} {reason:?} in the ledger only (assignment continues for {o})",
+                    grant.request
+                )
+            }
             Action::Grant {
                 request,
                 start,
@@ -249,4 +263,26 @@ fn a_refused_file_is_not_retried_until_it_changes() {
         show(&plan(&[changed], &[], &ledger, t("09:00"))),
         ["grant a 09:00-10:00"]
     );
+}
+
+#[test]
+fn an_extension_sharing_the_assignment_keeps_it_when_the_old_grant_ends() {
+    // Azure answered the extension's PUT with the existing assignment: both hold one name.
+    let a = active("a", "08:00", "10:00");
+    let b = ActiveGrant {
+        request: id("b"),
+        request_sha256: "sha-b".into(),
+        ..active("a", "09:30", "12:00")
+    };
+    let ledger = ledger_with(&[a, b]);
+    let mut b_req = req("b", "2h");
+    b_req.request.extends = Some(id("a"));
+    let got = plan(&[req("a", "2h"), b_req.clone()], &[], &ledger, t("10:00"));
+    assert_eq!(
+        show(&got),
+        ["revoke a Expired in the ledger only (assignment continues for b)"]
+    );
+    // When both end together the assignment is deleted once.
+    let got = plan(&[req("a", "2h"), b_req], &[], &ledger, t("12:00"));
+    assert_eq!(show(&got), ["revoke a Expired", "revoke b Expired"]);
 }
