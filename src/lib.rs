@@ -22,10 +22,6 @@ pub mod policy;
 pub mod request;
 pub mod yaml;
 
-// Lives at src/emulator/github.rs; the lead re-homes it as `emulator::github` once
-// src/emulator/mod.rs (owned by the Azure side) is merged.
-#[path = "emulator/github.rs"]
-pub mod github_emulator;
 
 use std::process::ExitCode;
 

@@ -5,7 +5,7 @@
 mod support;
 
 use kv_jit::approval::{Approval, ApprovalInput, NotCounted, Refusal, verify};
-use kv_jit::github_emulator::{FileSeed, GithubSeed, PullSeed};
+use kv_jit::emulator::github::{FileSeed, GithubSeed, PullSeed};
 use support::*;
 
 struct Case {
@@ -43,7 +43,7 @@ impl Case {
     }
 }
 
-fn with_reviews(reviews: Vec<kv_jit::github_emulator::ReviewSeed>) -> GithubSeed {
+fn with_reviews(reviews: Vec<kv_jit::emulator::github::ReviewSeed>) -> GithubSeed {
     let mut seed = support::seed();
     pull_mut(&mut seed).reviews = reviews;
     seed

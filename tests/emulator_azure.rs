@@ -58,14 +58,15 @@ async fn send(req: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap,
 }
 
 #[test]
-fn seed_rejects_unknown_keys_and_keeps_a_github_placeholder() {
+fn seed_rejects_unknown_keys_and_reads_the_github_section() {
     let ok = Seed::from_yaml(&format!(
-        "{}\ngithub: {{ repos: [contoso/access] }}\n",
+        "{}\ngithub: {{ repos: [{{ owner: contoso, name: access }}] }}\n",
         seed_yaml("")
     ))
     .unwrap();
     assert_eq!(ok.vaults.len(), 3);
-    assert_eq!(ok.github.unwrap()["repos"][0], "contoso/access");
+    assert_eq!(ok.github.repos[0].name, "access");
+    assert!(Seed::from_yaml("github: { repoz: [] }\n").is_err());
     let err = Seed::from_yaml("tenants: []\nvaultz: []\n").unwrap_err();
     assert!(err.contains("vaultz"), "{err}");
 }

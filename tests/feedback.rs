@@ -6,7 +6,7 @@ mod support;
 use kv_jit::github::feedback::{
     PLAN_MARKER, PlanRow, Sticky, changed_files, escape_cell, render_plan, upsert_sticky_comment,
 };
-use kv_jit::github_emulator::{CommentSeed, FileSeed};
+use kv_jit::emulator::github::{CommentSeed, FileSeed};
 use support::*;
 
 #[tokio::test]

@@ -22,7 +22,7 @@ fn request(requester: &str) -> String {
 }
 
 /// PR #7 (open) by alice-gh adds REQUEST; the base has the example config and CODEOWNERS.
-fn seed() -> kv_jit::github_emulator::GithubSeed {
+fn seed() -> kv_jit::emulator::github::GithubSeed {
     let mut seed = gh::seed();
     for files in seed.repos[0].files.values_mut() {
         files.insert(".github/kv-jit.yml".into(), config_text());
@@ -66,7 +66,7 @@ async fn run(dir: &Path, url: &str) -> support::Run {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_good_pr_gets_one_sticky_plan_comment_across_three_runs() {
-    let (url, state, _server) = kv_jit::github_emulator::spawn_for_tests(seed()).await;
+    let (url, state, _server) = kv_jit::emulator::github::spawn_for_tests(seed()).await;
     let repo = checkout("alice@contoso.com");
     for _ in 0..3 {
         let out = run(repo.path(), &url).await;
@@ -91,7 +91,7 @@ async fn a_good_pr_gets_one_sticky_plan_comment_across_three_runs() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_request_for_someone_else_is_flagged_on_its_line_and_in_the_comment() {
-    let (url, state, _server) = kv_jit::github_emulator::spawn_for_tests(seed()).await;
+    let (url, state, _server) = kv_jit::emulator::github::spawn_for_tests(seed()).await;
     let repo = checkout("bob@contoso.com");
     let out = run(repo.path(), &url).await;
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
@@ -107,7 +107,7 @@ async fn a_request_for_someone_else_is_flagged_on_its_line_and_in_the_comment() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn policy_problems_in_the_pr_file_are_reported_with_positions() {
-    let (url, _state, _server) = kv_jit::github_emulator::spawn_for_tests(seed()).await;
+    let (url, _state, _server) = kv_jit::emulator::github::spawn_for_tests(seed()).await;
     let repo = checkout("alice@contoso.com");
     std::fs::write(
         repo.path().join(REQUEST),

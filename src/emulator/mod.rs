@@ -28,6 +28,7 @@
 //! that needs time reads `core.clock` (an `Arc<Clock>`), never the wall clock, so tests can move it.
 
 pub mod azure;
+pub mod github;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -59,9 +60,9 @@ pub struct Seed {
     pub actions_oidc: Option<azure::OidcSeed>,
     #[serde(default)]
     pub limits: azure::Limits,
-    /// Placeholder for the GitHub emulator's seed section; kept as raw data until it is typed.
+    /// The GitHub side: repositories, pull requests, reviews, teams (see [`github::GithubSeed`]).
     #[serde(default)]
-    pub github: Option<serde_json::Value>,
+    pub github: github::GithubSeed,
 }
 
 impl Seed {
@@ -247,10 +248,16 @@ impl Core {
 pub struct EmulatorHandle {
     addr: SocketAddr,
     core: Arc<Core>,
+    github: Arc<github::GithubState>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl EmulatorHandle {
+    /// The GitHub side's state, for tests that reseed it or read its comments.
+    pub fn github(&self) -> &Arc<github::GithubState> {
+        &self.github
+    }
+
     /// `http://127.0.0.1:PORT` (no trailing slash).
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
@@ -277,9 +284,9 @@ pub async fn spawn(seed: Seed) -> std::io::Result<EmulatorHandle> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
     let core = Arc::new(Core::default());
-    let app = build_app(&core, seed, &format!("http://{addr}"));
+    let (app, github) = build_app(&core, seed, &format!("http://{addr}"));
     let task = tokio::spawn(serve(listener, core.clone(), app));
-    Ok(EmulatorHandle { addr, core, task })
+    Ok(EmulatorHandle { addr, core, github, task })
 }
 
 /// `kv-jit emulator --listen ADDR --seed FILE`: prints the base URL and serves until Ctrl-C.
@@ -298,7 +305,7 @@ pub async fn run(listen: SocketAddr, seed_path: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let core = Arc::new(Core::default());
-    let app = build_app(&core, seed, &format!("http://{addr}"));
+    let (app, _github) = build_app(&core, seed, &format!("http://{addr}"));
     // The one line a user starting the emulator needs (the library prints nothing else).
     #[allow(clippy::print_stdout, clippy::disallowed_macros)]
     {
@@ -311,9 +318,25 @@ pub async fn run(listen: SocketAddr, seed_path: &Path) -> Result<(), String> {
 }
 
 /// Every service's router, merged. Mount new services here (see the module docs).
-fn build_app(core: &Arc<Core>, seed: Seed, base_url: &str) -> Router {
+fn build_app(core: &Arc<Core>, seed: Seed, base_url: &str) -> (Router, Arc<github::GithubState>) {
     let azure_state = Arc::new(azure::AzureState::new(&seed, base_url, core.clock.clone()));
-    Router::new().merge(azure::router(azure_state))
+    let github_state = Arc::new(github::GithubState::new(seed.github));
+    let app = Router::new()
+        .merge(azure::router(azure_state))
+        .merge(github::router(github_state.clone()))
+        .fallback(not_found);
+    (app, github_state)
+}
+
+/// Unknown paths answer in the shape of the service the path looks like.
+async fn not_found(uri: axum::http::Uri) -> Response<Body> {
+    let path = uri.path();
+    let body = if path.starts_with("/repos/") || path.starts_with("/orgs/") || path.starts_with("/api/v3/") {
+        serde_json::json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
+    } else {
+        serde_json::json!({"error": {"code": "NotFound", "message": format!("The emulator has no route for '{path}'.")}})
+    };
+    (StatusCode::NOT_FOUND, Json(body)).into_response()
 }
 
 async fn serve(listener: TcpListener, core: Arc<Core>, app: Router) {
@@ -366,6 +389,10 @@ async fn handle(
 ) -> Result<Response<Body>, Dropped> {
     let req = req.map(Body::new);
     let path = req.uri().path().to_owned();
+    if path.starts_with("/_emulator/github/") {
+        // The GitHub side's own seeding and inspection routes: not logged, never faulted.
+        return Ok(call(app, req).await);
+    }
     if path.starts_with("/_emulator/") {
         return Ok(call(control, req).await);
     }

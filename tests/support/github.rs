@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kv_jit::github::client::{GithubClient, Repo, RetryPolicy, Token};
-use kv_jit::github_emulator::{
+use kv_jit::emulator::github::{
     CommitSeed, FileSeed, GithubSeed, GithubState, PullSeed, RepoSeed, ReviewSeed, TeamSeed,
     TokenSeed, spawn_for_tests,
 };

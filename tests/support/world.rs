@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use kv_jit::emulator::{EmulatorHandle, Seed};
-use kv_jit::github_emulator::{
+use kv_jit::emulator::github::{
     CommitSeed, FileSeed, GithubSeed, GithubState, PullSeed, RepoSeed, ReviewSeed,
 };
 
@@ -165,7 +165,7 @@ impl World {
         git(&work, &["push", "--quiet", "origin", "main"]);
 
         let seed = github_seed(&config, &base_sha, &head_sha, &merge_sha, "carol");
-        let (github_url, github, _server) = kv_jit::github_emulator::spawn_for_tests(seed).await;
+        let (github_url, github, _server) = kv_jit::emulator::github::spawn_for_tests(seed).await;
         World {
             tmp,
             azure,
