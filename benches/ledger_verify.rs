@@ -132,7 +132,7 @@ fn entry(base: DateTime<Utc>, k: u64) -> NewEntry {
         )),
         ..NewEntry::new(start + Span::seconds(40), Event::Granted)
     };
-    if k % 2 == 0 {
+    if k.is_multiple_of(2) {
         granted
     } else {
         NewEntry {
