@@ -236,7 +236,7 @@ fn commit_message(entries: &[Entry]) -> String {
     let describe = |e: &Entry| {
         format!(
             "{} {}",
-            event_name(e.event),
+            e.event.as_str(),
             e.request
                 .as_deref()
                 .or(e.assignment.as_deref())
@@ -255,7 +255,7 @@ fn commit_message(entries: &[Entry]) -> String {
             }
             let parts: Vec<String> = counts
                 .iter()
-                .map(|(ev, n)| format!("{n} {}", event_name(*ev)))
+                .map(|(ev, n)| format!("{n} {}", ev.as_str()))
                 .collect();
             format!("audit: {}", parts.join(", "))
         }
@@ -266,17 +266,6 @@ fn commit_message(entries: &[Entry]) -> String {
         msg.push_str(&format!("#{} {}\n", e.seq, describe(e)));
     }
     msg
-}
-
-fn event_name(e: Event) -> &'static str {
-    match e {
-        Event::Granted => "granted",
-        Event::GrantFailed => "grant_failed",
-        Event::Revoked => "revoked",
-        Event::RevokeFailed => "revoke_failed",
-        Event::Refused => "refused",
-        Event::Drift => "drift",
-    }
 }
 
 enum Push {

@@ -2,11 +2,13 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::io::Read;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use super::borrowed::EntryRef;
 use super::entry::{Entry, Event, FORMAT_VERSION, NewEntry, Window, scrub_error, whole_seconds};
 
 /// `prev` of the first entry.
@@ -47,9 +49,14 @@ impl Tip {
 
 /// Appends the entry's canonical form (the line without its `hash` member) to `out`.
 pub fn canonical_into(entry: &Entry, out: &mut Vec<u8>) {
+    canonical_of(entry, out);
+}
+
+/// Serialises `value` (an [`Entry`] or its borrowing mirror) and cuts its `hash` member.
+fn canonical_of<T: serde::Serialize>(value: &T, out: &mut Vec<u8>) {
     let start = out.len();
     // Serialising plain structs and strings into a Vec cannot fail.
-    serde_json::to_writer(&mut *out, entry).expect("entry serialises");
+    serde_json::to_writer(&mut *out, value).expect("entry serialises");
     // `hash` is the last member; cut it (whatever its current value) and close the object.
     // `,"hash":"` cannot occur inside a JSON string, where every `"` is escaped.
     let cut = out[start..]
@@ -305,93 +312,173 @@ impl VerifyError {
     }
 }
 
-/// Reads and verifies a whole ledger file. A missing file is an I/O error, not an empty ledger:
-/// `audit verify` on a wrong path must not pass.
+/// Reads and verifies a whole ledger file, streaming it in pieces of a few tens of MB so
+/// memory stays flat whatever the ledger's size. A missing file is an I/O error, not an empty
+/// ledger: `audit verify` on a wrong path must not pass.
 pub fn verify_file(path: &Path) -> Result<VerifyReport, VerifyError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| VerifyError::Io {
+    let io = |source| VerifyError::Io {
         path: name.clone(),
         source,
-    })?;
-    verify_bytes(&name, &bytes)
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut linker = Linker::new(&name);
+    let mut buf: Vec<u8> = Vec::with_capacity(PIECE + PIECE / 4);
+    let mut eof = false;
+    while !eof {
+        // Top the buffer up to a piece; a line longer than that grows it, up to a limit.
+        if buf.len() > MAX_LINE {
+            return Err(linker.fail(
+                linker.lines_before + 1,
+                Problem::Invalid(format!("line longer than {MAX_LINE} bytes")),
+            ));
+        }
+        let want = if buf.len() < PIECE {
+            PIECE
+        } else {
+            buf.len() + PIECE
+        };
+        while buf.len() < want {
+            let len = buf.len();
+            buf.resize(want, 0);
+            let n = file.read(&mut buf[len..]).map_err(io)?;
+            buf.truncate(len + n);
+            if n == 0 {
+                eof = true;
+                break;
+            }
+        }
+        // Check whole lines only; the unfinished last one waits for the next piece.
+        let end = if eof {
+            buf.len()
+        } else {
+            match buf.iter().rposition(|&b| b == b'\n') {
+                Some(i) => i + 1,
+                None => continue,
+            }
+        };
+        linker.absorb(check_parallel(&buf[..end]))?;
+        linker.last_byte = buf[..end].last().copied().or(linker.last_byte);
+        buf.drain(..end);
+    }
+    linker.finish()
 }
 
+/// Bytes read per piece by [`verify_file`]: large enough that thread start-up is noise, small
+/// enough to stay in memory comfortably.
+const PIECE: usize = 32 << 20;
+/// No entry comes near this; a longer "line" is not a ledger.
+const MAX_LINE: usize = 64 << 20;
+
 /// Verifies a whole ledger held in memory; `name` is used in messages.
+pub fn verify_bytes(name: &str, bytes: &[u8]) -> Result<VerifyReport, VerifyError> {
+    let mut linker = Linker::new(name);
+    linker.absorb(check_parallel(bytes))?;
+    linker.last_byte = bytes.last().copied();
+    linker.finish()
+}
+
+/// Checks the lines of `bytes` (whole lines, except perhaps the file's last) in parallel.
 ///
 /// The work per line (strict parse, canonical re-serialisation, SHA-256) is independent, so
-/// the buffer is cut at line boundaries into one chunk per available core; each chunk checks
-/// its own lines and its internal links, and the links between chunks are checked last. The
+/// the bytes are cut at line boundaries into one chunk per available core; each chunk checks
+/// its own lines and its internal links, and [`Linker`] checks the links between chunks. The
 /// reported problem is always the one on the lowest line number, as a sequential pass would
 /// report.
-pub fn verify_bytes(name: &str, bytes: &[u8]) -> Result<VerifyReport, VerifyError> {
+fn check_parallel(bytes: &[u8]) -> Vec<ChunkResult> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     // Below ~1 MB threads cost more than they save.
     let chunks = split_lines(bytes, if bytes.len() < 1 << 20 { 1 } else { threads });
-    let results: Vec<ChunkResult> = if chunks.len() == 1 {
-        vec![check_chunk(chunks[0])]
-    } else {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = chunks
-                .iter()
-                .map(|&c| s.spawn(move || check_chunk(c)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("verify thread panicked"))
-                .collect()
-        })
-    };
-
-    let fail = |line: u64, problem: Problem| VerifyError::Line {
-        path: name.to_owned(),
-        line,
-        problem,
-    };
-    let mut lines_before = 0u64;
-    let mut tip: Option<(u64, [u8; 64])> = None;
-    for r in results {
-        if let Some((first_seq, first_prev)) = &r.first {
-            let (expected_seq, expected_prev) = match &tip {
-                None => (1, GENESIS_BYTES),
-                Some((seq, hash)) => (seq + 1, *hash),
-            };
-            if *first_seq != expected_seq {
-                return Err(fail(
-                    lines_before + 1,
-                    Problem::Seq {
-                        found: *first_seq,
-                        expected: expected_seq,
-                    },
-                ));
-            }
-            if first_prev.as_bytes() != expected_prev.as_slice() {
-                return Err(fail(
-                    lines_before + 1,
-                    Problem::Prev {
-                        found: first_prev.clone(),
-                        expected: ascii(&expected_prev),
-                    },
-                ));
-            }
-        }
-        if let Some((line, problem)) = r.error {
-            return Err(fail(lines_before + line, problem));
-        }
-        lines_before += r.lines;
-        if let Some(last) = r.last {
-            tip = Some(last);
-        }
+    if chunks.len() == 1 {
+        return vec![check_chunk(chunks[0])];
     }
-    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
-        return Err(fail(lines_before, Problem::NoFinalNewline));
-    }
-    Ok(VerifyReport {
-        entries: lines_before,
-        tip: tip.map_or_else(Tip::genesis, |(seq, hash)| Tip {
-            seq,
-            hash: ascii(&hash),
-        }),
+    std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|&c| s.spawn(move || check_chunk(c)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("verify thread panicked"))
+            .collect()
     })
+}
+
+/// Links checked chunks into one chain, in order, and numbers their lines.
+struct Linker<'a> {
+    name: &'a str,
+    lines_before: u64,
+    tip: Option<(u64, [u8; 64])>,
+    last_byte: Option<u8>,
+}
+
+impl<'a> Linker<'a> {
+    fn new(name: &'a str) -> Self {
+        Self {
+            name,
+            lines_before: 0,
+            tip: None,
+            last_byte: None,
+        }
+    }
+
+    fn fail(&self, line: u64, problem: Problem) -> VerifyError {
+        VerifyError::Line {
+            path: self.name.to_owned(),
+            line,
+            problem,
+        }
+    }
+
+    fn absorb(&mut self, results: Vec<ChunkResult>) -> Result<(), VerifyError> {
+        for r in results {
+            if let Some((first_seq, first_prev)) = &r.first {
+                let (expected_seq, expected_prev) = match &self.tip {
+                    None => (1, GENESIS_BYTES),
+                    Some((seq, hash)) => (seq + 1, *hash),
+                };
+                if *first_seq != expected_seq {
+                    return Err(self.fail(
+                        self.lines_before + 1,
+                        Problem::Seq {
+                            found: *first_seq,
+                            expected: expected_seq,
+                        },
+                    ));
+                }
+                if first_prev.as_bytes() != expected_prev.as_slice() {
+                    return Err(self.fail(
+                        self.lines_before + 1,
+                        Problem::Prev {
+                            found: first_prev.clone(),
+                            expected: ascii(&expected_prev),
+                        },
+                    ));
+                }
+            }
+            if let Some((line, problem)) = r.error {
+                return Err(self.fail(self.lines_before + line, problem));
+            }
+            self.lines_before += r.lines;
+            if let Some(last) = r.last {
+                self.tip = Some(last);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<VerifyReport, VerifyError> {
+        if self.last_byte.is_some_and(|b| b != b'\n') {
+            return Err(self.fail(self.lines_before, Problem::NoFinalNewline));
+        }
+        Ok(VerifyReport {
+            entries: self.lines_before,
+            tip: self.tip.map_or_else(Tip::genesis, |(seq, hash)| Tip {
+                seq,
+                hash: ascii(&hash),
+            }),
+        })
+    }
 }
 
 /// Verifies `bytes` and returns its entries, for callers that need the state (the engine, the
@@ -512,7 +599,8 @@ fn check_line(line: &[u8], canon: &mut Vec<u8>) -> Result<(u64, String, [u8; 64]
             Ok(_) => Problem::NoHash,
         });
     }
-    let entry: Entry = serde_json::from_slice(line).map_err(|e| Problem::Invalid(e.to_string()))?;
+    let entry: EntryRef<'_> =
+        serde_json::from_slice(line).map_err(|e| Problem::Invalid(e.to_string()))?;
     if entry.v != FORMAT_VERSION {
         return Err(Problem::Invalid(format!(
             "format version {} is not supported (this kv-jit reads {FORMAT_VERSION})",
@@ -520,7 +608,7 @@ fn check_line(line: &[u8], canon: &mut Vec<u8>) -> Result<(u64, String, [u8; 64]
         )));
     }
     canon.clear();
-    canonical_into(&entry, canon);
+    entry.write_canonical(canon);
     let content = &line[..line.len() - HASH_TAIL_LEN];
     if canon.len() != content.len() + 1 || !canon.starts_with(content) {
         return Err(Problem::NotCanonical);
@@ -528,11 +616,11 @@ fn check_line(line: &[u8], canon: &mut Vec<u8>) -> Result<(u64, String, [u8; 64]
     let computed = hex(&Sha256::digest(&canon));
     if computed.as_slice() != entry.hash.as_bytes() {
         return Err(Problem::HashMismatch {
-            recorded: entry.hash,
+            recorded: entry.hash.into_owned(),
             computed: ascii(&computed),
         });
     }
-    Ok((entry.seq, entry.prev, computed))
+    Ok((entry.seq, entry.prev.into_owned(), computed))
 }
 
 fn hex(bytes: &[u8]) -> [u8; 64] {

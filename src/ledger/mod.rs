@@ -27,6 +27,7 @@
 //! The first entry has `seq` 1 and `prev` of 64 zeros ([`GENESIS`]); each next entry has
 //! `seq` + 1 and `prev` = the previous `hash`. Every line, the last included, ends with `\n`.
 
+mod borrowed;
 mod chain;
 mod entry;
 mod state;
