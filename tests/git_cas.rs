@@ -464,10 +464,12 @@ fn four_processes_racing_lose_nothing_and_duplicate_nothing() {
         );
         // Each run pushes once, so it can lose at most to the three others.
         let stdout = String::from_utf8_lossy(&out.stdout);
+        // (libtest may print `test child_entry ... ` on the same line first.)
         let attempts: u32 = stdout
             .lines()
-            .find_map(|l| l.strip_prefix("attempts="))
+            .find_map(|l| l.split("attempts=").nth(1))
             .expect("every racer pushes")
+            .trim()
             .parse()
             .unwrap();
         assert!(attempts <= 4, "{stdout}");
