@@ -136,15 +136,18 @@ pub fn append(tip: &Tip, new: Vec<NewEntry>) -> Vec<Entry> {
 
 /// What makes two entries "the same event", so a re-run never records one twice.
 ///
-/// - `granted`, `revoked`, `drift`: (event, request, assignment, window). A request is granted
-///   at most once and its assignment revoked at most once per window, whenever that happened,
-///   so a run that crashed after pushing and re-does the (idempotent) Azure call finds its
-///   entry already there.
+/// - `granted`, `drift`: (event, request, assignment). A request id is granted at most once
+///   for all time, whenever and with whatever window a run computed, so a run that crashed
+///   after pushing (or raced another run granting the same request) finds its entry there.
+/// - `revoked`: (event, request, assignment, window). The window is copied from the grant, so
+///   it is the same in every run that revokes that grant.
 /// - `refused`: (event, request, request_sha256). The same file content is refused once, not
 ///   on every run; an edited file is a new refusal.
 /// - `grant_failed`, `revoke_failed`: (event, request, assignment, window, time). Each failed
 ///   attempt is its own fact; only a replay of the very same attempt (same instant, as when a
 ///   push is retried) is a duplicate.
+///
+/// Times and windows are compared at whole seconds, as they are stored.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DedupeKey {
     event: Event,
@@ -170,9 +173,8 @@ impl DedupeKey {
             expires: whole_seconds(w.expires),
         });
         let (assignment, window, sha, time) = match event {
-            Event::Granted | Event::Revoked | Event::Drift => {
-                (assignment.clone(), window, None, None)
-            }
+            Event::Granted | Event::Drift => (assignment.clone(), None, None, None),
+            Event::Revoked => (assignment.clone(), window, None, None),
             Event::Refused => (None, None, request_sha256.clone(), None),
             Event::GrantFailed | Event::RevokeFailed => {
                 (assignment.clone(), window, None, Some(whole_seconds(time)))
