@@ -309,11 +309,10 @@ impl Git {
             http_origin: None,
         };
         git.git_dir = PathBuf::from(git.run(&["rev-parse", "--absolute-git-dir"])?);
-        let url = if remote.contains("://") {
-            remote.to_owned()
-        } else {
-            git.run(&["remote", "get-url", remote])?
-        };
+        // A remote name resolves to its URL; anything else (a URL or a path) is its own.
+        let url = git
+            .run(&["remote", "get-url", remote])
+            .unwrap_or_else(|_| remote.to_owned());
         git.http_origin = http_origin(&url);
         Ok(git)
     }

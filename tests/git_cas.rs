@@ -608,3 +608,24 @@ fn child_entry() {
         hang("after-push");
     }
 }
+
+#[test]
+fn the_remote_may_be_a_path_instead_of_a_name() {
+    let w = World::new();
+    let a = w.clone("a");
+    let origin = w.origin();
+    let out = commit_entries(
+        &a,
+        origin.to_str().unwrap(),
+        "main",
+        LEDGER,
+        &[granted("2026/x", Utc::now())],
+        &CasOptions::default(),
+    )
+    .unwrap();
+    assert!(
+        matches!(out, CommitOutcome::Pushed { attempts: 1, .. }),
+        "{out:?}"
+    );
+    assert_eq!(w.ledger("main").len(), 1);
+}
