@@ -366,3 +366,19 @@ fn two_runs_granting_one_request_with_different_windows_record_it_once() {
     });
     assert!(dedupe(&existing, vec![other_run]).is_empty());
 }
+
+#[test]
+fn invalid_utf8_is_named_by_line() {
+    let l = ledger(3);
+    let mut bytes = l.into_bytes();
+    let second = bytes.iter().position(|&b| b == b'\n').unwrap() + 20;
+    bytes[second] = 0xff;
+    match verify_bytes("x", &bytes) {
+        Err(VerifyError::Line {
+            line: 2,
+            problem: Problem::Invalid(_),
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+}
