@@ -629,3 +629,78 @@ fn the_remote_may_be_a_path_instead_of_a_name() {
     );
     assert_eq!(w.ledger("main").len(), 1);
 }
+
+/// A fake HTTP remote on loopback that records each request's headers and answers 500.
+fn recording_http_server() -> (String, Arc<Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/repo.git", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        // Bounded: git makes one or two requests before it gives up on a 500.
+        for stream in listener.incoming().take(8) {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push_str(&line);
+            }
+            log.lock().unwrap().push(head);
+            let _ = stream.write_all(
+                b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn the_token_reaches_an_http_remote_only_as_a_header_from_the_environment() {
+    let w = World::new();
+    let a = w.clone("a");
+    let (url, seen) = recording_http_server();
+    let origin = url.trim_end_matches("repo.git");
+    // A header persisted by actions/checkout must not be sent alongside ours.
+    git(
+        &a,
+        &[
+            "config",
+            &format!("http.{origin}.extraheader"),
+            "AUTHORIZATION: basic T0xE",
+        ],
+    );
+    let opts = CasOptions {
+        token: Some(kv_jit::git::Token::new("ghs_verysecret")),
+        ..CasOptions::default()
+    };
+    let err = commit_entries(
+        &a,
+        &url,
+        "main",
+        LEDGER,
+        &[granted("2026/x", Utc::now())],
+        &opts,
+    )
+    .unwrap_err();
+    assert!(!err.to_string().contains("ghs_verysecret"), "{err}");
+    let requests = seen.lock().unwrap().join("\n---\n");
+    // base64("x-access-token:ghs_verysecret")
+    let ours = "eC1hY2Nlc3MtdG9rZW46Z2hzX3ZlcnlzZWNyZXQ=";
+    let auth: Vec<&str> = requests
+        .lines()
+        .filter(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+        .collect();
+    assert!(!auth.is_empty(), "{requests}");
+    assert!(
+        auth.iter().all(|l| l.trim_end().ends_with(ours)),
+        "{requests}"
+    );
+    // Nothing was written to the repository's configuration.
+    let config = std::fs::read_to_string(a.join(".git/config")).unwrap();
+    assert!(!config.contains("verysecret") && !config.contains(ours));
+}
