@@ -149,18 +149,14 @@ pub fn commit_entries(
             (opts.sleeper)(backoff(opts, attempt - 1));
         }
         match try_once(&git, branch, ledger_path, new, opts)? {
-            Attempt::Done(outcome) => {
-                return Ok(match outcome {
-                    CommitOutcome::Pushed {
-                        commit, entries, ..
-                    } => CommitOutcome::Pushed {
-                        commit,
-                        entries,
-                        attempts: attempt,
-                    },
-                    other => other,
+            Attempt::Pushed { commit, entries } => {
+                return Ok(CommitOutcome::Pushed {
+                    commit,
+                    entries,
+                    attempts: attempt,
                 });
             }
+            Attempt::AlreadyRecorded { tip } => return Ok(CommitOutcome::AlreadyRecorded { tip }),
             Attempt::LostRace(why) => last_rejection = why,
         }
     }
@@ -183,7 +179,8 @@ fn backoff(opts: &CasOptions, retry: u32) -> Duration {
 }
 
 enum Attempt {
-    Done(CommitOutcome),
+    Pushed { commit: String, entries: Vec<Entry> },
+    AlreadyRecorded { tip: Option<String> },
     LostRace(String),
 }
 
@@ -203,7 +200,7 @@ fn try_once(
     let existing = ledger::parse_ledger(&format!("{branch}:{ledger_path}"), &old)?;
     let fresh = ledger::dedupe(&existing, new.to_vec());
     if fresh.is_empty() {
-        return Ok(Attempt::Done(CommitOutcome::AlreadyRecorded { tip: base }));
+        return Ok(Attempt::AlreadyRecorded { tip: base });
     }
     let entries = ledger::append(&Tip::of(&existing), fresh);
     drop(existing);
@@ -221,11 +218,7 @@ fn try_once(
     let commit = git.run_as_author(&args, &commit_message(&entries), opts)?;
 
     match git.push(&commit, branch)? {
-        Push::Accepted => Ok(Attempt::Done(CommitOutcome::Pushed {
-            commit,
-            entries,
-            attempts: 0,
-        })),
+        Push::Accepted => Ok(Attempt::Pushed { commit, entries }),
         Push::LostRace(why) => Ok(Attempt::LostRace(why)),
     }
 }
