@@ -101,7 +101,8 @@ pub enum CommitOutcome {
     /// The entries were appended and pushed.
     Pushed {
         commit: String,
-        /// The entries as written (with their seq and hashes).
+        /// The entries as written, with their seq and hashes: those of `new` that the ledger
+        /// did not already record.
         entries: Vec<Entry>,
         /// 1 when the first push won.
         attempts: u32,
