@@ -324,9 +324,22 @@ pub fn verify_file(path: &Path) -> Result<VerifyReport, VerifyError> {
         path: name.clone(),
         source,
     };
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let mut linker = Linker::new(&name);
-    let mut buf: Vec<u8> = Vec::with_capacity(PIECE + PIECE / 4);
+    let file = std::fs::File::open(path).map_err(io)?;
+    verify_stream(&name, file, PIECE)
+}
+
+/// [`verify_file`] for any reader, checking `piece` bytes at a time.
+fn verify_stream(
+    name: &str,
+    mut file: impl Read,
+    piece: usize,
+) -> Result<VerifyReport, VerifyError> {
+    let io = |source| VerifyError::Io {
+        path: name.to_owned(),
+        source,
+    };
+    let mut linker = Linker::new(name);
+    let mut buf: Vec<u8> = Vec::with_capacity(piece + piece / 4);
     let mut eof = false;
     while !eof {
         // Top the buffer up to a piece; a line longer than that grows it, up to a limit.
@@ -336,10 +349,10 @@ pub fn verify_file(path: &Path) -> Result<VerifyReport, VerifyError> {
                 Problem::Invalid(format!("line longer than {MAX_LINE} bytes")),
             ));
         }
-        let want = if buf.len() < PIECE {
-            PIECE
+        let want = if buf.len() < piece {
+            piece
         } else {
-            buf.len() + PIECE
+            buf.len() + piece
         };
         while buf.len() < want {
             // `read_to_end` fills spare capacity without zeroing it first.
@@ -671,4 +684,58 @@ fn hex(bytes: &[u8]) -> [u8; 64] {
 
 fn ascii(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::NewEntry;
+
+    fn ledger(n: usize) -> String {
+        let t = "2026-11-27T09:00:00Z".parse().unwrap();
+        let news = (0..n)
+            .map(|i| NewEntry {
+                request: Some(format!("2026/r{i}")),
+                ..NewEntry::new(t, Event::Refused)
+            })
+            .collect();
+        append(&Tip::genesis(), news).iter().map(to_line).collect()
+    }
+
+    fn stream(text: &str, piece: usize) -> Result<VerifyReport, VerifyError> {
+        verify_stream("l", text.as_bytes(), piece)
+    }
+
+    #[test]
+    fn pieces_link_and_number_lines_like_one_pass() {
+        let text = ledger(50);
+        // Pieces smaller than a line, about one line, and several lines.
+        for piece in [7, 150, 160, 1000, 1 << 20] {
+            assert_eq!(stream(&text, piece).unwrap().entries, 50, "piece {piece}");
+            let mut lines: Vec<&str> = text.lines().collect();
+            lines.remove(30);
+            let cut: String = lines.iter().map(|l| format!("{l}\n")).collect();
+            assert_eq!(
+                stream(&cut, piece).unwrap_err().line(),
+                Some(31),
+                "piece {piece}"
+            );
+            let edited = text.replacen("2026/r41", "2026/x41", 1);
+            assert_eq!(
+                stream(&edited, piece).unwrap_err().line(),
+                Some(42),
+                "piece {piece}"
+            );
+            let no_newline = &text[..text.len() - 1];
+            assert!(matches!(
+                stream(no_newline, piece),
+                Err(VerifyError::Line {
+                    line: 50,
+                    problem: Problem::NoFinalNewline,
+                    ..
+                })
+            ));
+            assert_eq!(stream("", piece).unwrap().entries, 0);
+        }
+    }
 }
