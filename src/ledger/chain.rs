@@ -328,10 +328,11 @@ pub fn verify_file(path: &Path) -> Result<VerifyReport, VerifyError> {
     verify_stream(&name, file, PIECE)
 }
 
-/// [`verify_file`] for any reader, checking `piece` bytes at a time.
+/// [`verify_file`] for any reader, checking `piece` bytes at a time. The next piece is read
+/// while the current one is checked.
 fn verify_stream(
     name: &str,
-    mut file: impl Read,
+    mut file: impl Read + Send,
     piece: usize,
 ) -> Result<VerifyReport, VerifyError> {
     let io = |source| VerifyError::Io {
@@ -339,43 +340,59 @@ fn verify_stream(
         source,
     };
     let mut linker = Linker::new(name);
-    let mut buf: Vec<u8> = Vec::with_capacity(piece + piece / 4);
-    let mut eof = false;
-    while !eof {
-        // Top the buffer up to a piece; a line longer than that grows it, up to a limit.
-        if buf.len() > MAX_LINE {
-            return Err(linker.fail(
-                linker.lines_before + 1,
-                Problem::Invalid(format!("line longer than {MAX_LINE} bytes")),
-            ));
-        }
-        let want = if buf.len() < piece {
-            piece
-        } else {
-            buf.len() + piece
-        };
-        while buf.len() < want {
-            // `read_to_end` fills spare capacity without zeroing it first.
-            let room = (want - buf.len()) as u64;
-            if (&mut file).take(room).read_to_end(&mut buf).map_err(io)? == 0 {
-                eof = true;
-                break;
+    let mut cur: Vec<u8> = Vec::with_capacity(piece + piece / 4);
+    let mut spare: Vec<u8> = Vec::with_capacity(piece + piece / 4);
+    let mut eof = fill(&mut file, &mut cur, piece).map_err(io)?;
+    loop {
+        // Check whole lines only; an unfinished last line waits for the next piece, and a
+        // line longer than a piece grows the buffer, up to a limit.
+        let end = loop {
+            if eof {
+                break cur.len();
             }
-        }
-        // Check whole lines only; the unfinished last one waits for the next piece.
-        let end = if eof {
-            buf.len()
-        } else {
-            match memchr::memrchr(b'\n', &buf) {
-                Some(i) => i + 1,
-                None => continue,
+            if let Some(i) = memchr::memrchr(b'\n', &cur) {
+                break i + 1;
             }
+            if cur.len() > MAX_LINE.max(piece) {
+                return Err(linker.fail(
+                    linker.lines_before + 1,
+                    Problem::Invalid(format!("line longer than {MAX_LINE} bytes")),
+                ));
+            }
+            let want = cur.len() + piece;
+            eof = fill(&mut file, &mut cur, want).map_err(io)?;
         };
-        linker.absorb(check_parallel(&buf[..end]))?;
-        linker.last_byte = buf[..end].last().copied().or(linker.last_byte);
-        buf.drain(..end);
+        spare.clear();
+        spare.extend_from_slice(&cur[end..]);
+        let (results, next_eof) = if eof {
+            (check_parallel(&cur[..end]), Ok(true))
+        } else {
+            std::thread::scope(|s| {
+                let reader = s.spawn(|| fill(&mut file, &mut spare, piece));
+                let results = check_parallel(&cur[..end]);
+                (results, reader.join().expect("reader thread panicked"))
+            })
+        };
+        linker.absorb(results)?;
+        linker.last_byte = cur[..end].last().copied().or(linker.last_byte);
+        if eof {
+            return linker.finish();
+        }
+        eof = next_eof.map_err(io)?;
+        std::mem::swap(&mut cur, &mut spare);
     }
-    linker.finish()
+}
+
+/// Reads until `buf` holds `want` bytes; true at end of file.
+fn fill(file: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
+    while buf.len() < want {
+        // `read_to_end` fills spare capacity without zeroing it first.
+        let room = (want - buf.len()) as u64;
+        if file.take(room).read_to_end(buf)? == 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Bytes read per piece by [`verify_file`]: large enough that thread start-up is noise, small
