@@ -319,6 +319,8 @@ impl Git {
         }
         // Never wait for a password on a terminal nobody watches.
         c.env("GIT_TERMINAL_PROMPT", "0");
+        // Untranslated messages: push rejections and a missing branch are recognised by text.
+        c.env("LC_ALL", "C");
         c.env("GIT_TRACE_REDACT", "1");
         c.stdin(Stdio::null());
         c
