@@ -15,7 +15,7 @@
 //!   (including non-ASCII and `/`) written as itself;
 //! - integers in plain decimal (`v`, `seq`, `pr`, `lag_seconds`); no floats anywhere;
 //! - times as `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds);
-//! - hashes (`prev`, `request_sha256`) as 64 lowercase hex digits;
+//! - `prev` as 64 lowercase hex digits (and `request_sha256` too, as kv-jit writes it);
 //! - and no `hash` member.
 //!
 //! `hash` = lowercase hex SHA-256 of those bytes. The stored line is the canonical form with
