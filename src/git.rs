@@ -101,7 +101,8 @@ pub enum CommitOutcome {
     /// The entries were appended and pushed.
     Pushed {
         commit: String,
-        /// The entries as written (with their seq and hashes).
+        /// The entries as written, with their seq and hashes: those of `new` that the ledger
+        /// did not already record.
         entries: Vec<Entry>,
         /// 1 when the first push won.
         attempts: u32,
@@ -149,18 +150,14 @@ pub fn commit_entries(
             (opts.sleeper)(backoff(opts, attempt - 1));
         }
         match try_once(&git, branch, ledger_path, new, opts)? {
-            Attempt::Done(outcome) => {
-                return Ok(match outcome {
-                    CommitOutcome::Pushed {
-                        commit, entries, ..
-                    } => CommitOutcome::Pushed {
-                        commit,
-                        entries,
-                        attempts: attempt,
-                    },
-                    other => other,
+            Attempt::Pushed { commit, entries } => {
+                return Ok(CommitOutcome::Pushed {
+                    commit,
+                    entries,
+                    attempts: attempt,
                 });
             }
+            Attempt::AlreadyRecorded { tip } => return Ok(CommitOutcome::AlreadyRecorded { tip }),
             Attempt::LostRace(why) => last_rejection = why,
         }
     }
@@ -201,7 +198,8 @@ fn backoff(opts: &CasOptions, retry: u32) -> Duration {
 }
 
 enum Attempt {
-    Done(CommitOutcome),
+    Pushed { commit: String, entries: Vec<Entry> },
+    AlreadyRecorded { tip: Option<String> },
     LostRace(String),
 }
 
@@ -221,7 +219,7 @@ fn try_once(
     let existing = ledger::parse_ledger(&format!("{branch}:{ledger_path}"), &old)?;
     let fresh = ledger::dedupe(&existing, new.to_vec());
     if fresh.is_empty() {
-        return Ok(Attempt::Done(CommitOutcome::AlreadyRecorded { tip: base }));
+        return Ok(Attempt::AlreadyRecorded { tip: base });
     }
     let entries = ledger::append(&Tip::of(&existing), fresh);
     drop(existing);
@@ -239,11 +237,7 @@ fn try_once(
     let commit = git.run_as_author(&args, &commit_message(&entries), opts)?;
 
     match git.push(&commit, branch)? {
-        Push::Accepted => Ok(Attempt::Done(CommitOutcome::Pushed {
-            commit,
-            entries,
-            attempts: 0,
-        })),
+        Push::Accepted => Ok(Attempt::Pushed { commit, entries }),
         Push::LostRace(why) => Ok(Attempt::LostRace(why)),
     }
 }
@@ -254,7 +248,7 @@ fn commit_message(entries: &[Entry]) -> String {
     let describe = |e: &Entry| {
         format!(
             "{} {}",
-            event_name(e.event),
+            e.event.as_str(),
             e.request
                 .as_deref()
                 .or(e.assignment.as_deref())
@@ -273,7 +267,7 @@ fn commit_message(entries: &[Entry]) -> String {
             }
             let parts: Vec<String> = counts
                 .iter()
-                .map(|(ev, n)| format!("{n} {}", event_name(*ev)))
+                .map(|(ev, n)| format!("{n} {}", ev.as_str()))
                 .collect();
             format!("audit: {}", parts.join(", "))
         }
@@ -284,17 +278,6 @@ fn commit_message(entries: &[Entry]) -> String {
         msg.push_str(&format!("#{} {}\n", e.seq, describe(e)));
     }
     msg
-}
-
-fn event_name(e: Event) -> &'static str {
-    match e {
-        Event::Granted => "granted",
-        Event::GrantFailed => "grant_failed",
-        Event::Revoked => "revoked",
-        Event::RevokeFailed => "revoke_failed",
-        Event::Refused => "refused",
-        Event::Drift => "drift",
-    }
 }
 
 enum Push {
@@ -338,11 +321,10 @@ impl Git {
             http_origin: None,
         };
         git.git_dir = PathBuf::from(git.run(&["rev-parse", "--absolute-git-dir"])?);
-        let url = if remote.contains("://") {
-            remote.to_owned()
-        } else {
-            git.run(&["remote", "get-url", remote])?
-        };
+        // A remote name resolves to its URL; anything else (a URL or a path) is its own.
+        let url = git
+            .run(&["remote", "get-url", remote])
+            .unwrap_or_else(|_| remote.to_owned());
         git.http_origin = http_origin(&url);
         Ok(git)
     }
@@ -355,6 +337,8 @@ impl Git {
         }
         // Never wait for a password on a terminal nobody watches.
         c.env("GIT_TERMINAL_PROMPT", "0");
+        // Untranslated messages: push rejections and a missing branch are recognised by text.
+        c.env("LC_ALL", "C");
         c.env("GIT_TRACE_REDACT", "1");
         c.stdin(Stdio::null());
         c

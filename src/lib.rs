@@ -22,7 +22,6 @@ pub mod policy;
 pub mod request;
 pub mod yaml;
 
-
 use std::process::ExitCode;
 
 use clap::Parser;

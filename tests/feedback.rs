@@ -3,10 +3,10 @@
 #[path = "support/github.rs"]
 mod support;
 
+use kv_jit::emulator::github::{CommentSeed, FileSeed};
 use kv_jit::github::feedback::{
     PLAN_MARKER, PlanRow, Sticky, changed_files, escape_cell, render_plan, upsert_sticky_comment,
 };
-use kv_jit::emulator::github::{CommentSeed, FileSeed};
 use support::*;
 
 #[tokio::test]

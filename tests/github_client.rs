@@ -5,10 +5,10 @@
 #[path = "support/github.rs"]
 mod support;
 
+use kv_jit::emulator::github::Fault;
 use kv_jit::github::client::{
     API_VERSION, GithubClient, GithubError, Repo, RetryPolicy, TeamMembership, Token,
 };
-use kv_jit::emulator::github::Fault;
 use octocrab::commits::PullRequestTarget;
 use octocrab::models::CommentId;
 use support::*;

@@ -355,3 +355,30 @@ fn large_ledgers_verify_in_parallel_and_still_name_the_first_bad_line() {
         assert_eq!(bad_line(&join(&d)).0, k as u64 + 1, "deleted {k}");
     }
 }
+
+#[test]
+fn two_runs_granting_one_request_with_different_windows_record_it_once() {
+    let existing = append(&Tip::genesis(), vec![granted(1)]);
+    let mut other_run = granted(1);
+    other_run.window = other_run.window.map(|w| Window {
+        start: w.start + Duration::seconds(40),
+        expires: w.expires + Duration::seconds(40),
+    });
+    assert!(dedupe(&existing, vec![other_run]).is_empty());
+}
+
+#[test]
+fn invalid_utf8_is_named_by_line() {
+    let l = ledger(3);
+    let mut bytes = l.into_bytes();
+    let second = bytes.iter().position(|&b| b == b'\n').unwrap() + 20;
+    bytes[second] = 0xff;
+    match verify_bytes("x", &bytes) {
+        Err(VerifyError::Line {
+            line: 2,
+            problem: Problem::Invalid(_),
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+}

@@ -286,7 +286,12 @@ pub async fn spawn(seed: Seed) -> std::io::Result<EmulatorHandle> {
     let core = Arc::new(Core::default());
     let (app, github) = build_app(&core, seed, &format!("http://{addr}"));
     let task = tokio::spawn(serve(listener, core.clone(), app));
-    Ok(EmulatorHandle { addr, core, github, task })
+    Ok(EmulatorHandle {
+        addr,
+        core,
+        github,
+        task,
+    })
 }
 
 /// `kv-jit emulator --listen ADDR --seed FILE`: prints the base URL and serves until Ctrl-C.
@@ -331,7 +336,10 @@ fn build_app(core: &Arc<Core>, seed: Seed, base_url: &str) -> (Router, Arc<githu
 /// Unknown paths answer in the shape of the service the path looks like.
 async fn not_found(uri: axum::http::Uri) -> Response<Body> {
     let path = uri.path();
-    let body = if path.starts_with("/repos/") || path.starts_with("/orgs/") || path.starts_with("/api/v3/") {
+    let body = if path.starts_with("/repos/")
+        || path.starts_with("/orgs/")
+        || path.starts_with("/api/v3/")
+    {
         serde_json::json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
     } else {
         serde_json::json!({"error": {"code": "NotFound", "message": format!("The emulator has no route for '{path}'.")}})

@@ -1,12 +1,15 @@
 //! The hash chain: canonical bytes, appending, de-duplication and verification.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
+use std::io::Read;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use super::borrowed::EntryRef;
 use super::entry::{Entry, Event, FORMAT_VERSION, NewEntry, Window, scrub_error, whole_seconds};
 
 /// `prev` of the first entry.
@@ -47,9 +50,14 @@ impl Tip {
 
 /// Appends the entry's canonical form (the line without its `hash` member) to `out`.
 pub fn canonical_into(entry: &Entry, out: &mut Vec<u8>) {
+    canonical_of(entry, out);
+}
+
+/// Serialises `value` (an [`Entry`] or its borrowing mirror) and cuts its `hash` member.
+fn canonical_of<T: serde::Serialize>(value: &T, out: &mut Vec<u8>) {
     let start = out.len();
     // Serialising plain structs and strings into a Vec cannot fail.
-    serde_json::to_writer(&mut *out, entry).expect("entry serialises");
+    serde_json::to_writer(&mut *out, value).expect("entry serialises");
     // `hash` is the last member; cut it (whatever its current value) and close the object.
     // `,"hash":"` cannot occur inside a JSON string, where every `"` is escaped.
     let cut = out[start..]
@@ -128,15 +136,18 @@ pub fn append(tip: &Tip, new: Vec<NewEntry>) -> Vec<Entry> {
 
 /// What makes two entries "the same event", so a re-run never records one twice.
 ///
-/// - `granted`, `revoked`, `drift`: (event, request, assignment, window). A request is granted
-///   at most once and its assignment revoked at most once per window, whenever that happened,
-///   so a run that crashed after pushing and re-does the (idempotent) Azure call finds its
-///   entry already there.
+/// - `granted`, `drift`: (event, request, assignment). A request id is granted at most once
+///   for all time, whenever and with whatever window a run computed, so a run that crashed
+///   after pushing (or raced another run granting the same request) finds its entry there.
+/// - `revoked`: (event, request, assignment, window). The window is copied from the grant, so
+///   it is the same in every run that revokes that grant.
 /// - `refused`: (event, request, request_sha256). The same file content is refused once, not
 ///   on every run; an edited file is a new refusal.
 /// - `grant_failed`, `revoke_failed`: (event, request, assignment, window, time). Each failed
 ///   attempt is its own fact; only a replay of the very same attempt (same instant, as when a
 ///   push is retried) is a duplicate.
+///
+/// Times and windows are compared at whole seconds, as they are stored.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DedupeKey {
     event: Event,
@@ -162,9 +173,8 @@ impl DedupeKey {
             expires: whole_seconds(w.expires),
         });
         let (assignment, window, sha, time) = match event {
-            Event::Granted | Event::Revoked | Event::Drift => {
-                (assignment.clone(), window, None, None)
-            }
+            Event::Granted | Event::Drift => (assignment.clone(), None, None, None),
+            Event::Revoked => (assignment.clone(), window, None, None),
             Event::Refused => (None, None, request_sha256.clone(), None),
             Event::GrantFailed | Event::RevokeFailed => {
                 (assignment.clone(), window, None, Some(whole_seconds(time)))
@@ -305,93 +315,201 @@ impl VerifyError {
     }
 }
 
-/// Reads and verifies a whole ledger file. A missing file is an I/O error, not an empty ledger:
-/// `audit verify` on a wrong path must not pass.
+/// Reads and verifies a whole ledger file, streaming it in pieces of a few tens of MB so
+/// memory stays flat whatever the ledger's size. A missing file is an I/O error, not an empty
+/// ledger: `audit verify` on a wrong path must not pass.
 pub fn verify_file(path: &Path) -> Result<VerifyReport, VerifyError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| VerifyError::Io {
+    let io = |source| VerifyError::Io {
         path: name.clone(),
         source,
-    })?;
-    verify_bytes(&name, &bytes)
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    verify_stream(&name, file, PIECE)
 }
 
+/// [`verify_file`] for any reader, checking `piece` bytes at a time. The next piece is read
+/// while the current one is checked.
+fn verify_stream(
+    name: &str,
+    mut file: impl Read + Send,
+    piece: usize,
+) -> Result<VerifyReport, VerifyError> {
+    let io = |source| VerifyError::Io {
+        path: name.to_owned(),
+        source,
+    };
+    let mut linker = Linker::new(name);
+    let mut cur: Vec<u8> = Vec::with_capacity(piece + piece / 4);
+    let mut spare: Vec<u8> = Vec::with_capacity(piece + piece / 4);
+    let mut eof = fill(&mut file, &mut cur, piece).map_err(io)?;
+    loop {
+        // Check whole lines only; an unfinished last line waits for the next piece, and a
+        // line longer than a piece grows the buffer, up to a limit.
+        let end = loop {
+            if eof {
+                break cur.len();
+            }
+            if let Some(i) = memchr::memrchr(b'\n', &cur) {
+                break i + 1;
+            }
+            if cur.len() > MAX_LINE.max(piece) {
+                return Err(linker.fail(
+                    linker.lines_before + 1,
+                    Problem::Invalid(format!("line longer than {MAX_LINE} bytes")),
+                ));
+            }
+            let want = cur.len() + piece;
+            eof = fill(&mut file, &mut cur, want).map_err(io)?;
+        };
+        spare.clear();
+        spare.extend_from_slice(&cur[end..]);
+        let (results, next_eof) = if eof {
+            (check_parallel(&cur[..end]), Ok(true))
+        } else {
+            std::thread::scope(|s| {
+                let reader = s.spawn(|| fill(&mut file, &mut spare, piece));
+                let results = check_parallel(&cur[..end]);
+                (results, reader.join().expect("reader thread panicked"))
+            })
+        };
+        linker.absorb(results)?;
+        linker.last_byte = cur[..end].last().copied().or(linker.last_byte);
+        if eof {
+            return linker.finish();
+        }
+        eof = next_eof.map_err(io)?;
+        std::mem::swap(&mut cur, &mut spare);
+    }
+}
+
+/// Reads until `buf` holds `want` bytes; true at end of file.
+fn fill(file: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
+    while buf.len() < want {
+        // `read_to_end` fills spare capacity without zeroing it first.
+        let room = (want - buf.len()) as u64;
+        if file.take(room).read_to_end(buf)? == 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Bytes read per piece by [`verify_file`]: large enough that thread start-up is noise, small
+/// enough to stay in memory comfortably.
+const PIECE: usize = 32 << 20;
+/// No entry comes near this; a longer "line" is not a ledger.
+const MAX_LINE: usize = 64 << 20;
+
 /// Verifies a whole ledger held in memory; `name` is used in messages.
+pub fn verify_bytes(name: &str, bytes: &[u8]) -> Result<VerifyReport, VerifyError> {
+    let mut linker = Linker::new(name);
+    linker.absorb(check_parallel(bytes))?;
+    linker.last_byte = bytes.last().copied();
+    linker.finish()
+}
+
+/// Checks the lines of `bytes` (whole lines, except perhaps the file's last) in parallel.
 ///
 /// The work per line (strict parse, canonical re-serialisation, SHA-256) is independent, so
-/// the buffer is cut at line boundaries into one chunk per available core; each chunk checks
-/// its own lines and its internal links, and the links between chunks are checked last. The
+/// the bytes are cut at line boundaries into one chunk per available core; each chunk checks
+/// its own lines and its internal links, and [`Linker`] checks the links between chunks. The
 /// reported problem is always the one on the lowest line number, as a sequential pass would
 /// report.
-pub fn verify_bytes(name: &str, bytes: &[u8]) -> Result<VerifyReport, VerifyError> {
+fn check_parallel(bytes: &[u8]) -> Vec<ChunkResult> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     // Below ~1 MB threads cost more than they save.
     let chunks = split_lines(bytes, if bytes.len() < 1 << 20 { 1 } else { threads });
-    let results: Vec<ChunkResult> = if chunks.len() == 1 {
-        vec![check_chunk(chunks[0])]
-    } else {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = chunks
-                .iter()
-                .map(|&c| s.spawn(move || check_chunk(c)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("verify thread panicked"))
-                .collect()
-        })
-    };
-
-    let fail = |line: u64, problem: Problem| VerifyError::Line {
-        path: name.to_owned(),
-        line,
-        problem,
-    };
-    let mut lines_before = 0u64;
-    let mut tip: Option<(u64, [u8; 64])> = None;
-    for r in results {
-        if let Some((first_seq, first_prev)) = &r.first {
-            let (expected_seq, expected_prev) = match &tip {
-                None => (1, GENESIS_BYTES),
-                Some((seq, hash)) => (seq + 1, *hash),
-            };
-            if *first_seq != expected_seq {
-                return Err(fail(
-                    lines_before + 1,
-                    Problem::Seq {
-                        found: *first_seq,
-                        expected: expected_seq,
-                    },
-                ));
-            }
-            if first_prev.as_bytes() != expected_prev.as_slice() {
-                return Err(fail(
-                    lines_before + 1,
-                    Problem::Prev {
-                        found: first_prev.clone(),
-                        expected: ascii(&expected_prev),
-                    },
-                ));
-            }
-        }
-        if let Some((line, problem)) = r.error {
-            return Err(fail(lines_before + line, problem));
-        }
-        lines_before += r.lines;
-        if let Some(last) = r.last {
-            tip = Some(last);
-        }
+    if chunks.len() == 1 {
+        return vec![check_chunk(chunks[0])];
     }
-    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
-        return Err(fail(lines_before, Problem::NoFinalNewline));
-    }
-    Ok(VerifyReport {
-        entries: lines_before,
-        tip: tip.map_or_else(Tip::genesis, |(seq, hash)| Tip {
-            seq,
-            hash: ascii(&hash),
-        }),
+    std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|&c| s.spawn(move || check_chunk(c)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("verify thread panicked"))
+            .collect()
     })
+}
+
+/// Links checked chunks into one chain, in order, and numbers their lines.
+struct Linker<'a> {
+    name: &'a str,
+    lines_before: u64,
+    tip: Option<(u64, [u8; 64])>,
+    last_byte: Option<u8>,
+}
+
+impl<'a> Linker<'a> {
+    fn new(name: &'a str) -> Self {
+        Self {
+            name,
+            lines_before: 0,
+            tip: None,
+            last_byte: None,
+        }
+    }
+
+    fn fail(&self, line: u64, problem: Problem) -> VerifyError {
+        VerifyError::Line {
+            path: self.name.to_owned(),
+            line,
+            problem,
+        }
+    }
+
+    fn absorb(&mut self, results: Vec<ChunkResult>) -> Result<(), VerifyError> {
+        for r in results {
+            if let Some((first_seq, first_prev)) = &r.first {
+                let (expected_seq, expected_prev) = match &self.tip {
+                    None => (1, GENESIS_BYTES),
+                    Some((seq, hash)) => (seq + 1, *hash),
+                };
+                if *first_seq != expected_seq {
+                    return Err(self.fail(
+                        self.lines_before + 1,
+                        Problem::Seq {
+                            found: *first_seq,
+                            expected: expected_seq,
+                        },
+                    ));
+                }
+                if first_prev.as_bytes() != expected_prev.as_slice() {
+                    return Err(self.fail(
+                        self.lines_before + 1,
+                        Problem::Prev {
+                            found: first_prev.clone(),
+                            expected: ascii(&expected_prev),
+                        },
+                    ));
+                }
+            }
+            if let Some((line, problem)) = r.error {
+                return Err(self.fail(self.lines_before + line, problem));
+            }
+            self.lines_before += r.lines;
+            if let Some(last) = r.last {
+                self.tip = Some(last);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<VerifyReport, VerifyError> {
+        if self.last_byte.is_some_and(|b| b != b'\n') {
+            return Err(self.fail(self.lines_before, Problem::NoFinalNewline));
+        }
+        Ok(VerifyReport {
+            entries: self.lines_before,
+            tip: self.tip.map_or_else(Tip::genesis, |(seq, hash)| Tip {
+                seq,
+                hash: ascii(&hash),
+            }),
+        })
+    }
 }
 
 /// Verifies `bytes` and returns its entries, for callers that need the state (the engine, the
@@ -420,7 +538,7 @@ fn split_lines(bytes: &[u8], n: usize) -> Vec<&[u8]> {
     let mut rest = bytes;
     for i in (1..n).rev() {
         let target = rest.len() / (i + 1);
-        let Some(cut) = rest[target..].iter().position(|&b| b == b'\n') else {
+        let Some(cut) = memchr::memchr(b'\n', &rest[target..]) else {
             break;
         };
         let (head, tail) = rest.split_at(target + cut + 1);
@@ -454,9 +572,14 @@ fn check_chunk(chunk: &[u8]) -> ChunkResult {
     if chunk.is_empty() {
         return r;
     }
-    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+    // Valid UTF-8 checked once per chunk (fast, SIMD) spares serde_json checking every string.
+    let all: Box<dyn Iterator<Item = (&[u8], Option<&str>)>> = match std::str::from_utf8(body) {
+        Ok(text) => Box::new(text.split('\n').map(|l| (l.as_bytes(), Some(l)))),
+        Err(_) => Box::new(lines(body).map(|l| (l, None))),
+    };
+    for (i, (line, text)) in all.enumerate() {
         let n = i as u64 + 1;
-        match check_line(line, &mut canon) {
+        match check_line(line, text, &mut canon) {
             Err(p) => {
                 r.error = Some((n, p));
                 return r;
@@ -477,14 +600,14 @@ fn check_chunk(chunk: &[u8]) -> ChunkResult {
                         r.error = Some((
                             n,
                             Problem::Prev {
-                                found: prev,
+                                found: prev.into_owned(),
                                 expected: ascii(last_hash),
                             },
                         ));
                         return r;
                     }
                 } else {
-                    r.first = Some((seq, prev));
+                    r.first = Some((seq, prev.into_owned()));
                 }
                 r.last = Some((seq, hash));
                 r.lines = n;
@@ -495,7 +618,12 @@ fn check_chunk(chunk: &[u8]) -> ChunkResult {
 }
 
 /// Checks one line on its own; returns its seq, its `prev` and its hash.
-fn check_line(line: &[u8], canon: &mut Vec<u8>) -> Result<(u64, String, [u8; 64]), Problem> {
+/// `text` is `line` when it is already known to be UTF-8.
+fn check_line<'a>(
+    line: &'a [u8],
+    text: Option<&'a str>,
+    canon: &mut Vec<u8>,
+) -> Result<(u64, Cow<'a, str>, [u8; 64]), Problem> {
     if line.is_empty() {
         return Err(Problem::Empty);
     }
@@ -512,27 +640,53 @@ fn check_line(line: &[u8], canon: &mut Vec<u8>) -> Result<(u64, String, [u8; 64]
             Ok(_) => Problem::NoHash,
         });
     }
-    let entry: Entry = serde_json::from_slice(line).map_err(|e| Problem::Invalid(e.to_string()))?;
-    if entry.v != FORMAT_VERSION {
+    canon.clear();
+    let fast = match text {
+        Some(t) => serde_json::from_str::<EntryRef<'_>>(t),
+        None => serde_json::from_slice::<EntryRef<'_>>(line),
+    };
+    let (v, seq, prev, recorded) = match fast {
+        Ok(e) => {
+            e.write_canonical(canon);
+            (e.v, e.seq, Cow::Borrowed(e.prev), Cow::Borrowed(e.hash))
+        }
+        // Escaped strings (or an invalid line): the owned parse decides and explains.
+        Err(_) => {
+            let e: Entry =
+                serde_json::from_slice(line).map_err(|e| Problem::Invalid(e.to_string()))?;
+            canonical_of(&e, canon);
+            (e.v, e.seq, Cow::Owned(e.prev), Cow::Owned(e.hash))
+        }
+    };
+    if v != FORMAT_VERSION {
         return Err(Problem::Invalid(format!(
-            "format version {} is not supported (this kv-jit reads {FORMAT_VERSION})",
-            entry.v
+            "format version {v} is not supported (this kv-jit reads {FORMAT_VERSION})"
         )));
     }
-    canon.clear();
-    canonical_into(&entry, canon);
     let content = &line[..line.len() - HASH_TAIL_LEN];
     if canon.len() != content.len() + 1 || !canon.starts_with(content) {
         return Err(Problem::NotCanonical);
     }
     let computed = hex(&Sha256::digest(&canon));
-    if computed.as_slice() != entry.hash.as_bytes() {
+    if computed.as_slice() != recorded.as_bytes() {
         return Err(Problem::HashMismatch {
-            recorded: entry.hash,
+            recorded: recorded.into_owned(),
             computed: ascii(&computed),
         });
     }
-    Ok((entry.seq, entry.prev, computed))
+    Ok((seq, prev, computed))
+}
+
+/// The lines of `body` (which does not end with `\n`), found with SIMD rather than byte by byte.
+fn lines(body: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', body)
+        .chain(std::iter::once(body.len()))
+        .map(move |end| {
+            let line = &body[start..end];
+            start = end + 1;
+            line
+        })
 }
 
 fn hex(bytes: &[u8]) -> [u8; 64] {
@@ -547,4 +701,58 @@ fn hex(bytes: &[u8]) -> [u8; 64] {
 
 fn ascii(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::NewEntry;
+
+    fn ledger(n: usize) -> String {
+        let t = "2026-11-27T09:00:00Z".parse().unwrap();
+        let news = (0..n)
+            .map(|i| NewEntry {
+                request: Some(format!("2026/r{i}")),
+                ..NewEntry::new(t, Event::Refused)
+            })
+            .collect();
+        append(&Tip::genesis(), news).iter().map(to_line).collect()
+    }
+
+    fn stream(text: &str, piece: usize) -> Result<VerifyReport, VerifyError> {
+        verify_stream("l", text.as_bytes(), piece)
+    }
+
+    #[test]
+    fn pieces_link_and_number_lines_like_one_pass() {
+        let text = ledger(50);
+        // Pieces smaller than a line, about one line, and several lines.
+        for piece in [7, 150, 160, 1000, 1 << 20] {
+            assert_eq!(stream(&text, piece).unwrap().entries, 50, "piece {piece}");
+            let mut lines: Vec<&str> = text.lines().collect();
+            lines.remove(30);
+            let cut: String = lines.iter().map(|l| format!("{l}\n")).collect();
+            assert_eq!(
+                stream(&cut, piece).unwrap_err().line(),
+                Some(31),
+                "piece {piece}"
+            );
+            let edited = text.replacen("2026/r41", "2026/x41", 1);
+            assert_eq!(
+                stream(&edited, piece).unwrap_err().line(),
+                Some(42),
+                "piece {piece}"
+            );
+            let no_newline = &text[..text.len() - 1];
+            assert!(matches!(
+                stream(no_newline, piece),
+                Err(VerifyError::Line {
+                    line: 50,
+                    problem: Problem::NoFinalNewline,
+                    ..
+                })
+            ));
+            assert_eq!(stream("", piece).unwrap().entries, 0);
+        }
+    }
 }

@@ -29,6 +29,20 @@ pub enum Event {
     Drift,
 }
 
+impl Event {
+    /// The name as written in the ledger.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Granted => "granted",
+            Event::GrantFailed => "grant_failed",
+            Event::Revoked => "revoked",
+            Event::RevokeFailed => "revoke_failed",
+            Event::Refused => "refused",
+            Event::Drift => "drift",
+        }
+    }
+}
+
 /// Why a grant was revoked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -41,6 +55,18 @@ pub enum Reason {
     Orphan,
     /// Removed outside kv-jit (found gone while revoking).
     External,
+}
+
+impl Reason {
+    /// The name as written in the ledger.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Expired => "expired",
+            Reason::Early => "early",
+            Reason::Orphan => "orphan",
+            Reason::External => "external",
+        }
+    }
 }
 
 /// The Azure role, as configured: its definition id and the alias the request used.

@@ -15,7 +15,7 @@
 //!   (including non-ASCII and `/`) written as itself;
 //! - integers in plain decimal (`v`, `seq`, `pr`, `lag_seconds`); no floats anywhere;
 //! - times as `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds);
-//! - hashes (`prev`, `request_sha256`) as 64 lowercase hex digits;
+//! - `prev` as 64 lowercase hex digits (and `request_sha256` too, as kv-jit writes it);
 //! - and no `hash` member.
 //!
 //! `hash` = lowercase hex SHA-256 of those bytes. The stored line is the canonical form with
@@ -27,6 +27,7 @@
 //! The first entry has `seq` 1 and `prev` of 64 zeros ([`GENESIS`]); each next entry has
 //! `seq` + 1 and `prev` = the previous `hash`. Every line, the last included, ends with `\n`.
 
+mod borrowed;
 mod chain;
 mod entry;
 mod state;

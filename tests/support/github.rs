@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kv_jit::github::client::{GithubClient, Repo, RetryPolicy, Token};
 use kv_jit::emulator::github::{
     CommitSeed, FileSeed, GithubSeed, GithubState, PullSeed, RepoSeed, ReviewSeed, TeamSeed,
     TokenSeed, spawn_for_tests,
 };
+use kv_jit::github::client::{GithubClient, Repo, RetryPolicy, Token};
 
 pub const REQUEST: &str = "requests/2026/alice-api-key.yaml";
 pub const BASE: &str = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0";

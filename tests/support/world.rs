@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use kv_jit::emulator::{EmulatorHandle, Seed};
 use kv_jit::emulator::github::{
     CommitSeed, FileSeed, GithubSeed, GithubState, PullSeed, RepoSeed, ReviewSeed,
 };
+use kv_jit::emulator::{EmulatorHandle, Seed};
 
 pub const TENANT: &str = "11111111-1111-1111-1111-111111111111";
 pub const SUB: &str = "22222222-2222-2222-2222-222222222222";
