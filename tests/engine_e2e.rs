@@ -139,3 +139,162 @@ async fn plan_shows_what_grant_would_do_without_doing_it() {
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(v[0]["action"], "grant");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_runs_racing_to_grant_record_exactly_one_grant() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    let clones: Vec<_> = (0..3).map(|i| w.clone(&format!("racer{i}"))).collect();
+    let runs = futures_util::future::join_all(
+        clones
+            .iter()
+            .map(|c| w.kv_jit_in(c, &["grant", "--now", T0], &[])),
+    )
+    .await;
+    for run in &runs {
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    }
+    assert_eq!(
+        w.ledger_events(),
+        [("granted".into(), REQUEST_ID.into(), None)],
+        "exactly one entry, whoever won"
+    );
+    let verify = w.kv_jit_in(&clones[0], &["audit", "verify"], &[]).await;
+    world::git(&clones[0], &["pull", "--quiet", "--ff-only"]);
+    let verify_after = w.kv_jit_in(&clones[0], &["audit", "verify"], &[]).await;
+    assert_eq!(
+        verify_after.code, 0,
+        "{} {}",
+        verify.stdout, verify_after.stdout
+    );
+    // However many PUTs raced, Azure holds one assignment.
+    use kv_jit::azure::Azure;
+    assert_eq!(
+        w.azure_client()
+            .list_managed(&World::vault_target())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_at_each_effect_boundary_the_next_run_converges() {
+    for point in ["after-effects", "after-ledger-push"] {
+        let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+        let killed = w
+            .kv_jit_in(
+                &w.work,
+                &["grant", "--now", T0],
+                &[("KV_JIT_FAILPOINT", point)],
+            )
+            .await;
+        assert_eq!(killed.code, -9, "{point}: the process was SIGKILLed");
+        let rerun = w.kv_jit(&["grant", "--now", "2026-11-27T09:01:00Z"]).await;
+        assert_eq!(rerun.code, 0, "{point}: {}{}", rerun.stdout, rerun.stderr);
+        assert_eq!(
+            w.ledger_events(),
+            [("granted".into(), REQUEST_ID.into(), None)],
+            "{point}"
+        );
+
+        let killed = w
+            .kv_jit_in(
+                &w.work,
+                &["revoke", "--now", "2026-11-27T11:00:00Z"],
+                &[("KV_JIT_FAILPOINT", point)],
+            )
+            .await;
+        assert_eq!(killed.code, -9, "{point}");
+        let rerun = w.kv_jit(&["revoke", "--now", "2026-11-27T11:05:00Z"]).await;
+        assert_eq!(rerun.code, 0, "{point}: {}{}", rerun.stdout, rerun.stderr);
+        assert_eq!(
+            w.ledger_events(),
+            [
+                ("granted".into(), REQUEST_ID.into(), None),
+                ("revoked".into(), REQUEST_ID.into(), Some("expired".into()))
+            ],
+            "{point}"
+        );
+        use kv_jit::azure::Azure;
+        assert!(
+            w.azure_client()
+                .list_managed(&World::vault_target())
+                .await
+                .unwrap()
+                .is_empty(),
+            "{point}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_removes_orphans_and_records_drift_once() {
+    use kv_jit::azure::{Azure, ExpiryMode, GrantSpec, Principal, PrincipalType, RevokeSpec};
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    assert_eq!(w.kv_jit(&["grant", "--now", T0]).await.code, 0);
+    let azure = w.azure_client();
+    let alice = Principal {
+        object_id: world::ALICE_OID.parse().unwrap(),
+        kind: PrincipalType::User,
+    };
+    let role = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7".parse().unwrap();
+    // An assignment carrying kv-jit's marker that the ledger never recorded: an orphan.
+    azure
+        .grant(&GrantSpec {
+            request_id: "2026/ghost".into(),
+            target: World::vault_target(),
+            role,
+            principal: alice,
+            starts_at: "2026-11-27T08:00:00Z".parse().unwrap(),
+            expires_at: "2026-11-27T20:00:00Z".parse().unwrap(),
+            mode: ExpiryMode::Revoker,
+            justification: None,
+        })
+        .await
+        .unwrap();
+    // And the ledger's grant removed behind kv-jit's back: drift.
+    let secrets_user = "4633458b-17de-408a-b874-0445c86b69e6".parse().unwrap();
+    azure
+        .revoke(&RevokeSpec {
+            request_id: REQUEST_ID.into(),
+            target: World::vault_target(),
+            role: secrets_user,
+            principal: alice,
+            mode: ExpiryMode::Revoker,
+        })
+        .await
+        .unwrap();
+
+    let run = w.kv_jit(&["revoke", "--now", "2026-11-27T09:30:00Z"]).await;
+    assert_eq!(
+        run.code, 1,
+        "drift is a finding: {}{}",
+        run.stdout, run.stderr
+    );
+    assert_eq!(
+        w.ledger_events()[1..],
+        [
+            ("revoked".into(), "2026/ghost".into(), Some("orphan".into())),
+            ("drift".into(), REQUEST_ID.into(), None)
+        ]
+    );
+    assert!(
+        azure
+            .list_managed(&World::vault_target())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Recorded once: the next run adds nothing.
+    let again = w.kv_jit(&["revoke", "--now", "2026-11-27T09:35:00Z"]).await;
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert_eq!(w.ledger_events().len(), 3);
+    // At expiry the grant still ends in the ledger (Azure already lost it).
+    let end = w.kv_jit(&["revoke", "--now", "2026-11-27T11:00:00Z"]).await;
+    assert_eq!(end.code, 0, "{}{}", end.stdout, end.stderr);
+    assert_eq!(
+        w.ledger_events()[3],
+        ("revoked".into(), REQUEST_ID.into(), Some("expired".into()))
+    );
+}

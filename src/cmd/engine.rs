@@ -432,6 +432,7 @@ fn run_effects(
         )));
     }
 
+    failpoint(&ctx.env, "after-effects");
     report(&new, format);
     let problems = new.iter().any(|e| {
         matches!(
@@ -455,6 +456,7 @@ fn run_effects(
         &opts,
     ) {
         Ok(outcome) => {
+            failpoint(&ctx.env, "after-ledger-push");
             if format != Format::Json {
                 output::stderr(&format!("ledger: {}\n", describe_commit(&outcome)));
             }
@@ -653,5 +655,19 @@ pub fn audit_verify_cmd(path: Option<&Path>, config_path: &Path, format: Format)
                 _ => Exit::Problems,
             }
         }
+    }
+}
+
+/// Crash-consistency tests kill the process at named effect boundaries: with
+/// `KV_JIT_FAILPOINT=<name>` the process SIGKILLs itself there (no cleanup, no flush), exactly
+/// as a runner losing its machine would. Inert unless the variable names this point.
+fn failpoint(env: &HashMap<String, String>, name: &str) {
+    if env.get("KV_JIT_FAILPOINT").is_some_and(|f| f == name) {
+        let pid = std::process::id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid])
+            .status();
+        // `kill` is not there: end as abruptly as we can.
+        std::process::abort();
     }
 }

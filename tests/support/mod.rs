@@ -32,7 +32,11 @@ pub fn kv_jit(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     cmd.envs(env.iter().copied());
     let out = cmd.output().expect("the binary runs");
     Run {
-        code: out.status.code().expect("exited, not killed"),
+        // A process killed by a signal reports minus the signal number (SIGKILL: -9).
+        code: out.status.code().unwrap_or_else(|| {
+            use std::os::unix::process::ExitStatusExt;
+            -out.status.signal().expect("exited or was signalled")
+        }),
         stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
         stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
     }

@@ -209,6 +209,79 @@ impl World {
         .unwrap()
     }
 
+    /// Runs kv-jit in `dir` with `extra` environment on top of the workflow's.
+    pub async fn kv_jit_in(
+        &self,
+        dir: &Path,
+        args: &[&str],
+        extra: &[(&str, &str)],
+    ) -> crate::support::Run {
+        let dir = dir.to_owned();
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let mut env = self.env();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            crate::support::kv_jit(&dir, &args, &env)
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Another checkout of origin's main, as a second workflow run would have.
+    pub fn clone(&self, name: &str) -> PathBuf {
+        let dir = self.tmp.path().join(name);
+        git(
+            self.tmp.path(),
+            &[
+                "clone",
+                "--quiet",
+                self.origin.to_str().unwrap(),
+                dir.to_str().unwrap(),
+            ],
+        );
+        dir
+    }
+
+    /// An Azure client of the workflow's own identity, for arranging Azure behind kv-jit's back.
+    pub fn azure_client(&self) -> kv_jit::azure::AzureClient {
+        use kv_jit::azure::{AzureClient, Credential, Endpoints, RetryPolicy};
+        let env: std::collections::HashMap<String, String> = self.env().into_iter().collect();
+        let endpoints = Endpoints::emulator(&url::Url::parse(&self.azure.base_url()).unwrap());
+        let credential = Credential::from_env(&env, TENANT, &endpoints).unwrap();
+        AzureClient::new(TENANT, endpoints, credential, RetryPolicy::default()).unwrap()
+    }
+
+    pub fn vault_target() -> kv_jit::azure::Target {
+        use kv_jit::names::VaultName;
+        kv_jit::azure::Target {
+            vault: kv_jit::azure::VaultRef::new(
+                SUB,
+                "rg-flowlibs-demo",
+                VaultName::parse("flowlibs-demo-kv").unwrap(),
+            )
+            .unwrap(),
+            secret: None,
+        }
+    }
+
+    /// (event, request, reason) of every line of origin's ledger.
+    pub fn ledger_events(&self) -> Vec<(String, String, Option<String>)> {
+        self.origin_ledger()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    v["event"].as_str().unwrap().to_owned(),
+                    v["request"].as_str().unwrap_or("-").to_owned(),
+                    v["reason"].as_str().map(str::to_owned),
+                )
+            })
+            .collect()
+    }
+
     /// The ledger as pushed to origin.
     pub fn origin_ledger(&self) -> String {
         let out = Command::new("git")
