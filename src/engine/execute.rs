@@ -153,11 +153,15 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
             justification: Some(r.justification.clone()),
         };
         match self.azure.grant(&spec).await {
-            // Record the assignment Azure holds: for an extension it is the one already there.
-            Ok(assignment) => NewEntry {
+            // An extension's PUT resolves (409) to the assignment kv-jit already made for the
+            // grant it extends: record that one, so the two share it. An assignment without
+            // kv-jit's marker (made by hand) is not ours: keep our own name, so the revoke never
+            // deletes someone's standing access.
+            Ok(assignment) if assignment.marker.is_some() => NewEntry {
                 assignment: Some(assignment.name),
                 ..entry
             },
+            Ok(_) => entry,
             Err(e) => failed(entry, Event::GrantFailed, e.to_string()),
         }
     }
