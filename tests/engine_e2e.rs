@@ -257,6 +257,7 @@ async fn reconcile_removes_orphans_and_records_drift_once() {
     let secrets_user = "4633458b-17de-408a-b874-0445c86b69e6".parse().unwrap();
     azure
         .revoke(&RevokeSpec {
+            name: None,
             request_id: REQUEST_ID.into(),
             target: World::vault_target(),
             role: secrets_user,
@@ -297,4 +298,60 @@ async fn reconcile_removes_orphans_and_records_drift_once() {
         w.ledger_events()[3],
         ("revoked".into(), REQUEST_ID.into(), Some("expired".into()))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extension_continues_access_without_a_gap() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    assert_eq!(w.kv_jit(&["grant", "--now", T0]).await.code, 0);
+    let extension = world::request("alice@contoso.com", "2h") + &format!("extends: {REQUEST_ID}\n");
+    w.merge_pr(8, "requests/2026/alice-api-key-more.yaml", &extension);
+    let grant = w.kv_jit(&["grant", "--now", "2026-11-27T10:30:00Z"]).await;
+    assert_eq!(grant.code, 0, "{}{}", grant.stdout, grant.stderr);
+    let ledger: Vec<serde_json::Value> = w
+        .origin_ledger()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(ledger[1]["request"], "2026/alice-api-key-more");
+    assert_eq!(
+        ledger[1]["window"]["expires"], "2026-11-27T13:00:00Z",
+        "runs on from the old expiry"
+    );
+    assert_eq!(
+        ledger[1]["assignment"], ledger[0]["assignment"],
+        "Azure keeps one assignment per principal, role and scope"
+    );
+
+    // The first grant ends at 11:00 in the ledger, but the access it shares continues.
+    let revoke = w.kv_jit(&["revoke", "--now", "2026-11-27T11:00:00Z"]).await;
+    assert_eq!(revoke.code, 0, "{}{}", revoke.stdout, revoke.stderr);
+    assert_eq!(w.azure_calls("DELETE", "/roleAssignments/"), 0);
+    use kv_jit::azure::Azure;
+    assert_eq!(
+        w.azure_client()
+            .list_managed(&World::vault_target())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // At 13:00 the extension ends and the assignment goes.
+    let end = w.kv_jit(&["revoke", "--now", "2026-11-27T13:00:00Z"]).await;
+    assert_eq!(end.code, 0, "{}{}", end.stdout, end.stderr);
+    assert_eq!(w.azure_calls("DELETE", "/roleAssignments/"), 1);
+    assert!(
+        w.azure_client()
+            .list_managed(&World::vault_target())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let events = w.ledger_events();
+    assert_eq!(
+        events.iter().filter(|e| e.0 == "revoked").count(),
+        2,
+        "{events:?}"
+    );
+    assert!(events.iter().all(|e| e.0 != "drift"), "{events:?}");
 }

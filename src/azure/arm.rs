@@ -120,7 +120,9 @@ pub(crate) async fn revoke(
     spec: &RevokeSpec,
 ) -> Result<RevokeOutcome, AzureError> {
     let scope = spec.target.scope();
-    let name = assignment_name(&az.tenant_id, &scope, &spec.request_id);
+    let name = spec
+        .name
+        .unwrap_or_else(|| assignment_name(&az.tenant_id, &scope, &spec.request_id));
     let url = az.arm_url(&format!("{scope}{PROVIDER}/{name}"), API_VERSION);
     let what = format!("deleting role assignment {name} at {scope}");
     let token = az.arm_token().await?;

@@ -239,6 +239,10 @@ pub struct GrantSpec {
 #[derive(Debug, Clone)]
 pub struct RevokeSpec {
     pub request_id: String,
+    /// The assignment to delete when it is known (the ledger recorded it, or reconcile listed
+    /// it); `None`: the deterministic name of `request_id`. An extension shares the assignment
+    /// of the grant it extends, so its name is not its own.
+    pub name: Option<Uuid>,
     pub target: Target,
     pub role: Uuid,
     pub principal: Principal,

@@ -213,6 +213,8 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
             .get(target.vault.vault())
             .map_or(ExpiryMode::Revoker, |p| mode(p.expiry));
         let spec = RevokeSpec {
+            // Exactly the assignment the ledger recorded (an extension shares its base's).
+            name: g.assignment.parse().ok(),
             request_id: g.request.to_string(),
             target,
             role,
@@ -364,6 +366,7 @@ pub async fn reconcile<A: Azure>(
                 continue;
             };
             let spec = RevokeSpec {
+                name: a.name.parse().ok(),
                 request_id: request.unwrap_or_default(),
                 target: target.clone(),
                 role,

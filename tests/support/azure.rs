@@ -161,6 +161,7 @@ pub fn grant_spec(
 
 pub fn revoke_spec(g: &GrantSpec) -> RevokeSpec {
     RevokeSpec {
+        name: None,
         request_id: g.request_id.clone(),
         target: g.target.clone(),
         role: g.role,

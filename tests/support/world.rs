@@ -282,6 +282,62 @@ impl World {
             .collect()
     }
 
+    /// Merges a second pull request (#number, by alice-gh, approved by carol on its head) that
+    /// adds `path`; the GitHub side learns of it. Returns the merge commit.
+    pub fn merge_pr(&self, number: u64, path: &str, text: &str) -> String {
+        let branch = format!("pr-{number}");
+        git(
+            &self.work,
+            &["pull", "--quiet", "--ff-only", "origin", "main"],
+        );
+        let base = git(&self.work, &["rev-parse", "HEAD"]);
+        git(&self.work, &["checkout", "--quiet", "-b", &branch]);
+        write(&self.work, path, text);
+        git(&self.work, &["add", "-A"]);
+        git(
+            &self.work,
+            &["commit", "--quiet", "-m", &format!("Request {path}")],
+        );
+        let head = git(&self.work, &["rev-parse", "HEAD"]);
+        git(&self.work, &["checkout", "--quiet", "main"]);
+        git(
+            &self.work,
+            &[
+                "merge",
+                "--quiet",
+                "--no-ff",
+                "-m",
+                &format!("Merge pull request #{number}"),
+                &branch,
+            ],
+        );
+        let merge = git(&self.work, &["rev-parse", "HEAD"]);
+        git(&self.work, &["push", "--quiet", "origin", "main"]);
+        let config = config(self.azure.base_url().trim_end_matches('/'));
+        let mut seed = github_seed(
+            &config,
+            &self.base_sha,
+            &self.head_sha,
+            &self.merge_sha,
+            "carol",
+        );
+        let mut pull = seed.repos[0].pulls[0].clone();
+        pull.number = number;
+        pull.head_ref = branch;
+        pull.head_sha = head.clone();
+        pull.base_sha = base.clone();
+        pull.merge_commit_sha = Some(merge.clone());
+        pull.files[0].filename = path.into();
+        pull.commits[0].sha = head.clone();
+        pull.commits[0].files = vec![path.into()];
+        pull.reviews[0].commit_id = Some(head);
+        seed.repos[0].pulls.push(pull);
+        let base_files = seed.repos[0].files[&self.base_sha].clone();
+        seed.repos[0].files.insert(base, base_files);
+        self.github.reseed(seed);
+        merge
+    }
+
     /// The ledger as pushed to origin.
     pub fn origin_ledger(&self) -> String {
         let out = Command::new("git")
