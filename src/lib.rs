@@ -17,6 +17,7 @@ pub mod git;
 pub mod github;
 pub mod ledger;
 pub mod names;
+pub mod notify;
 pub mod output;
 pub mod policy;
 pub mod request;

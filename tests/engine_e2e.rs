@@ -355,3 +355,47 @@ async fn an_extension_continues_access_without_a_gap() {
     );
     assert!(events.iter().all(|e| e.0 != "drift"), "{events:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_is_announced_in_teams_and_the_job_summary() {
+    use wiremock::matchers::{method, path};
+    let teams = wiremock::MockServer::start().await;
+    wiremock::Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(wiremock::ResponseTemplate::new(202))
+        .expect(1)
+        .mount(&teams)
+        .await;
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    let summary = w.tmp.path().join("summary.md");
+    let hook = format!("{}/hook", teams.uri());
+    let run = w
+        .kv_jit_in(
+            &w.work,
+            &["grant", "--now", T0],
+            &[
+                ("KV_JIT_TEAMS_WEBHOOK", hook.as_str()),
+                ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        !run.stderr.contains(&hook),
+        "the webhook URL is never printed"
+    );
+    let posted = &teams.received_requests().await.unwrap()[0];
+    let card: serde_json::Value = serde_json::from_slice(&posted.body).unwrap();
+    let fact = &card["attachments"][0]["content"]["body"][1]["facts"][0];
+    assert_eq!(fact["title"], format!("granted {REQUEST_ID}"));
+    assert_eq!(
+        fact["value"],
+        "alice@contoso.com on flowlibs-demo-kv/demo-api-key until 2026-11-27T11:00:00Z"
+    );
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("| granted | 2026/alice-api-key | alice@\u{200b}contoso.com | flowlibs-demo-kv/demo-api-key | 2026-11-27T11:00:00Z |"), "{md}");
+    assert!(
+        !w.origin_ledger().contains("/hook"),
+        "the webhook never enters the ledger"
+    );
+}

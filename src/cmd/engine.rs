@@ -447,7 +447,7 @@ fn run_effects(
         token: ctx.git_token(),
         ..Default::default()
     };
-    match crate::git::commit_entries(
+    let pushed = match crate::git::commit_entries(
         &ctx.repo_dir,
         &ctx.remote,
         &ctx.config.ledger_branch,
@@ -460,16 +460,63 @@ fn run_effects(
             if format != Format::Json {
                 output::stderr(&format!("ledger: {}\n", describe_commit(&outcome)));
             }
+            true
         }
         Err(e) => {
             // Azure writes are idempotent and reconcile records what exists: the next run converges.
             output::stderr(&format!(
                 "error: the effects happened but the ledger could not be pushed: {e}\n  help: the next run converges (idempotent Azure writes, reconcile)\n"
             ));
-            return Exit::Problems;
+            false
+        }
+    };
+    let title = match (mode, pushed) {
+        (Mode::Grant, true) => "kv-jit grant",
+        (Mode::Revoke, true) => "kv-jit revoke",
+        (_, false) => "kv-jit: effects done, ledger push failed (the next run records them)",
+    };
+    announce(&ctx, &runtime, title, run_url.as_deref(), &new);
+    if problems || !pushed {
+        Exit::Problems
+    } else {
+        Exit::Ok
+    }
+}
+
+/// The job summary and the Teams card. A failed announcement is a warning: the ledger, not the
+/// chat, is the record.
+fn announce(
+    ctx: &Ctx,
+    runtime: &tokio::runtime::Runtime,
+    title: &str,
+    run_url: Option<&str>,
+    new: &[NewEntry],
+) {
+    if let Some(path) = ctx.env.get("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        use std::io::Write;
+        let md = crate::notify::summary_markdown(title, new);
+        if let Err(e) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(md.as_bytes()))
+        {
+            output::stderr(&format!("warning: cannot write the job summary: {e}\n"));
         }
     }
-    if problems { Exit::Problems } else { Exit::Ok }
+    let Some(variable) = &ctx.config.teams_webhook_env else {
+        return;
+    };
+    let Some(url) = ctx.env.get(variable).filter(|u| !u.is_empty()) else {
+        output::stderr(&format!(
+            "warning: {variable} is not set; no Teams card was posted\n"
+        ));
+        return;
+    };
+    let card = crate::notify::teams_card(title, run_url, new);
+    if let Err(m) = runtime.block_on(crate::notify::post_teams(url, variable, &card)) {
+        output::stderr(&format!("warning: {m}\n"));
+    }
 }
 
 /// Revokes never need approval; a grant planned without GitHub is refused (fail closed).

@@ -58,6 +58,8 @@ vaults:
 identities:
   alice-gh: alice@contoso.com
   bob-gh: bob@contoso.com
+notify:
+  teams_webhook_env: KV_JIT_TEAMS_WEBHOOK
 ledger:
   path: audit/ledger.jsonl
   branch: main

@@ -1,0 +1,202 @@
+//! Announcing a run's outcome: a Teams card through an incoming webhook, and the GitHub job
+//! summary. The webhook URL is a credential (whoever holds it can post): it comes from the
+//! environment variable the config names, is never printed, and never enters the ledger.
+
+use crate::ledger::{Event, NewEntry};
+
+/// One Markdown table of what the run did, for the job summary. Request ids and messages are
+/// escaped: they come from files and from Azure.
+pub fn summary_markdown(title: &str, entries: &[NewEntry]) -> String {
+    let mut out = format!("### {}\n\n", escape(title));
+    if entries.is_empty() {
+        out.push_str("Nothing to do.\n");
+        return out;
+    }
+    out.push_str(
+        "| Outcome | Request | Who | Secret | Until | Detail |\n|---|---|---|---|---|---|\n",
+    );
+    for e in entries {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            event_name(e),
+            escape(e.request.as_deref().unwrap_or("-")),
+            escape(e.requester.as_deref().unwrap_or("-")),
+            escape(&format!(
+                "{}/{}",
+                e.vault.as_deref().unwrap_or("-"),
+                e.secret.as_deref().unwrap_or("-")
+            )),
+            e.window.map_or("-".to_owned(), |w| w
+                .expires
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            escape(e.error.as_deref().unwrap_or("")),
+        ));
+    }
+    out
+}
+
+fn event_name(e: &NewEntry) -> String {
+    let name = serde_json::to_value(e.event)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    match e.reason {
+        Some(r) => format!(
+            "{name} ({})",
+            serde_json::to_value(r)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        ),
+        None => name,
+    }
+}
+
+/// One line of text, no Markdown or HTML meaning, no @mentions.
+fn escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars().take(300) {
+        match c {
+            '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '!' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '@' => out.push_str("@\u{200b}"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The Adaptive Card body a Teams incoming webhook (Workflows) accepts.
+pub fn teams_card(title: &str, run_url: Option<&str>, entries: &[NewEntry]) -> serde_json::Value {
+    let facts: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            let mut value = format!(
+                "{} on {}/{}",
+                e.requester.as_deref().unwrap_or("-"),
+                e.vault.as_deref().unwrap_or("-"),
+                e.secret.as_deref().unwrap_or("-")
+            );
+            if let Some(w) = e.window {
+                value.push_str(&format!(
+                    " until {}",
+                    w.expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ));
+            }
+            if let Some(err) = &e.error {
+                value.push_str(&format!(": {err}"));
+            }
+            serde_json::json!({
+                "title": format!("{} {}", event_name(e), e.request.as_deref().unwrap_or("-")),
+                "value": value,
+            })
+        })
+        .collect();
+    let failed = entries.iter().any(|e| {
+        matches!(
+            e.event,
+            Event::GrantFailed | Event::RevokeFailed | Event::Refused | Event::Drift
+        )
+    });
+    let mut body = vec![
+        serde_json::json!({"type": "TextBlock", "text": title, "weight": "Bolder", "size": "Medium",
+            "color": if failed { "Attention" } else { "Good" }}),
+        serde_json::json!({"type": "FactSet", "facts": facts}),
+    ];
+    if let Some(url) = run_url {
+        body.push(serde_json::json!({"type": "TextBlock", "text": format!("[Workflow run]({url})"), "wrap": true}));
+    }
+    serde_json::json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "content": {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "body": body,
+            }
+        }]
+    })
+}
+
+/// Posts `card` to the webhook in `url`. Errors name the variable, never the URL.
+pub async fn post_teams(url: &str, variable: &str, card: &serde_json::Value) -> Result<(), String> {
+    let parsed = crate::azure::parse_endpoint_url(url).map_err(|_| {
+        format!("{variable} does not hold an https URL (plain http only on loopback); nothing was posted")
+    })?;
+    let client = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .map_err(|_| "cannot build an HTTP client for the Teams webhook".to_owned())?;
+    let resp = client.post(parsed).json(card).send().await.map_err(|e| {
+        format!(
+            "posting to the Teams webhook in {variable} failed ({})",
+            if e.is_timeout() {
+                "timed out"
+            } else {
+                "could not connect"
+            }
+        )
+    })?;
+    if !resp.status().is_success() {
+        return Err(format!(
+            "the Teams webhook in {variable} answered HTTP {}",
+            resp.status().as_u16()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{Reason, Window};
+
+    fn entry() -> NewEntry {
+        NewEntry {
+            request: Some("2026/a|b".into()),
+            requester: Some("@alice".into()),
+            vault: Some("kv".into()),
+            secret: Some("s".into()),
+            window: Some(Window {
+                start: "2026-11-27T09:00:00Z".parse().unwrap(),
+                expires: "2026-11-27T11:00:00Z".parse().unwrap(),
+            }),
+            reason: Some(Reason::Expired),
+            ..NewEntry::new("2026-11-27T11:00:00Z".parse().unwrap(), Event::Revoked)
+        }
+    }
+
+    #[test]
+    fn summary_escapes_untrusted_text() {
+        let md = summary_markdown("kv-jit revoke", &[entry()]);
+        assert!(
+            md.contains(
+                "| revoked (expired) | 2026/a\\|b | @\u{200b}alice | kv/s | 2026-11-27T11:00:00Z |"
+            ),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn card_is_an_adaptive_card_message() {
+        let card = teams_card(
+            "kv-jit revoke",
+            Some("https://github.com/o/r/actions/runs/1"),
+            &[entry()],
+        );
+        assert_eq!(
+            card["attachments"][0]["contentType"],
+            "application/vnd.microsoft.card.adaptive"
+        );
+        assert_eq!(
+            card["attachments"][0]["content"]["body"][1]["facts"][0]["title"],
+            "revoked (expired) 2026/a|b"
+        );
+    }
+}
