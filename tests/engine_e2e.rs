@@ -399,3 +399,92 @@ async fn a_grant_is_announced_in_teams_and_the_job_summary() {
         "the webhook never enters the ledger"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_revokers_record_one_revoke_and_deleting_the_file_revokes_early() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    assert_eq!(w.kv_jit(&["grant", "--now", T0]).await.code, 0);
+
+    // A merged PR that deletes the request file ends access early, at the next run.
+    world::git(&w.work, &["pull", "--quiet", "--ff-only", "origin", "main"]);
+    world::git(&w.work, &["rm", "--quiet", world::REQUEST]);
+    world::git(
+        &w.work,
+        &["commit", "--quiet", "-m", "Done with demo-api-key"],
+    );
+    world::git(&w.work, &["push", "--quiet", "origin", "main"]);
+    let clones: Vec<_> = (0..3).map(|i| w.clone(&format!("revoker{i}"))).collect();
+    let runs = futures_util::future::join_all(
+        clones
+            .iter()
+            .map(|c| w.kv_jit_in(c, &["revoke", "--now", "2026-11-27T09:30:00Z"], &[])),
+    )
+    .await;
+    for run in &runs {
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    }
+    assert_eq!(
+        w.ledger_events(),
+        [
+            ("granted".into(), REQUEST_ID.into(), None),
+            ("revoked".into(), REQUEST_ID.into(), Some("early".into()))
+        ],
+        "three racing revokers, one revoke recorded"
+    );
+    let last: serde_json::Value =
+        serde_json::from_str(w.origin_ledger().lines().last().unwrap()).unwrap();
+    assert_eq!(
+        last["lag_seconds"], -5400,
+        "revoked 90 minutes before expiry"
+    );
+    use kv_jit::azure::Azure;
+    assert!(
+        w.azure_client()
+            .list_managed(&World::vault_target())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_revoke_ends_one_grant_now() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    assert_eq!(w.kv_jit(&["grant", "--now", T0]).await.code, 0);
+    let missing_reason = w.kv_jit(&["revoke", "--request", REQUEST_ID]).await;
+    assert_eq!(missing_reason.code, 2, "--request needs --reason");
+    let unknown = w
+        .kv_jit(&[
+            "revoke",
+            "--request",
+            "2026/nobody",
+            "--reason",
+            "test",
+            "--now",
+            "2026-11-27T09:10:00Z",
+        ])
+        .await;
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown.stderr.contains("has no active grant"),
+        "{}",
+        unknown.stderr
+    );
+    let run = w
+        .kv_jit(&[
+            "revoke",
+            "--request",
+            REQUEST_ID,
+            "--reason",
+            "laptop stolen",
+            "--now",
+            "2026-11-27T09:10:00Z",
+        ])
+        .await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        w.ledger_events()[1],
+        ("revoked".into(), REQUEST_ID.into(), Some("early".into()))
+    );
+    assert_eq!(w.azure_calls("DELETE", "/roleAssignments/"), 1);
+}
