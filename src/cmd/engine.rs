@@ -281,6 +281,10 @@ pub fn revoke_cmd(
     now: DateTime<Utc>,
     format: Format,
 ) -> Exit {
+    if let (Some(id), Some(reason)) = (&args.request, &args.reason) {
+        // The workflow run (its URL is in the ledger entry) keeps who dispatched it and why.
+        output::stderr(&format!("revoking {id} early: {}\n", crate::names::escape(reason)));
+    }
     run_effects(
         Mode::Revoke,
         &args.run,
