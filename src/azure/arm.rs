@@ -173,16 +173,38 @@ pub(crate) async fn list_at_scope(
     scope: &str,
     principal: Option<&str>,
 ) -> Result<Vec<Assignment>, AzureError> {
-    let filter = match principal {
-        Some(p) => format!("principalId eq '{p}'"),
-        None => "atScope()".to_owned(),
+    list(az, scope, principal, false).await
+}
+
+/// Assignments at `scope` and every scope below it (a vault's secrets), none inherited.
+pub(crate) async fn list_within_scope(
+    az: &AzureClient,
+    scope: &str,
+) -> Result<Vec<Assignment>, AzureError> {
+    list(az, scope, None, true).await
+}
+
+async fn list(
+    az: &AzureClient,
+    scope: &str,
+    principal: Option<&str>,
+    children: bool,
+) -> Result<Vec<Assignment>, AzureError> {
+    // Without a filter ARM lists at, above and below the scope; atScope() only at and above.
+    let filter = match (principal, children) {
+        (Some(p), _) => Some(format!("principalId eq '{p}'")),
+        (None, false) => Some("atScope()".to_owned()),
+        (None, true) => None,
     };
     let mut url = url::Url::parse(&az.arm_url(&format!("{scope}{PROVIDER}"), API_VERSION))
         .map_err(|e| AzureError::BadResponse {
             what: "listing role assignments".into(),
             detail: e.to_string(),
         })?;
-    url.query_pairs_mut().append_pair("$filter", &filter);
+    if let Some(filter) = filter {
+        url.query_pairs_mut().append_pair("$filter", &filter);
+    }
+    let below = format!("{}/", scope.to_ascii_lowercase());
     let what = format!("listing role assignments at {scope}");
     let mut next = Some(url.to_string());
     let mut out = Vec::new();
@@ -217,7 +239,10 @@ pub(crate) async fn list_at_scope(
             page.value
                 .into_iter()
                 .map(RawAssignment::into_assignment)
-                .filter(|a| a.scope.eq_ignore_ascii_case(scope)),
+                .filter(|a| {
+                    a.scope.eq_ignore_ascii_case(scope)
+                        || (children && a.scope.to_ascii_lowercase().starts_with(&below))
+                }),
         );
         next = page.next_link.filter(|l| !l.is_empty());
     }

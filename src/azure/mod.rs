@@ -369,6 +369,13 @@ pub trait Azure: Send + Sync {
         &self,
         target: &Target,
     ) -> impl Future<Output = Result<Vec<Assignment>, AzureError>> + Send;
+
+    /// Assignments carrying kv-jit's marker at the vault's scope and at every secret in it: what
+    /// reconcile must see, including single-secret grants the ledger never recorded.
+    fn list_managed_in_vault(
+        &self,
+        vault: &VaultRef,
+    ) -> impl Future<Output = Result<Vec<Assignment>, AzureError>> + Send;
 }
 
 /// [`Azure`] over HTTP: ARM, Graph, and the token endpoints of one tenant and cloud.
@@ -453,6 +460,11 @@ impl Azure for AzureClient {
 
     async fn list_managed(&self, target: &Target) -> Result<Vec<Assignment>, AzureError> {
         let all = arm::list_at_scope(self, &target.scope(), None).await?;
+        Ok(all.into_iter().filter(|a| a.marker.is_some()).collect())
+    }
+
+    async fn list_managed_in_vault(&self, vault: &VaultRef) -> Result<Vec<Assignment>, AzureError> {
+        let all = arm::list_within_scope(self, &vault.scope()).await?;
         Ok(all.into_iter().filter(|a| a.marker.is_some()).collect())
     }
 }

@@ -283,7 +283,10 @@ pub fn revoke_cmd(
 ) -> Exit {
     if let (Some(id), Some(reason)) = (&args.request, &args.reason) {
         // The workflow run (its URL is in the ledger entry) keeps who dispatched it and why.
-        output::stderr(&format!("revoking {id} early: {}\n", crate::names::escape(reason)));
+        output::stderr(&format!(
+            "revoking {id} early: {}\n",
+            crate::names::escape(reason)
+        ));
     }
     run_effects(
         Mode::Revoke,
@@ -343,7 +346,22 @@ fn run_effects(
             }];
         }
         // The scheduled revoker only takes access away.
-        (Mode::Revoke, None) => actions.retain(|a| matches!(a, Action::Revoke { .. })),
+        // The scheduled run also grants what came due since the last merge (a future `start:`,
+        // a retry after a failed grant), as long as it can verify approvals through GitHub.
+        (Mode::Revoke, None) => {
+            if GithubEnv::from_env(&ctx.env).is_err() {
+                let due = actions
+                    .iter()
+                    .filter(|a| matches!(a, Action::Grant { .. }))
+                    .count();
+                if due > 0 {
+                    output::stderr(&format!(
+                        "warning: {due} grant(s) are due but GITHUB_TOKEN/GITHUB_REPOSITORY are not set, so approvals cannot be verified; they wait for a run that can\n"
+                    ));
+                }
+                actions.retain(|a| !matches!(a, Action::Grant { .. }));
+            }
+        }
         (Mode::Grant, _) => {}
     }
 
@@ -438,6 +456,13 @@ fn run_effects(
 
     failpoint(&ctx.env, "after-effects");
     report(&new, format);
+    if format != Format::Json {
+        for a in &actions {
+            if let Action::Wait { .. } = a {
+                output::stdout(&(describe(a) + "\n"));
+            }
+        }
+    }
     let problems = new.iter().any(|e| {
         matches!(
             e.event,

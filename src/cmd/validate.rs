@@ -109,28 +109,34 @@ pub fn check_files(
     out
 }
 
-/// The request id of `path`: what follows the last `requests` folder, else what follows `root`.
+/// The request id of `path`: the path below `requests/` without the extension. `root` is what
+/// was walked: when it is the `requests` folder the id is relative to it; otherwise the first
+/// `requests` folder in the path counts (so `requests/team/requests/x.yaml` is
+/// `team/requests/x`), else the path relative to `root`.
 pub fn request_id(path: &Path, root: &Path) -> Result<RequestId, String> {
     let no_ext = path.with_extension("");
-    let parts: Vec<String> = no_ext
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
-    let rel: Vec<&str> = match parts.iter().rposition(|p| p == "requests") {
-        Some(i) if i + 1 < parts.len() => parts[i + 1..].iter().map(String::as_str).collect(),
-        _ => {
-            let base = if root.is_dir() {
-                root
-            } else {
-                root.parent().unwrap_or(Path::new(""))
-            };
-            let stripped = no_ext.strip_prefix(base).unwrap_or(&no_ext);
-            stripped
-                .components()
-                .map(|c| c.as_os_str().to_str().unwrap_or("\u{fffd}"))
-                .collect()
-        }
+    let names = |p: &Path| -> Vec<String> {
+        p.components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect()
     };
+    let rel: Vec<String> =
+        if root.file_name().is_some_and(|n| n == "requests") && no_ext.starts_with(root) {
+            names(no_ext.strip_prefix(root).expect("checked"))
+        } else {
+            let parts = names(&no_ext);
+            match parts.iter().position(|p| p == "requests") {
+                Some(i) if i + 1 < parts.len() => parts[i + 1..].to_vec(),
+                _ => {
+                    let base = if root.is_dir() {
+                        root
+                    } else {
+                        root.parent().unwrap_or(Path::new(""))
+                    };
+                    names(no_ext.strip_prefix(base).unwrap_or(&no_ext))
+                }
+            }
+        };
     RequestId::parse(&rel.join("/"))
 }
 

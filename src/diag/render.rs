@@ -32,7 +32,7 @@ pub fn render_text(diags: &[Diagnostic]) -> String {
         };
         out.push_str(&format!(
             "{}:{}:{}: {sev}[{}]: {}\n",
-            d.file,
+            one_line(&d.file),
             d.line,
             d.column,
             d.code,
@@ -44,7 +44,7 @@ pub fn render_text(diags: &[Diagnostic]) -> String {
         for n in &d.notes {
             out.push_str(&format!(
                 "  note: {}:{}:{}: {}\n",
-                n.file,
+                one_line(&n.file),
                 n.line,
                 n.column,
                 one_line(&n.message)

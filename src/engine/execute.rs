@@ -43,12 +43,25 @@ pub struct Executor<'a, A, P> {
 
 impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
     /// Runs every action; returns one entry per effect in the plan's order (waits have none).
+    /// Every revoke completes before any grant starts: a due extension must not race the
+    /// revoke of the grant whose assignment it is about to share.
     pub async fn run(&self, actions: &[Action]) -> Vec<NewEntry> {
-        let results: Vec<(usize, Option<NewEntry>)> = stream::iter(actions.iter().enumerate())
-            .map(|(i, action)| async move { (i, self.one(action).await) })
-            .buffer_unordered(usize::from(self.concurrency.max(1)))
-            .collect()
-            .await;
+        let (revokes, rest): (Vec<&Action>, Vec<&Action>) = actions
+            .iter()
+            .partition(|a| matches!(a, Action::Revoke { .. }));
+        let mut out = self.batch(&revokes).await;
+        out.extend(self.batch(&rest).await);
+        out
+    }
+
+    /// Up to `concurrency` at once; results in the given order.
+    async fn batch(&self, actions: &[&Action]) -> Vec<NewEntry> {
+        let results: Vec<(usize, Option<NewEntry>)> =
+            stream::iter(actions.iter().copied().enumerate())
+                .map(|(i, action)| async move { (i, self.one(action).await) })
+                .buffer_unordered(usize::from(self.concurrency.max(1)))
+                .collect()
+                .await;
         let mut results = results;
         results.sort_by_key(|(i, _)| *i);
         results.into_iter().filter_map(|(_, e)| e).collect()
@@ -284,7 +297,9 @@ pub fn target_from_scope(scope: &str) -> Option<Target> {
     }
 }
 
-/// Drift and orphans at every managed scope, after this run's own effects.
+/// Drift and orphans in every managed vault (its own scope and its secrets'), after this run's
+/// own effects. PIM vaults are left out: there Azure ends access itself and the assignment PIM
+/// creates is not the one kv-jit named.
 pub async fn reconcile<A: Azure>(
     azure: &A,
     config: &Config,
@@ -293,9 +308,13 @@ pub async fn reconcile<A: Azure>(
     now: DateTime<Utc>,
     run_url: Option<String>,
 ) -> Vec<NewEntry> {
-    let mut out = Vec::new();
-    // Every scope a grant may live at: each vault, and each secret scope the ledger knows of.
-    let mut targets: BTreeMap<String, Target> = BTreeMap::new();
+    let is_pim = |vault: &VaultName| {
+        config
+            .vaults
+            .get(vault)
+            .is_some_and(|p| p.expiry == Expiry::Pim)
+    };
+    let mut vaults: BTreeMap<String, VaultRef> = BTreeMap::new();
     for policy in config
         .vaults
         .values()
@@ -306,25 +325,34 @@ pub async fn reconcile<A: Azure>(
             &policy.resource_group,
             policy.name.clone(),
         ) {
-            let t = Target {
-                vault,
-                secret: None,
-            };
-            targets.insert(t.scope().to_ascii_lowercase(), t);
+            vaults.insert(vault.scope().to_ascii_lowercase(), vault);
         }
     }
+    // A vault dropped from the config still has its recorded grants watched.
     for g in active.values() {
-        if let Some(t) = target_from_scope(&g.scope) {
-            targets.entry(t.scope().to_ascii_lowercase()).or_insert(t);
+        if let Some(t) = target_from_scope(&g.scope)
+            && !is_pim(t.vault.vault())
+        {
+            vaults
+                .entry(t.vault.scope().to_ascii_lowercase())
+                .or_insert(t.vault);
         }
     }
+    let held = |name: &str| {
+        active
+            .values()
+            .any(|g| g.assignment.eq_ignore_ascii_case(name))
+    };
+    let mut out = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
-    for (scope_key, target) in &targets {
-        let listed = match azure.list_managed(target).await {
+    let mut listed_vaults = std::collections::BTreeSet::new();
+    for (key, vault) in &vaults {
+        let listed = match azure.list_managed_in_vault(vault).await {
             Ok(l) => l,
             Err(e) => {
                 out.push(NewEntry {
-                    scope: Some(target.scope()),
+                    vault: Some(vault.vault().to_string()),
+                    scope: Some(vault.scope()),
                     run_url: run_url.clone(),
                     error: Some(crate::ledger::scrub_error(&format!(
                         "reconcile could not list assignments: {e}"
@@ -334,58 +362,21 @@ pub async fn reconcile<A: Azure>(
                 continue;
             }
         };
+        listed_vaults.insert(key.clone());
         for a in listed {
             seen.insert(a.name.to_ascii_lowercase());
-            if active
-                .values()
-                .any(|g| g.assignment.eq_ignore_ascii_case(&a.name))
-            {
+            if held(&a.name) {
                 continue;
             }
-            // kv-jit made it (marker) but the ledger does not hold it as active: remove it.
-            let request = a.marker.as_ref().map(|m| m.request_id.clone());
-            let mut entry = NewEntry {
-                request: request.clone(),
-                principal_id: Some(a.principal_id.clone()),
-                scope: Some(a.scope.clone()),
-                role: Some(Role {
-                    id: a.role.clone(),
-                    alias: None,
-                }),
-                assignment: Some(a.name.clone()),
-                run_url: run_url.clone(),
-                reason: Some(Reason::Orphan),
-                ..NewEntry::new(now, Event::Revoked)
-            };
-            let (Ok(object_id), Ok(role)) = (a.principal_id.parse(), a.role.parse()) else {
-                out.push(failed(
-                    entry,
-                    Event::RevokeFailed,
-                    "orphan has a malformed principal or role id".into(),
-                ));
-                continue;
-            };
-            let spec = RevokeSpec {
-                name: a.name.parse().ok(),
-                request_id: request.unwrap_or_default(),
-                target: target.clone(),
-                role,
-                principal: Principal {
-                    object_id,
-                    kind: PrincipalType::User,
-                },
-                mode: ExpiryMode::Revoker,
-            };
-            if let Err(e) = azure.revoke(&spec).await {
-                entry = failed(entry, Event::RevokeFailed, e.to_string());
-            }
-            out.push(entry);
-            let _ = scope_key;
+            out.push(remove_orphan(azure, a, now, run_url.clone()).await);
         }
     }
     for g in active.values() {
-        let listed_scope = targets.contains_key(&g.scope.to_ascii_lowercase());
-        if listed_scope
+        let Some(t) = target_from_scope(&g.scope) else {
+            continue;
+        };
+        let watched = listed_vaults.contains(&t.vault.scope().to_ascii_lowercase());
+        if watched
             && !seen.contains(&g.assignment.to_ascii_lowercase())
             && !already_drifted.contains(&g.assignment)
         {
@@ -412,4 +403,54 @@ pub async fn reconcile<A: Azure>(
         }
     }
     out
+}
+
+/// An assignment kv-jit made (its marker) that the ledger does not hold as active: removed.
+async fn remove_orphan<A: Azure>(
+    azure: &A,
+    a: crate::azure::Assignment,
+    now: DateTime<Utc>,
+    run_url: Option<String>,
+) -> NewEntry {
+    let request = a.marker.as_ref().map(|m| m.request_id.clone());
+    let entry = NewEntry {
+        request: request.clone(),
+        principal_id: Some(a.principal_id.clone()),
+        scope: Some(a.scope.clone()),
+        role: Some(Role {
+            id: a.role.clone(),
+            alias: None,
+        }),
+        assignment: Some(a.name.clone()),
+        run_url,
+        reason: Some(Reason::Orphan),
+        ..NewEntry::new(now, Event::Revoked)
+    };
+    let (Some(target), Ok(object_id), Ok(role), Ok(name)) = (
+        target_from_scope(&a.scope),
+        a.principal_id.parse(),
+        a.role.parse(),
+        a.name.parse(),
+    ) else {
+        return failed(
+            entry,
+            Event::RevokeFailed,
+            "the orphan's scope, principal, role or name is malformed".into(),
+        );
+    };
+    let spec = RevokeSpec {
+        name: Some(name),
+        request_id: request.unwrap_or_default(),
+        target,
+        role,
+        principal: Principal {
+            object_id,
+            kind: PrincipalType::User,
+        },
+        mode: ExpiryMode::Revoker,
+    };
+    match azure.revoke(&spec).await {
+        Ok(_) => entry,
+        Err(e) => failed(entry, Event::RevokeFailed, e.to_string()),
+    }
 }

@@ -203,9 +203,11 @@ pub fn plan(
                     );
                     continue;
                 }
-                Some(g) => Some(g),
-                // The grant it extends already ended: this is simply a new grant.
-                None => None,
+                // Its window is still open: continue it without a gap.
+                Some(g) if g.expires > now => Some(g),
+                // The grant it extends already ended (revoked, or due for it in this very run):
+                // this is simply a new grant.
+                _ => None,
             },
         };
         let (start, expires) = match (extended, r.start) {

@@ -14,7 +14,7 @@ pub fn from_ledger(entries: &[Entry]) -> LedgerState {
             e.request.as_deref().and_then(|r| RequestId::parse(r).ok()),
             &e.request_sha256,
         ) {
-            state.granted.insert(id, sha.clone());
+            state.granted.entry(id).or_insert_with(|| sha.clone());
         }
     }
     let mut granted_seq: BTreeMap<&str, u64> = BTreeMap::new();
@@ -23,7 +23,9 @@ pub fn from_ledger(entries: &[Entry]) -> LedgerState {
             if let Some(a) = e.assignment.as_deref() {
                 granted_seq.insert(a, e.seq);
             }
-            state.active.insert(g.request.clone(), g);
+            // Ids are granted once: a later `granted` line for the same request (which only a
+            // hand-made append could produce) never replaces the first, so it cannot extend it.
+            state.active.entry(g.request.clone()).or_insert(g);
         }
     }
     for (request, sha) in ledger::refused(entries) {
