@@ -488,3 +488,101 @@ async fn a_manual_revoke_ends_one_grant_now() {
     );
     assert_eq!(w.azure_calls("DELETE", "/roleAssignments/"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_secret_grant_the_ledger_never_recorded_is_removed_as_an_orphan() {
+    let w = World::new_with(&world::request("alice@contoso.com", "2h"), |c| {
+        c.replace(
+            "    max_duration: 4h\n",
+            "    max_duration: 4h\n    scope: secret\n",
+        )
+    })
+    .await;
+    // The grant reaches Azure, then the process dies before the ledger push.
+    let killed = w
+        .kv_jit_in(
+            &w.work,
+            &["grant", "--now", T0],
+            &[("KV_JIT_FAILPOINT", "after-effects")],
+        )
+        .await;
+    assert_eq!(killed.code, -9);
+    assert_eq!(
+        w.azure_calls(
+            "PUT",
+            "/secrets/demo-api-key/providers/Microsoft.Authorization/roleAssignments/"
+        ),
+        1
+    );
+    // Long after the window, with the request gone from main, only reconcile can find it.
+    world::git(&w.work, &["pull", "--quiet", "--ff-only", "origin", "main"]);
+    world::git(&w.work, &["rm", "--quiet", world::REQUEST]);
+    world::git(&w.work, &["commit", "--quiet", "-m", "remove"]);
+    world::git(&w.work, &["push", "--quiet", "origin", "main"]);
+    let run = w.kv_jit(&["revoke", "--now", "2026-11-27T14:00:00Z"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        w.ledger_events(),
+        [("revoked".into(), REQUEST_ID.into(), Some("orphan".into()))]
+    );
+    assert_eq!(
+        w.azure_calls(
+            "DELETE",
+            "/secrets/demo-api-key/providers/Microsoft.Authorization/roleAssignments/"
+        ),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pim_grants_are_not_mistaken_for_drift() {
+    let w = World::new_with(&world::request("alice@contoso.com", "2h"), |c| {
+        c.replace(
+            "    max_duration: 4h\n",
+            "    max_duration: 4h\n    expiry: pim\n",
+        )
+    })
+    .await;
+    let run = w.kv_jit(&["grant", "--now", T0]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        w.ledger_events(),
+        [("granted".into(), REQUEST_ID.into(), None)]
+    );
+    assert_eq!(w.azure_calls("PUT", "/roleAssignmentScheduleRequests/"), 1);
+    let again = w.kv_jit(&["revoke", "--now", "2026-11-27T10:00:00Z"]).await;
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert_eq!(w.ledger_events().len(), 1, "no drift recorded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_future_start_is_granted_by_the_scheduled_run_when_it_begins() {
+    let w =
+        World::new(&(world::request("alice@contoso.com", "2h") + "start: 2026-11-27T12:00:00Z\n"))
+            .await;
+    let merge_run = w.kv_jit(&["grant", "--now", T0]).await;
+    assert_eq!(
+        merge_run.code, 0,
+        "{}{}",
+        merge_run.stdout, merge_run.stderr
+    );
+    assert!(
+        merge_run
+            .stdout
+            .contains("wait    2026/alice-api-key: starts 2026-11-27T12:00:00Z"),
+        "{}",
+        merge_run.stdout
+    );
+    assert!(w.origin_ledger().is_empty());
+    let scheduled = w.kv_jit(&["revoke", "--now", "2026-11-27T12:03:00Z"]).await;
+    assert_eq!(
+        scheduled.code, 0,
+        "{}{}",
+        scheduled.stdout, scheduled.stderr
+    );
+    let entry: serde_json::Value =
+        serde_json::from_str(w.origin_ledger().lines().next().unwrap()).unwrap();
+    assert_eq!(entry["event"], "granted");
+    assert_eq!(entry["window"]["start"], "2026-11-27T12:00:00Z");
+    assert_eq!(entry["window"]["expires"], "2026-11-27T14:00:00Z");
+}

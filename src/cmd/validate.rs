@@ -351,3 +351,28 @@ fn online_checks(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_the_path_below_requests() {
+        let id =
+            |p: &str, root: &str| request_id(Path::new(p), Path::new(root)).map(|i| i.to_string());
+        assert_eq!(id("requests/2026/a.yaml", "requests"), Ok("2026/a".into()));
+        assert_eq!(
+            id("requests/team/requests/x.yaml", "requests"),
+            Ok("team/requests/x".into())
+        );
+        assert_eq!(
+            id(
+                "requests/team/requests/x.yaml",
+                "requests/team/requests/x.yaml"
+            ),
+            Ok("team/requests/x".into())
+        );
+        assert_eq!(id("repo/requests/a.yml", "repo"), Ok("a".into()));
+        assert!(id("requests/.hidden.yaml", "requests").is_err());
+    }
+}

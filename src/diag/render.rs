@@ -155,6 +155,14 @@ mod tests {
     }
 
     #[test]
+    fn a_hostile_file_name_cannot_start_a_line() {
+        let mut d = sample();
+        d.file = "requests/x\n::error::forged.yaml".into();
+        let out = render_text(&[d]);
+        assert!(out.lines().all(|l| !l.starts_with("::")), "{out}");
+    }
+
+    #[test]
     fn text_keeps_hostile_newlines_on_one_line() {
         let mut d = sample();
         d.message = "a\nfake.yaml:1:1: error[x]: y".into();

@@ -61,3 +61,53 @@ fn active_grant(e: &Entry) -> Option<ActiveGrant> {
         role_id: e.role.as_ref()?.id.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{NewEntry, Role, Tip, Window};
+
+    fn granted(expires: &str) -> NewEntry {
+        NewEntry {
+            request: Some("2026/a".into()),
+            request_sha256: Some("sha".into()),
+            requester: Some("alice@contoso.com".into()),
+            principal_id: Some("p".into()),
+            vault: Some("kv".into()),
+            secret: Some("s".into()),
+            scope: Some(
+                "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv".into(),
+            ),
+            role: Some(Role {
+                id: "r".into(),
+                alias: None,
+            }),
+            assignment: Some("asg".into()),
+            window: Some(Window {
+                start: "2026-11-27T09:00:00Z".parse().unwrap(),
+                expires: expires.parse().unwrap(),
+            }),
+            ..NewEntry::new("2026-11-27T09:00:00Z".parse().unwrap(), Event::Granted)
+        }
+    }
+
+    #[test]
+    fn a_later_granted_line_cannot_extend_a_grant() {
+        // A correctly chained but hand-appended line: the chain verifies, the grant does not move.
+        let entries = ledger::append(
+            &Tip::genesis(),
+            vec![
+                granted("2026-11-27T11:00:00Z"),
+                granted("2027-01-01T00:00:00Z"),
+            ],
+        );
+        let state = from_ledger(&entries);
+        let id = RequestId::parse("2026/a").unwrap();
+        assert_eq!(
+            state.active[&id].expires,
+            "2026-11-27T11:00:00Z"
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .unwrap()
+        );
+    }
+}

@@ -118,6 +118,11 @@ impl World {
     /// Origin with config + CODEOWNERS on main, then PR #7 (by alice-gh, approved by the code
     /// owner carol on its head) merged with a merge commit.
     pub async fn new(request_text: &str) -> World {
+        Self::new_with(request_text, |c| c).await
+    }
+
+    /// As [`World::new`], with the config text changed by `edit` (e.g. `scope: secret`).
+    pub async fn new_with(request_text: &str, edit: impl Fn(String) -> String) -> World {
         let azure = kv_jit::emulator::spawn(Seed::from_yaml(&azure_seed()).unwrap())
             .await
             .unwrap();
@@ -140,7 +145,7 @@ impl World {
             &work,
             &["remote", "add", "origin", origin.to_str().unwrap()],
         );
-        let config = config(azure.base_url().trim_end_matches('/'));
+        let config = edit(config(azure.base_url().trim_end_matches('/')));
         write(&work, ".github/kv-jit.yml", &config);
         write(&work, ".github/CODEOWNERS", CODEOWNERS);
         git(&work, &["add", "-A"]);
