@@ -586,3 +586,35 @@ async fn a_future_start_is_granted_by_the_scheduled_run_when_it_begins() {
     assert_eq!(entry["window"]["start"], "2026-11-27T12:00:00Z");
     assert_eq!(entry["window"]["expires"], "2026-11-27T14:00:00Z");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_request_cannot_approve_itself_by_editing_the_policy() {
+    // The same PR adds `demo-extra` to the allow-list and requests it.
+    let text = world::request("alice@contoso.com", "2h")
+        .replace("secret: demo-api-key", "secret: demo-extra");
+    let w = World::new_with(&text, |c| {
+        c.replace(
+            "secrets: [demo-api-key, demo-connection-string]",
+            "secrets: [demo-api-key, demo-connection-string, demo-extra]",
+        )
+    })
+    .await;
+    let base_config = world::config(w.azure.base_url().trim_end_matches('/'));
+    w.github.reseed(world::github_seed(
+        &base_config,
+        &w.base_sha,
+        &w.head_sha,
+        &w.merge_sha,
+        "carol",
+    ));
+    let run = w.kv_jit(&["grant", "--now", T0]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("under the config before this pull request the request is not allowed"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 0);
+    assert_eq!(w.ledger_events()[0].0, "refused");
+}

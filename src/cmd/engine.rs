@@ -233,6 +233,8 @@ impl ApprovalCheck for GithubApprovals<'_> {
                 approval::Refusal::Github(_) => Denied::Unavailable(e.to_string()),
                 _ => Denied::Refused(e.to_string()),
             })?;
+        self.check_base_policy(desired, &a.base_sha, a.approvers.len())
+            .await?;
         Ok(Approvals {
             pr: a.pull_number,
             commit: a.head_sha.clone(),
@@ -245,6 +247,74 @@ impl ApprovalCheck for GithubApprovals<'_> {
                 })
                 .collect(),
         })
+    }
+}
+
+impl GithubApprovals<'_> {
+    /// A pull request cannot approve itself by editing the policy: the request must also pass
+    /// under the config on the PR's base, with the same role, subscription, resource group,
+    /// scope and expiry mode, and as many approvals as the base demanded.
+    async fn check_base_policy(
+        &self,
+        desired: &Desired,
+        base_sha: &str,
+        approvers: usize,
+    ) -> Result<(), Denied> {
+        let r = &desired.request;
+        let text = self
+            .client
+            .file_text(self.repo, self.config_path, base_sha)
+            .await
+            .map_err(|e| {
+                Denied::Unavailable(format!("cannot read the config on the base commit: {e}"))
+            })?
+            .ok_or_else(|| {
+                Denied::Refused(format!(
+                    "no config `{}` on the base commit {base_sha}",
+                    self.config_path
+                ))
+            })?;
+        let mut sink = crate::diag::Sink::new(self.config_path);
+        let Some(base) = crate::config::parse(text.as_bytes(), &mut sink) else {
+            return Err(Denied::Refused(format!(
+                "the config on the base commit {base_sha} is invalid"
+            )));
+        };
+        let bytes = std::fs::read(self.repo_dir.join(&r.path))
+            .map_err(|e| Denied::Unavailable(format!("cannot read {}: {e}", r.path)))?;
+        let mut sink = crate::diag::Sink::new(r.path.clone());
+        let under_base = crate::request::parse_raw(&bytes, &mut sink)
+            .and_then(|raw| crate::policy::check(&raw, Some(r.id.clone()), &base, None, &mut sink));
+        let Some(under_base) = under_base else {
+            let problems: Vec<String> = sink
+                .diags
+                .iter()
+                .map(|d| format!("{} {}", d.code, d.message))
+                .collect();
+            return Err(Denied::Refused(format!(
+                "under the config before this pull request the request is not allowed ({}); merge policy changes in their own pull request first",
+                problems.join("; ")
+            )));
+        };
+        let (now_p, base_p) = (&self.config.vaults[&r.vault], &base.vaults[&r.vault]);
+        let same = under_base.role_id == r.role_id
+            && now_p.subscription_id == base_p.subscription_id
+            && now_p.resource_group == base_p.resource_group
+            && now_p.scope == base_p.scope
+            && now_p.expiry == base_p.expiry;
+        if !same {
+            return Err(Denied::Refused(format!(
+                "the role or vault `{}` is defined differently than before this pull request; merge policy changes in their own pull request first",
+                r.vault
+            )));
+        }
+        if approvers < base_p.approvals as usize {
+            return Err(Denied::Refused(format!(
+                "vault `{}` needed {} code-owner approvals before this pull request; it has {approvers}",
+                r.vault, base_p.approvals
+            )));
+        }
+        Ok(())
     }
 }
 
