@@ -618,3 +618,42 @@ async fn a_pull_request_cannot_approve_itself_by_editing_the_policy() {
     assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 0);
     assert_eq!(w.ledger_events()[0].0, "refused");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_push_is_retried_while_github_may_lag_then_refused() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    // GitHub knows of no pull request for the merge commit: a direct push, or GitHub lagging.
+    let mut seed = world::github_seed(
+        &world::config(w.azure.base_url().trim_end_matches('/')),
+        &w.base_sha,
+        &w.head_sha,
+        &w.merge_sha,
+        "carol",
+    );
+    seed.repos[0].pulls.clear();
+    w.github.reseed(seed);
+    let committed: i64 = world::git(&w.work, &["log", "-1", "--format=%ct"])
+        .parse()
+        .unwrap();
+    let at = |minutes: i64| {
+        chrono::DateTime::from_timestamp(committed + minutes * 60, 0)
+            .unwrap()
+            .to_rfc3339()
+    };
+
+    let soon = w.kv_jit(&["grant", "--now", &at(2)]).await;
+    assert_eq!(soon.code, 1, "{}{}", soon.stdout, soon.stderr);
+    assert!(
+        soon.stdout.contains("grant_failed"),
+        "retried, not refused: {}",
+        soon.stdout
+    );
+    let later = w.kv_jit(&["grant", "--now", &at(30)]).await;
+    assert_eq!(later.code, 1, "{}{}", later.stdout, later.stderr);
+    assert!(
+        later.stdout.contains("refused") && later.stdout.contains("direct push"),
+        "{}",
+        later.stdout
+    );
+    assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 0);
+}

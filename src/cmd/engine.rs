@@ -211,12 +211,19 @@ struct GithubApprovals<'a> {
     config: &'a Config,
     config_path: &'a str,
     repo_dir: &'a Path,
+    now: DateTime<Utc>,
 }
+
+/// Right after a merge GitHub may not yet link the merge commit to its pull request. Within
+/// this long after the commit, "no pull request" is retried by the next run rather than refused.
+const PR_LINK_GRACE: chrono::Duration = chrono::Duration::minutes(15);
 
 impl ApprovalCheck for GithubApprovals<'_> {
     async fn check(&self, desired: &Desired) -> Result<Approvals, Denied> {
         let r = &desired.request;
-        let commit = last_commit_touching(self.repo_dir, &r.path).map_err(Denied::Unavailable)?;
+        let (commit, committed) =
+            last_commit_touching(self.repo_dir, &r.path).map_err(Denied::Unavailable)?;
+        let fresh = self.now - committed < PR_LINK_GRACE;
         let approvals_required = self.config.vaults.get(&r.vault).map_or(1, |p| p.approvals);
         let input = ApprovalInput {
             repo: self.repo,
@@ -231,6 +238,9 @@ impl ApprovalCheck for GithubApprovals<'_> {
             .await
             .map_err(|e| match e {
                 approval::Refusal::Github(_) => Denied::Unavailable(e.to_string()),
+                approval::Refusal::NoPullRequest { .. } if fresh => Denied::Unavailable(format!(
+                    "{e} (yet: GitHub may still be linking the merge; retried next run)"
+                )),
                 _ => Denied::Refused(e.to_string()),
             })?;
         self.check_base_policy(desired, &a.base_sha, a.approvers.len())
@@ -320,19 +330,23 @@ impl GithubApprovals<'_> {
 
 /// The commit on the default branch's first-parent line that last changed `path`: the merge
 /// (or squash) commit of the pull request that brought it.
-fn last_commit_touching(repo: &Path, path: &str) -> Result<String, String> {
+fn last_commit_touching(repo: &Path, path: &str) -> Result<(String, DateTime<Utc>), String> {
     let out = std::process::Command::new("git")
         .current_dir(repo)
-        .args(["log", "-1", "--first-parent", "--format=%H", "--", path])
+        .args(["log", "-1", "--first-parent", "--format=%H %ct", "--", path])
         .output()
         .map_err(|e| format!("cannot run git: {e}"))?;
-    let sha = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    if !out.status.success() || sha.is_empty() {
-        return Err(format!(
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let parsed = line.split_once(' ').and_then(|(sha, t)| {
+        let at = DateTime::from_timestamp(t.parse().ok()?, 0)?;
+        Some((sha.to_owned(), at))
+    });
+    match parsed {
+        Some(p) if out.status.success() => Ok(p),
+        _ => Err(format!(
             "`{path}` has no commit in this checkout; run kv-jit in a full clone of the default branch (fetch-depth: 0)"
-        ));
+        )),
     }
-    Ok(sha)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -480,6 +494,7 @@ fn run_effects(
                     config: &ctx.config,
                     config_path: &ctx.config_path,
                     repo_dir: &ctx.repo_dir,
+                    now,
                 };
                 Executor {
                     azure: &azure,
