@@ -657,3 +657,43 @@ async fn a_direct_push_is_retried_while_github_may_lag_then_refused() {
     );
     assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_ledger_stops_recording_but_not_revocation() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    assert_eq!(w.kv_jit(&["grant", "--now", T0]).await.code, 0);
+    // Someone with push access edits the ledger to stretch the grant.
+    world::git(&w.work, &["pull", "--quiet", "--ff-only", "origin", "main"]);
+    let ledger = w.work.join("audit/ledger.jsonl");
+    let text = std::fs::read_to_string(&ledger)
+        .unwrap()
+        .replace("2026-11-27T11:00:00Z", "2027-11-27T11:00:00Z");
+    std::fs::write(&ledger, text).unwrap();
+    world::git(&w.work, &["commit", "--quiet", "-am", "nothing to see"]);
+    world::git(&w.work, &["push", "--quiet", "origin", "main"]);
+
+    let verify = w.kv_jit(&["audit", "verify"]).await;
+    assert_eq!(verify.code, 1);
+    assert!(
+        verify.stdout.contains("audit/ledger.jsonl:1:"),
+        "names the line: {}",
+        verify.stdout
+    );
+    // The revoker cannot trust the ledger, but access still ends when the marker says.
+    let run = w.kv_jit(&["revoke", "--now", "2026-11-27T11:05:00Z"]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("revoked       2026/alice-api-key (expired by its marker"),
+        "{}",
+        run.stdout
+    );
+    use kv_jit::azure::Azure;
+    assert!(
+        w.azure_client()
+            .list_managed(&World::vault_target())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -396,7 +396,13 @@ fn run_effects(
     };
     let entries = match ctx.ledger() {
         Ok(e) => e,
-        Err(m) => return fail(&m, Exit::Problems),
+        Err(m) => {
+            output::stderr(&format!("error: {m}\n"));
+            if mode == Mode::Revoke && manual.is_none() {
+                expiry_sweep(&ctx, now);
+            }
+            return Exit::Problems;
+        }
     };
     let ledger_state = state::from_ledger(&entries);
     let (desired, invalid) = match ctx.requests() {
@@ -449,25 +455,11 @@ fn run_effects(
         (Mode::Grant, _) => {}
     }
 
-    let credential = match Credential::from_env(&ctx.env, &ctx.config.tenant_id, &ctx.config.cloud)
-    {
-        Ok(c) => c,
-        Err(e) => return fail(&e.to_string(), Exit::Usage),
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    let runtime = runtime();
     let _guard = runtime.enter();
-    let azure = match AzureClient::new(
-        &ctx.config.tenant_id,
-        ctx.config.cloud.clone(),
-        credential,
-        RetryPolicy::default(),
-    ) {
+    let azure = match azure_client(&ctx) {
         Ok(a) => a,
-        Err(e) => return fail(&e.to_string(), Exit::Usage),
+        Err(m) => return fail(&m, Exit::Usage),
     };
     let needs_github = actions.iter().any(|a| matches!(a, Action::Grant { .. }));
     let gh = if needs_github {
@@ -630,6 +622,99 @@ fn announce(
     let card = crate::notify::teams_card(title, run_url, new);
     if let Err(m) = runtime.block_on(crate::notify::post_teams(url, variable, &card)) {
         output::stderr(&format!("warning: {m}\n"));
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// The Azure client of the workflow's identity (call inside the runtime).
+fn azure_client(ctx: &Ctx) -> Result<AzureClient, String> {
+    let credential = Credential::from_env(&ctx.env, &ctx.config.tenant_id, &ctx.config.cloud)
+        .map_err(|e| e.to_string())?;
+    AzureClient::new(
+        &ctx.config.tenant_id,
+        ctx.config.cloud.clone(),
+        credential,
+        RetryPolicy::default(),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// When the ledger cannot be read (tampered, unreachable), access must still end on time: every
+/// assignment carrying kv-jit's marker whose marked expiry has passed is deleted. Nothing is
+/// recorded (there is no trustworthy ledger to append to); the run still fails, so someone
+/// repairs the ledger, and the next good run records what happened through reconcile.
+fn expiry_sweep(ctx: &Ctx, now: DateTime<Utc>) {
+    use crate::azure::{Azure, ExpiryMode, Principal, PrincipalType, RevokeSpec, VaultRef};
+    let runtime = runtime();
+    let _guard = runtime.enter();
+    let azure = match azure_client(ctx) {
+        Ok(a) => a,
+        Err(m) => return output::stderr(&format!("error: expiry sweep impossible: {m}\n")),
+    };
+    for policy in ctx
+        .config
+        .vaults
+        .values()
+        .filter(|p| p.expiry == crate::config::Expiry::Revoker)
+    {
+        let Ok(vault) = VaultRef::new(
+            &policy.subscription_id,
+            &policy.resource_group,
+            policy.name.clone(),
+        ) else {
+            continue;
+        };
+        let listed = match runtime.block_on(azure.list_managed_in_vault(&vault)) {
+            Ok(l) => l,
+            Err(e) => {
+                output::stderr(&format!(
+                    "error: expiry sweep of vault {}: {e}\n",
+                    policy.name
+                ));
+                continue;
+            }
+        };
+        for a in listed {
+            let Some(marker) = a.marker.as_ref().filter(|m| m.expires_at <= now) else {
+                continue;
+            };
+            let (Some(target), Ok(object_id), Ok(role), Ok(name)) = (
+                crate::engine::execute::target_from_scope(&a.scope),
+                a.principal_id.parse(),
+                a.role.parse(),
+                a.name.parse(),
+            ) else {
+                continue;
+            };
+            let spec = RevokeSpec {
+                name: Some(name),
+                request_id: marker.request_id.clone(),
+                target,
+                role,
+                principal: Principal {
+                    object_id,
+                    kind: PrincipalType::User,
+                },
+                mode: ExpiryMode::Revoker,
+            };
+            match runtime.block_on(azure.revoke(&spec)) {
+                Ok(_) => output::stdout(&format!(
+                    "revoked       {} (expired by its marker; not recorded: the ledger is unreadable)\n",
+                    marker.request_id
+                )),
+                Err(e) => output::stderr(&format!(
+                    "error: expiry sweep could not revoke {}: {e}\n",
+                    marker.request_id
+                )),
+            }
+        }
     }
 }
 
