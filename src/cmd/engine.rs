@@ -651,7 +651,7 @@ fn azure_client(ctx: &Ctx) -> Result<AzureClient, String> {
 /// recorded (there is no trustworthy ledger to append to); the run still fails, so someone
 /// repairs the ledger, and the next good run records what happened through reconcile.
 fn expiry_sweep(ctx: &Ctx, now: DateTime<Utc>) {
-    use crate::azure::{Azure, ExpiryMode, Principal, PrincipalType, RevokeSpec, VaultRef};
+    use crate::azure::{Azure, VaultRef};
     let runtime = runtime();
     let _guard = runtime.enter();
     let azure = match azure_client(ctx) {
@@ -685,27 +685,8 @@ fn expiry_sweep(ctx: &Ctx, now: DateTime<Utc>) {
             let Some(marker) = a.marker.as_ref().filter(|m| m.expires_at <= now) else {
                 continue;
             };
-            let (Some(target), Ok(object_id), Ok(role), Ok(name)) = (
-                crate::engine::execute::target_from_scope(&a.scope),
-                a.principal_id.parse(),
-                a.role.parse(),
-                a.name.parse(),
-            ) else {
-                continue;
-            };
-            let spec = RevokeSpec {
-                name: Some(name),
-                request_id: marker.request_id.clone(),
-                target,
-                role,
-                principal: Principal {
-                    object_id,
-                    kind: PrincipalType::User,
-                },
-                mode: ExpiryMode::Revoker,
-            };
-            match runtime.block_on(azure.revoke(&spec)) {
-                Ok(_) => output::stdout(&format!(
+            match runtime.block_on(crate::engine::execute::delete_listed(&azure, &a)) {
+                Ok(()) => output::stdout(&format!(
                     "revoked       {} (expired by its marker; not recorded: the ledger is unreadable)\n",
                     marker.request_id
                 )),

@@ -412,9 +412,8 @@ async fn remove_orphan<A: Azure>(
     now: DateTime<Utc>,
     run_url: Option<String>,
 ) -> NewEntry {
-    let request = a.marker.as_ref().map(|m| m.request_id.clone());
     let entry = NewEntry {
-        request: request.clone(),
+        request: a.marker.as_ref().map(|m| m.request_id.clone()),
         principal_id: Some(a.principal_id.clone()),
         scope: Some(a.scope.clone()),
         role: Some(Role {
@@ -426,21 +425,33 @@ async fn remove_orphan<A: Azure>(
         reason: Some(Reason::Orphan),
         ..NewEntry::new(now, Event::Revoked)
     };
+    match delete_listed(azure, &a).await {
+        Ok(()) => entry,
+        Err(why) => failed(entry, Event::RevokeFailed, why),
+    }
+}
+
+/// Deletes exactly an assignment Azure listed: its own name at its own scope (validated again
+/// before it reaches a URL).
+pub async fn delete_listed<A: Azure>(
+    azure: &A,
+    a: &crate::azure::Assignment,
+) -> Result<(), String> {
     let (Some(target), Ok(object_id), Ok(role), Ok(name)) = (
         target_from_scope(&a.scope),
         a.principal_id.parse(),
         a.role.parse(),
         a.name.parse(),
     ) else {
-        return failed(
-            entry,
-            Event::RevokeFailed,
-            "the orphan's scope, principal, role or name is malformed".into(),
-        );
+        return Err("the assignment's scope, principal, role or name is malformed".into());
     };
     let spec = RevokeSpec {
         name: Some(name),
-        request_id: request.unwrap_or_default(),
+        request_id: a
+            .marker
+            .as_ref()
+            .map(|m| m.request_id.clone())
+            .unwrap_or_default(),
         target,
         role,
         principal: Principal {
@@ -449,8 +460,9 @@ async fn remove_orphan<A: Azure>(
         },
         mode: ExpiryMode::Revoker,
     };
-    match azure.revoke(&spec).await {
-        Ok(_) => entry,
-        Err(e) => failed(entry, Event::RevokeFailed, e.to_string()),
-    }
+    azure
+        .revoke(&spec)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }

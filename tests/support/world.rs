@@ -203,17 +203,7 @@ impl World {
 
     /// Runs kv-jit in the work clone (off the async runtime, which serves the emulators).
     pub async fn kv_jit(&self, args: &[&str]) -> crate::support::Run {
-        let dir = self.work.clone();
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let env = self.env();
-        tokio::task::spawn_blocking(move || {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let env: Vec<(&str, &str)> =
-                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            crate::support::kv_jit(&dir, &args, &env)
-        })
-        .await
-        .unwrap()
+        self.kv_jit_in(&self.work, args, &[]).await
     }
 
     /// Runs kv-jit in `dir` with `extra` environment on top of the workflow's.
