@@ -679,7 +679,20 @@ async fn a_tampered_ledger_stops_recording_but_not_revocation() {
         "names the line: {}",
         verify.stdout
     );
-    // The revoker cannot trust the ledger, but access still ends when the marker says.
+    // The revoker cannot trust the ledger, but access still ends when the marker says: not
+    // before (the grant runs to 11:00), and not later.
+    let before = w.kv_jit(&["revoke", "--now", "2026-11-27T10:00:00Z"]).await;
+    assert_eq!(before.code, 1, "{}{}", before.stdout, before.stderr);
+    use kv_jit::azure::Azure;
+    assert_eq!(
+        w.azure_client()
+            .list_managed(&World::vault_target())
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "not expired yet: kept"
+    );
     let run = w.kv_jit(&["revoke", "--now", "2026-11-27T11:05:00Z"]).await;
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(
@@ -688,7 +701,6 @@ async fn a_tampered_ledger_stops_recording_but_not_revocation() {
         "{}",
         run.stdout
     );
-    use kv_jit::azure::Azure;
     assert!(
         w.azure_client()
             .list_managed(&World::vault_target())
@@ -696,4 +708,36 @@ async fn a_tampered_ledger_stops_recording_but_not_revocation() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lowering_the_approval_count_in_the_same_pull_request_does_not_count() {
+    let w = World::new_with(&world::request("alice@contoso.com", "2h"), |c| {
+        c.replace(
+            "    max_duration: 4h\n",
+            "    max_duration: 4h\n    approvals: 1\n",
+        )
+    })
+    .await;
+    // Before this PR the vault needed two distinct code-owner approvals; carol alone approved.
+    let base = world::config(w.azure.base_url().trim_end_matches('/')).replace(
+        "    max_duration: 4h\n",
+        "    max_duration: 4h\n    approvals: 2\n",
+    );
+    w.github.reseed(world::github_seed(
+        &base,
+        &w.base_sha,
+        &w.head_sha,
+        &w.merge_sha,
+        "carol",
+    ));
+    let run = w.kv_jit(&["grant", "--now", T0]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("needed 2 code-owner approvals before this pull request; it has 1"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 0);
 }

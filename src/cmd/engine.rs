@@ -55,6 +55,11 @@ impl Ctx {
     }
 
     fn ledger(&self) -> Result<Vec<Entry>, String> {
+        self.ledger_checked().map_err(|(m, _)| m)
+    }
+
+    /// The ledger, or why not and whether it was read but does not verify (tampered).
+    fn ledger_checked(&self) -> Result<Vec<Entry>, (String, bool)> {
         crate::git::read_ledger(
             &self.repo_dir,
             &self.remote,
@@ -63,10 +68,12 @@ impl Ctx {
             self.git_token(),
         )
         .map_err(|e| {
-            format!(
+            let tampered = matches!(e, crate::git::GitError::Ledger(_));
+            let m = format!(
                 "cannot read the ledger `{}` on branch `{}`: {e}",
                 self.config.ledger_path, self.config.ledger_branch
-            )
+            );
+            (m, tampered)
         })
     }
 
@@ -223,7 +230,9 @@ impl ApprovalCheck for GithubApprovals<'_> {
         let r = &desired.request;
         let (commit, committed) =
             last_commit_touching(self.repo_dir, &r.path).map_err(Denied::Unavailable)?;
-        let fresh = self.now - committed < PR_LINK_GRACE;
+        // A committer date in the future is not "fresh": it would make the grace last forever.
+        let age = self.now - committed;
+        let fresh = age >= -chrono::Duration::minutes(2) && age < PR_LINK_GRACE;
         let approvals_required = self.config.vaults.get(&r.vault).map_or(1, |p| p.approvals);
         let input = ApprovalInput {
             repo: self.repo,
@@ -394,11 +403,13 @@ fn run_effects(
         Ok(c) => c,
         Err(e) => return e,
     };
-    let entries = match ctx.ledger() {
+    let entries = match ctx.ledger_checked() {
         Ok(e) => e,
-        Err(m) => {
+        Err((m, tampered)) => {
             output::stderr(&format!("error: {m}\n"));
-            if mode == Mode::Revoke && manual.is_none() {
+            // Only a ledger that was read and does not verify triggers the sweep; a fetch that
+            // failed (network, GitHub down) is retried by the next run instead.
+            if tampered && mode == Mode::Revoke && manual.is_none() {
                 expiry_sweep(&ctx, now);
             }
             return Exit::Problems;
@@ -437,21 +448,8 @@ fn run_effects(
         }
         // The scheduled revoker only takes access away.
         // The scheduled run also grants what came due since the last merge (a future `start:`,
-        // a retry after a failed grant), as long as it can verify approvals through GitHub.
-        (Mode::Revoke, None) => {
-            if GithubEnv::from_env(&ctx.env).is_err() {
-                let due = actions
-                    .iter()
-                    .filter(|a| matches!(a, Action::Grant { .. }))
-                    .count();
-                if due > 0 {
-                    output::stderr(&format!(
-                        "warning: {due} grant(s) are due but GITHUB_TOKEN/GITHUB_REPOSITORY are not set, so approvals cannot be verified; they wait for a run that can\n"
-                    ));
-                }
-                actions.retain(|a| !matches!(a, Action::Grant { .. }));
-            }
-        }
+        // a retry after a failed grant), as long as it can verify approvals (below).
+        (Mode::Revoke, None) => {}
         (Mode::Grant, _) => {}
     }
 
@@ -465,16 +463,35 @@ fn run_effects(
     let gh = if needs_github {
         match GithubEnv::from_env(&ctx.env).and_then(|g| g.client().map(|c| (g, c))) {
             Ok(g) => Some(g),
-            Err(m) => {
+            // A grant run exists to grant: without GitHub it cannot, and says so.
+            Err(m) if mode == Mode::Grant => {
                 return fail(
                     &format!("grants need GitHub to verify approvals: {m}"),
                     Exit::Usage,
                 );
             }
+            // The scheduled run must never let a missing token stop its revokes.
+            Err(m) => {
+                let due = actions
+                    .iter()
+                    .filter(|a| matches!(a, Action::Grant { .. }))
+                    .count();
+                output::stderr(&format!(
+                    "warning: {due} grant(s) are due but approvals cannot be verified ({m}); they wait for a run that can\n"
+                ));
+                actions.retain(|a| !matches!(a, Action::Grant { .. }));
+                None
+            }
         }
     } else {
         None
     };
+    if gh.is_some() && !on_default_branch(&ctx.env) {
+        return fail(
+            "grants run only on the default branch (GITHUB_REF is another ref): a config on another branch could point at another ledger",
+            Exit::Usage,
+        );
+    }
 
     let run_url = ctx.run_url();
     let mut new: Vec<NewEntry> = runtime.block_on(async {
@@ -623,6 +640,25 @@ fn announce(
     if let Err(m) = runtime.block_on(crate::notify::post_teams(url, variable, &card)) {
         output::stderr(&format!("warning: {m}\n"));
     }
+}
+
+/// In GitHub Actions, whether the run is on the repository's default branch (from the event
+/// payload). Outside Actions (no `GITHUB_REF`) there is nothing to compare: true.
+fn on_default_branch(env: &HashMap<String, String>) -> bool {
+    let Some(git_ref) = env.get("GITHUB_REF").filter(|r| !r.is_empty()) else {
+        return true;
+    };
+    let default = env
+        .get("GITHUB_EVENT_PATH")
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| {
+            v["repository"]["default_branch"]
+                .as_str()
+                .map(str::to_owned)
+        });
+    // Without the payload we cannot tell: fail closed.
+    default.is_some_and(|d| *git_ref == format!("refs/heads/{d}"))
 }
 
 fn runtime() -> tokio::runtime::Runtime {

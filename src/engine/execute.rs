@@ -238,7 +238,23 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
             mode,
         };
         match self.azure.revoke(&spec).await {
-            Ok(RevokeOutcome::Deleted | RevokeOutcome::AlreadyGone) => entry,
+            Ok(RevokeOutcome::Deleted) => entry,
+            // Gone under today's expiry mode. If the vault's mode changed (or the vault left the
+            // config) since the grant, the access may live under the other mechanism: end it
+            // there too, so a config edit cannot leave access running.
+            Ok(RevokeOutcome::AlreadyGone) => {
+                let other = RevokeSpec {
+                    mode: match spec.mode {
+                        ExpiryMode::Revoker => ExpiryMode::Pim,
+                        ExpiryMode::Pim => ExpiryMode::Revoker,
+                    },
+                    ..spec
+                };
+                match self.azure.revoke(&other).await {
+                    Ok(_) => entry,
+                    Err(e) => failed(entry, Event::RevokeFailed, e.to_string()),
+                }
+            }
             Err(e) => failed(entry, Event::RevokeFailed, e.to_string()),
         }
     }
@@ -465,4 +481,144 @@ pub async fn delete_listed<A: Azure>(
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::azure::{Assignment, AzureError, GrantSpec, SecretStatus};
+    use crate::engine::plan::RevokeReason;
+    use crate::names::{SecretName, VaultName};
+    use crate::request::{Duration, Request, RequestId, Upn};
+    use std::sync::Mutex;
+
+    /// Records the order of effects; a revoke yields several times before it completes, so a
+    /// grant running concurrently would overtake it.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<&'static str>>);
+
+    impl Azure for Recorder {
+        async fn check_secret(
+            &self,
+            _: &VaultRef,
+            _: &SecretName,
+        ) -> Result<SecretStatus, AzureError> {
+            Ok(SecretStatus::Exists)
+        }
+        async fn resolve_principal(&self, _: &str) -> Result<Principal, AzureError> {
+            Ok(Principal {
+                object_id: uuid::Uuid::nil(),
+                kind: PrincipalType::User,
+            })
+        }
+        async fn grant(&self, spec: &GrantSpec) -> Result<Assignment, AzureError> {
+            self.0.lock().unwrap().push("grant");
+            Ok(Assignment {
+                id: String::new(),
+                name: "n".into(),
+                scope: spec.target.scope(),
+                role: spec.role.to_string(),
+                principal_id: String::new(),
+                principal_type: None,
+                description: None,
+                marker: None,
+            })
+        }
+        async fn revoke(&self, _: &RevokeSpec) -> Result<RevokeOutcome, AzureError> {
+            self.0.lock().unwrap().push("revoke started");
+            for _ in 0..5 {
+                tokio::task::yield_now().await;
+            }
+            self.0.lock().unwrap().push("revoke done");
+            Ok(RevokeOutcome::Deleted)
+        }
+        async fn list_managed(&self, _: &Target) -> Result<Vec<Assignment>, AzureError> {
+            Ok(vec![])
+        }
+        async fn list_managed_in_vault(&self, _: &VaultRef) -> Result<Vec<Assignment>, AzureError> {
+            Ok(vec![])
+        }
+    }
+
+    struct Approved;
+    impl ApprovalCheck for Approved {
+        async fn check(&self, _: &Desired) -> Result<Approvals, Denied> {
+            Ok(Approvals {
+                pr: 1,
+                commit: "c".into(),
+                by: vec![],
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn every_revoke_completes_before_a_grant_starts() {
+        let cfg = "tenant_id: 00000000-0000-0000-0000-000000000000\nvaults:\n  kv-one:\n    subscription_id: 11111111-1111-1111-1111-111111111111\n    resource_group: rg\n    secrets: [s]\n    max_duration: 4h\n";
+        let config =
+            crate::config::parse(cfg.as_bytes(), &mut crate::diag::Sink::new("c")).unwrap();
+        let now: DateTime<Utc> = "2026-11-27T10:00:00Z".parse().unwrap();
+        let request = Request {
+            id: RequestId::parse("b").unwrap(),
+            path: "requests/b.yaml".into(),
+            requester_pos: crate::diag::Pos::START,
+            vault_pos: crate::diag::Pos::START,
+            secret_pos: crate::diag::Pos::START,
+            requester: Upn::parse("a@b.co").unwrap(),
+            vault: VaultName::parse("kv-one").unwrap(),
+            secret: SecretName::parse("s").unwrap(),
+            duration: Duration::parse("1h").unwrap(),
+            justification: "long enough reason".into(),
+            role: "secrets-user".into(),
+            role_id: "4633458b-17de-408a-b874-0445c86b69e6".into(),
+            start: None,
+            ticket: None,
+            extends: None,
+            revoke: false,
+        };
+        let grant = ActiveGrant {
+            request: RequestId::parse("a").unwrap(),
+            request_sha256: "x".into(),
+            start: now - chrono::Duration::hours(2),
+            expires: now,
+            assignment: uuid::Uuid::nil().to_string(),
+            scope: "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-one".into(),
+            vault: "kv-one".into(),
+            secret: "s".into(),
+            requester: "a@b.co".into(),
+            principal_id: uuid::Uuid::nil().to_string(),
+            role_id: "4633458b-17de-408a-b874-0445c86b69e6".into(),
+        };
+        // The grant is listed first: order in the plan must not matter.
+        let actions = vec![
+            Action::Grant {
+                desired: Box::new(Desired {
+                    request,
+                    sha256: "y".into(),
+                }),
+                request: RequestId::parse("b").unwrap(),
+                start: now,
+                expires: now + chrono::Duration::hours(1),
+            },
+            Action::Revoke {
+                grant,
+                reason: RevokeReason::Expired,
+                shared_with: None,
+            },
+        ];
+        let azure = Recorder::default();
+        let exec = Executor {
+            azure: &azure,
+            approvals: &Approved,
+            config: &config,
+            now,
+            run_url: None,
+            concurrency: 8,
+        };
+        let entries = exec.run(&actions).await;
+        assert_eq!(
+            *azure.0.lock().unwrap(),
+            ["revoke started", "revoke done", "grant"]
+        );
+        assert_eq!(entries.len(), 2);
+    }
 }

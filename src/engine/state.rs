@@ -17,15 +17,30 @@ pub fn from_ledger(entries: &[Entry]) -> LedgerState {
             state.granted.entry(id).or_insert_with(|| sha.clone());
         }
     }
+    // Ids are granted once: only the first `granted` line of a request can ever be active. A
+    // later one (which only a hand-made append could produce) is ignored, before and after the
+    // real grant is revoked, so it can neither extend a grant nor take over an assignment.
+    let mut first_grant: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in entries.iter().filter(|e| e.event == Event::Granted) {
+        if let Some(r) = e.request.as_deref() {
+            first_grant.entry(r).or_insert(e.seq);
+        }
+    }
     let mut granted_seq: BTreeMap<&str, u64> = BTreeMap::new();
     for e in ledger::active_grants(entries) {
+        let first = e
+            .request
+            .as_deref()
+            .and_then(|r| first_grant.get(r))
+            .is_some_and(|&seq| seq == e.seq);
+        if !first {
+            continue;
+        }
         if let Some(g) = active_grant(e) {
             if let Some(a) = e.assignment.as_deref() {
                 granted_seq.insert(a, e.seq);
             }
-            // Ids are granted once: a later `granted` line for the same request (which only a
-            // hand-made append could produce) never replaces the first, so it cannot extend it.
-            state.active.entry(g.request.clone()).or_insert(g);
+            state.active.insert(g.request.clone(), g);
         }
     }
     for (request, sha) in ledger::refused(entries) {

@@ -286,3 +286,13 @@ fn an_extension_sharing_the_assignment_keeps_it_when_the_old_grant_ends() {
     let got = plan(&[req("a", "2h"), b_req], &[], &ledger, t("12:00"));
     assert_eq!(show(&got), ["revoke a Expired", "revoke b Expired"]);
 }
+
+#[test]
+fn extending_a_grant_whose_window_already_ended_is_a_plain_new_grant() {
+    // The revoker has not run yet: the base is still active in the ledger but its window is over.
+    let ledger = ledger_with(&[active("a", "08:00", "10:00")]);
+    let mut b = req("b", "2h");
+    b.request.extends = Some(id("a"));
+    let got = plan(&[req("a", "2h"), b], &[], &ledger, t("10:30"));
+    assert_eq!(show(&got), ["revoke a Expired", "grant b 10:30-12:30"]);
+}
