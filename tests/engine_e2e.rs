@@ -741,3 +741,36 @@ async fn lowering_the_approval_count_in_the_same_pull_request_does_not_count() {
     );
     assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grants_run_only_on_the_default_branch() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    let event = w.tmp.path().join("event.json");
+    std::fs::write(&event, r#"{"repository": {"default_branch": "main"}}"#).unwrap();
+    let env = |git_ref: &'static str| {
+        [
+            ("GITHUB_REF", git_ref),
+            ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+        ]
+    };
+    let elsewhere = w
+        .kv_jit_in(&w.work, &["grant", "--now", T0], &env("refs/heads/feature"))
+        .await;
+    assert_eq!(
+        elsewhere.code, 2,
+        "{}{}",
+        elsewhere.stdout, elsewhere.stderr
+    );
+    assert!(
+        elsewhere
+            .stderr
+            .contains("grants run only on the default branch"),
+        "{}",
+        elsewhere.stderr
+    );
+    assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 0);
+    let main = w
+        .kv_jit_in(&w.work, &["grant", "--now", T0], &env("refs/heads/main"))
+        .await;
+    assert_eq!(main.code, 0, "{}{}", main.stdout, main.stderr);
+}
