@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::Exit;
 use crate::approval::{self, ApprovalInput};
@@ -99,7 +98,7 @@ impl Ctx {
         let mut invalid = Vec::new();
         for file in &files {
             let sha = match &file.bytes {
-                Ok(b) => hex(&Sha256::digest(b)),
+                Ok(b) => ledger::sha256_hex(b),
                 Err(ReadProblem::TooLarge(n)) => format!("too-large-{n}"),
                 Err(ReadProblem::Other(_)) => "unreadable".into(),
             };
@@ -128,10 +127,6 @@ impl Ctx {
         }
         Ok((desired, invalid))
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn fail(msg: &str, code: Exit) -> Exit {

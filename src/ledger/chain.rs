@@ -689,6 +689,11 @@ fn lines(body: &[u8]) -> impl Iterator<Item = &[u8]> {
         })
 }
 
+/// Lowercase hex SHA-256 of `bytes`: the ledger's hashes, and request files' `request_sha256`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    String::from_utf8(hex(&Sha256::digest(bytes)).to_vec()).expect("hex digits are ASCII")
+}
+
 fn hex(bytes: &[u8]) -> [u8; 64] {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = [0u8; 64];

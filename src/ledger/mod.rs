@@ -34,7 +34,7 @@ mod state;
 
 pub use chain::{
     DedupeKey, GENESIS, Problem, Tip, VerifyError, VerifyReport, append, canonical_into,
-    compute_hash, dedupe, parse_ledger, to_line, verify_bytes, verify_file,
+    compute_hash, dedupe, parse_ledger, sha256_hex, to_line, verify_bytes, verify_file,
 };
 pub use entry::{
     Approval, Approvals, Entry, Event, FORMAT_VERSION, MAX_ERROR_CHARS, NewEntry, Reason, Role,
