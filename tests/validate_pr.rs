@@ -52,7 +52,7 @@ async fn run(dir: &Path, url: &str) -> support::Run {
     tokio::task::spawn_blocking(move || {
         kv_jit(
             &dir,
-            &["validate", "--pr", "7", "--now", NOW],
+            &["validate", "--pr", "7", "--offline", "--now", NOW],
             &[
                 ("GITHUB_API_URL", url.as_str()),
                 ("GITHUB_TOKEN", gh::APP_TOKEN),
@@ -138,4 +138,35 @@ fn without_a_token_it_is_a_usage_error() {
         "{}",
         out.stderr
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_offline_the_pr_check_confirms_the_secret_or_says_it_could_not() {
+    let (url, state, _server) = kv_jit::emulator::github::spawn_for_tests(seed()).await;
+    let repo = checkout("alice@contoso.com");
+    let (dir, url2) = (repo.path().to_owned(), url.clone());
+    // No Azure credentials here (a fork's pull request gets none): fail closed, visibly.
+    let out = tokio::task::spawn_blocking(move || {
+        kv_jit(
+            &dir,
+            &["validate", "--pr", "7", "--now", NOW],
+            &[
+                ("GITHUB_API_URL", url2.as_str()),
+                ("GITHUB_TOKEN", gh::APP_TOKEN),
+                ("GITHUB_REPOSITORY", "acme/access"),
+                ("PATH", "/nonexistent"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(&format!(
+            "{REQUEST}:5:9: error[azure-check-failed]: could not confirm the secret exists"
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(state.comments()[0].body.contains("azure-check-failed"));
 }

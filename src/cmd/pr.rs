@@ -4,7 +4,7 @@
 //! Everything here is advisory for reviewers; `kv-jit grant` re-checks it all after merge.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
@@ -86,11 +86,11 @@ fn is_request_path(p: &str) -> bool {
 pub fn run(
     number: u64,
     config: &Config,
-    config_path: &Path,
     now: DateTime<Utc>,
     format: Format,
     annotate: bool,
     env: &HashMap<String, String>,
+    online: Option<&HashMap<String, String>>,
 ) -> Exit {
     let gh = match GithubEnv::from_env(env) {
         Ok(g) => g,
@@ -112,7 +112,7 @@ pub fn run(
             return Exit::Usage;
         }
     };
-    let config_shown = config_path.to_string_lossy().replace('\\', "/");
+    let config_shown = config.path.clone();
     let (diagnostics, body) = runtime.block_on(check_pr(
         &client,
         &gh.repo,
@@ -120,6 +120,7 @@ pub fn run(
         config,
         &config_shown,
         now,
+        online,
     ));
 
     output::stdout(&render(&diagnostics, format, annotate));
@@ -156,6 +157,7 @@ pub async fn check_pr(
     config: &Config,
     config_path: &str,
     now: DateTime<Utc>,
+    online: Option<&HashMap<String, String>>,
 ) -> (Vec<Diagnostic>, String) {
     let mut diags = Vec::new();
     let changed = match feedback::changed_files(client, repo, number).await {
@@ -198,6 +200,22 @@ pub async fn check_pr(
         }
     };
     diags.extend(validation.diagnostics);
+    // The secret must exist (management plane, metadata only). Without credentials (a fork's
+    // pull request gets none) that is a problem on each request, shown in the comment too.
+    if let Some(env) = online {
+        match super::validate::online_diagnostics(&validation.requests, config, env).await {
+            Ok(found) => diags.extend(found),
+            Err(m) => diags.extend(validation.requests.iter().map(|r| {
+                Diagnostic::error(
+                    Code::AzureCheckFailed,
+                    &r.path,
+                    r.secret_pos,
+                    format!("could not confirm the secret exists: {m}"),
+                )
+                .help("give the PR check Azure credentials (OIDC), or run it with --offline")
+            })),
+        }
+    }
 
     let identities = identities_from(config_path);
     let context: Option<PrContext> = if validation.requests.is_empty() {

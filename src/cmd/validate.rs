@@ -231,7 +231,8 @@ pub fn run(
     };
     let env: std::collections::HashMap<String, String> = std::env::vars().collect();
     if let Some(number) = super::pr::pr_number(args.pr, &env) {
-        return super::pr::run(number, &config, config_path, now, format, annotate, &env);
+        let online = (!args.offline).then_some(&env);
+        return super::pr::run(number, &config, now, format, annotate, &env, online);
     }
     let files = match collect(&args.paths) {
         Ok(f) => f,
@@ -290,18 +291,13 @@ pub fn run(
 /// Confirms through the management plane that each request's vault uses RBAC and its secret
 /// exists. Metadata only: the secret resource ARM returns never carries the value. Each distinct
 /// (vault, secret) is asked once. `Err` when Azure cannot be reached at all.
-fn online_checks(
+pub(super) async fn online_diagnostics(
     requests: &[Request],
     config: &Config,
     env: &std::collections::HashMap<String, String>,
 ) -> Result<Vec<Diagnostic>, String> {
     use crate::azure::{Azure, AzureClient, Credential, RetryPolicy, SecretStatus, VaultRef};
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let _guard = runtime.enter();
     let credential =
         Credential::from_env(env, &config.tenant_id, &config.cloud).map_err(|e| e.to_string())?;
     let azure = AzureClient::new(
@@ -322,7 +318,7 @@ fn online_checks(
                 &policy.resource_group,
                 r.vault.clone(),
             )?;
-            let answer = match runtime.block_on(azure.check_secret(&vault, &r.secret)) {
+            let answer = match azure.check_secret(&vault, &r.secret).await {
                 // No credential works at all: nothing can be checked, so say so once.
                 Err(e @ crate::azure::AzureError::Credential(_)) => return Err(e.to_string()),
                 other => other.map_err(|e| e.to_string()),
@@ -350,6 +346,19 @@ fn online_checks(
         }
     }
     Ok(out)
+}
+
+/// [`online_diagnostics`] from synchronous code.
+fn online_checks(
+    requests: &[Request],
+    config: &Config,
+    env: &std::collections::HashMap<String, String>,
+) -> Result<Vec<Diagnostic>, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(online_diagnostics(requests, config, env))
 }
 
 #[cfg(test)]
