@@ -900,6 +900,18 @@ pub fn audit_verify_cmd(path: Option<&Path>, config_path: &Path, format: Format)
             }
             Exit::Ok
         }
+        Err(ledger::VerifyError::Io { source, .. }) => {
+            let help = if source.kind() == std::io::ErrorKind::NotFound {
+                "no ledger there yet (nothing was granted), or it lives on another branch: pass its PATH or check out the ledger branch"
+            } else {
+                "pass the ledger file's PATH"
+            };
+            output::stderr(&format!(
+                "error: cannot read {}: {source}\n  help: {help}\n",
+                path.display()
+            ));
+            Exit::Usage
+        }
         Err(e) => {
             if format == Format::Json {
                 output::stdout(
