@@ -323,11 +323,22 @@ async fn an_extension_continues_access_without_a_gap() {
         "Azure keeps one assignment per principal, role and scope"
     );
 
+    // The shared assignment's marker now names the extension and its later expiry, so
+    // nothing that reads markers (reconcile, the expiry sweep) ends it at the old time.
+    use kv_jit::azure::Azure;
+    let listed = w
+        .azure_client()
+        .list_managed(&World::vault_target())
+        .await
+        .unwrap();
+    let marker = listed[0].marker.clone().unwrap();
+    assert_eq!(marker.request_id, "2026/alice-api-key-more");
+    assert_eq!(marker.expires_at.to_rfc3339(), "2026-11-27T13:00:00+00:00");
+
     // The first grant ends at 11:00 in the ledger, but the access it shares continues.
     let revoke = w.kv_jit(&["revoke", "--now", "2026-11-27T11:00:00Z"]).await;
     assert_eq!(revoke.code, 0, "{}{}", revoke.stdout, revoke.stderr);
     assert_eq!(w.azure_calls("DELETE", "/roleAssignments/"), 0);
-    use kv_jit::azure::Azure;
     assert_eq!(
         w.azure_client()
             .list_managed(&World::vault_target())

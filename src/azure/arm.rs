@@ -69,7 +69,10 @@ pub(crate) async fn grant(az: &AzureClient, spec: &GrantSpec) -> Result<Assignme
         }
         let (code, message) = reply.error();
         match code.as_str() {
-            "RoleAssignmentExists" => return find_existing(az, spec, &scope, &what).await,
+            "RoleAssignmentExists" => {
+                let existing = find_existing(az, spec, &scope, &what).await?;
+                return Ok(take_over(az, spec, &scope, &body, existing).await);
+            }
             "PrincipalNotFound"
                 if principal_retries < az.transport.policy.principal_not_found_retries =>
             {
@@ -93,6 +96,43 @@ pub(crate) async fn grant(az: &AzureClient, spec: &GrantSpec) -> Result<Assignme
 /// A 409 means the same principal already holds the same role at the same scope under another
 /// name (made by hand or by an earlier tool): the grant is in effect, so return that one.
 /// Its `marker` tells the engine whether kv-jit owns it; revoking by our name never touches it.
+/// An extension lands on the assignment kv-jit made for the grant it extends (Azure keeps one
+/// per principal, role and scope). Its marker is rewritten to the extension's request and later
+/// expiry, so nothing that reads markers (reconcile, the expiry sweep) ends the access early.
+/// Best effort: if Azure refuses the update the existing assignment is returned unchanged. An
+/// assignment without kv-jit's marker (made by hand) is never touched.
+async fn take_over(
+    az: &AzureClient,
+    spec: &GrantSpec,
+    scope: &str,
+    body: &serde_json::Value,
+    existing: Assignment,
+) -> Assignment {
+    let later = existing
+        .marker
+        .as_ref()
+        .is_some_and(|m| m.request_id != spec.request_id && m.expires_at < spec.expires_at);
+    if !later {
+        return existing;
+    }
+    let url = az.arm_url(&format!("{scope}{PROVIDER}/{}", existing.name), API_VERSION);
+    let what = format!(
+        "updating the marker of role assignment {} at {scope}",
+        existing.name
+    );
+    let Ok(token) = az.arm_token().await else {
+        return existing;
+    };
+    let mut call = Call::new(Method::PUT, url, what.clone());
+    call.bearer = Some(token.secret());
+    call.json = Some(body);
+    call.pace = Some((spec.target.vault.subscription_id(), Bucket::Writes));
+    match az.transport.execute(&call).await {
+        Ok(reply) if reply.is_success() => parse_assignment(&reply, &what).unwrap_or(existing),
+        _ => existing,
+    }
+}
+
 async fn find_existing(
     az: &AzureClient,
     spec: &GrantSpec,

@@ -1095,13 +1095,18 @@ fn put_assignment(
     let name = name.to_ascii_lowercase();
     if let Some(existing) = inner
         .assignments
-        .iter()
+        .iter_mut()
         .find(|a| a.name == name && a.active(now))
     {
         if same_scope(&existing.scope, scope)
             && existing.principal_id == pid
             && existing.role == role
         {
+            // Principal, role and scope are fixed; the description may be updated (as ARM
+            // allows, e.g. `az role assignment update`).
+            if description.is_some() {
+                existing.description = description;
+            }
             return respond((StatusCode::OK, Json(existing.json())).into_response());
         }
         return respond(arm_error(
