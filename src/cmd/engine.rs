@@ -187,18 +187,26 @@ fn describe(a: &Action) -> String {
                 t(expires)
             )
         }
-        Action::Revoke { grant, reason, .. } => format!(
-            "revoke  {}: {} on {}/{} ({}, expired {})",
-            grant.request,
-            grant.requester,
-            grant.vault,
-            grant.secret,
-            match reason {
-                plan::RevokeReason::Expired => "window ended",
-                plan::RevokeReason::Early => "revoked early",
-            },
-            t(&grant.expires)
-        ),
+        Action::Revoke {
+            grant,
+            reason,
+            shared_with,
+        } => {
+            let why = match reason {
+                plan::RevokeReason::Expired => format!("its window ended at {}", t(&grant.expires)),
+                plan::RevokeReason::Early => {
+                    format!("early; its window ran to {}", t(&grant.expires))
+                }
+            };
+            let shared = shared_with
+                .as_ref()
+                .map(|o| format!("; the assignment continues for {o}"))
+                .unwrap_or_default();
+            format!(
+                "revoke  {}: {} on {}/{} ({why}{shared})",
+                grant.request, grant.requester, grant.vault, grant.secret
+            )
+        }
         Action::Refuse {
             request, reason, ..
         } => format!("refuse  {request}: {reason}"),
