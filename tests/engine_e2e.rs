@@ -103,14 +103,10 @@ async fn happy_path_grant_then_revoke_then_verify() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unapproved_request_is_refused_and_never_granted() {
     let w = World::new(&world::request("alice@contoso.com", "2h")).await;
-    let seed = world::github_seed(
+    w.reseed_github(
         &world::config(w.azure.base_url().trim_end_matches('/')),
-        &w.base_sha,
-        &w.head_sha,
-        &w.merge_sha,
         "alice-gh",
     );
-    w.github.reseed(seed);
     let run = w.kv_jit(&["grant", "--now", T0]).await;
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(
@@ -611,13 +607,7 @@ async fn a_pull_request_cannot_approve_itself_by_editing_the_policy() {
     })
     .await;
     let base_config = world::config(w.azure.base_url().trim_end_matches('/'));
-    w.github.reseed(world::github_seed(
-        &base_config,
-        &w.base_sha,
-        &w.head_sha,
-        &w.merge_sha,
-        "carol",
-    ));
+    w.reseed_github(&base_config, "carol");
     let run = w.kv_jit(&["grant", "--now", T0]).await;
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(
@@ -634,11 +624,8 @@ async fn a_pull_request_cannot_approve_itself_by_editing_the_policy() {
 async fn a_direct_push_is_retried_while_github_may_lag_then_refused() {
     let w = World::new(&world::request("alice@contoso.com", "2h")).await;
     // GitHub knows of no pull request for the merge commit: a direct push, or GitHub lagging.
-    let mut seed = world::github_seed(
+    let mut seed = w.reseed_github(
         &world::config(w.azure.base_url().trim_end_matches('/')),
-        &w.base_sha,
-        &w.head_sha,
-        &w.merge_sha,
         "carol",
     );
     seed.repos[0].pulls.clear();
@@ -735,13 +722,7 @@ async fn lowering_the_approval_count_in_the_same_pull_request_does_not_count() {
         "    max_duration: 4h\n",
         "    max_duration: 4h\n    approvals: 2\n",
     );
-    w.github.reseed(world::github_seed(
-        &base,
-        &w.base_sha,
-        &w.head_sha,
-        &w.merge_sha,
-        "carol",
-    ));
+    w.reseed_github(&base, "carol");
     let run = w.kv_jit(&["grant", "--now", T0]).await;
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(

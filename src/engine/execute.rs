@@ -183,25 +183,8 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
     /// removed from the config still has its grants taken back.
     pub async fn revoke(&self, g: &ActiveGrant, reason: Reason, ledger_only: bool) -> NewEntry {
         let entry = NewEntry {
-            request: Some(g.request.to_string()),
-            request_sha256: Some(g.request_sha256.clone()),
-            requester: Some(g.requester.clone()),
-            principal_id: Some(g.principal_id.clone()),
-            vault: Some(g.vault.clone()),
-            secret: Some(g.secret.clone()),
-            scope: Some(g.scope.clone()),
-            role: Some(Role {
-                id: g.role_id.clone(),
-                alias: None,
-            }),
-            assignment: Some(g.assignment.clone()),
-            window: Some(Window {
-                start: g.start,
-                expires: g.expires,
-            }),
-            run_url: self.run_url.clone(),
             reason: Some(reason),
-            ..NewEntry::new(self.now, Event::Revoked)
+            ..about(g, Event::Revoked, self.now, self.run_url.clone())
         };
         if ledger_only {
             return entry;
@@ -257,6 +240,30 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
             }
             Err(e) => failed(entry, Event::RevokeFailed, e.to_string()),
         }
+    }
+}
+
+/// An entry about an active grant, carrying everything the ledger recorded for it.
+fn about(g: &ActiveGrant, event: Event, now: DateTime<Utc>, run_url: Option<String>) -> NewEntry {
+    NewEntry {
+        request: Some(g.request.to_string()),
+        request_sha256: Some(g.request_sha256.clone()),
+        requester: Some(g.requester.clone()),
+        principal_id: Some(g.principal_id.clone()),
+        vault: Some(g.vault.clone()),
+        secret: Some(g.secret.clone()),
+        scope: Some(g.scope.clone()),
+        role: Some(Role {
+            id: g.role_id.clone(),
+            alias: None,
+        }),
+        assignment: Some(g.assignment.clone()),
+        window: Some(Window {
+            start: g.start,
+            expires: g.expires,
+        }),
+        run_url,
+        ..NewEntry::new(now, event)
     }
 }
 
@@ -397,24 +404,11 @@ pub async fn reconcile<A: Azure>(
             && !already_drifted.contains(&g.assignment)
         {
             out.push(NewEntry {
-                request: Some(g.request.to_string()),
-                request_sha256: Some(g.request_sha256.clone()),
-                requester: Some(g.requester.clone()),
-                principal_id: Some(g.principal_id.clone()),
-                vault: Some(g.vault.clone()),
-                secret: Some(g.secret.clone()),
-                scope: Some(g.scope.clone()),
-                assignment: Some(g.assignment.clone()),
-                window: Some(Window {
-                    start: g.start,
-                    expires: g.expires,
-                }),
-                run_url: run_url.clone(),
                 error: Some(
                     "the ledger holds this grant as active but Azure has no such role assignment"
                         .into(),
                 ),
-                ..NewEntry::new(now, Event::Drift)
+                ..about(g, Event::Drift, now, run_url.clone())
             });
         }
     }

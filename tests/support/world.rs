@@ -335,6 +335,19 @@ impl World {
         merge
     }
 
+    /// Replaces the GitHub side with PR #7 approved by `reviewer`, the base holding `config`.
+    pub fn reseed_github(&self, config: &str, reviewer: &str) -> GithubSeed {
+        let seed = github_seed(
+            config,
+            &self.base_sha,
+            &self.head_sha,
+            &self.merge_sha,
+            reviewer,
+        );
+        self.github.reseed(seed.clone());
+        seed
+    }
+
     /// The ledger as pushed to origin.
     pub fn origin_ledger(&self) -> String {
         let out = Command::new("git")
