@@ -17,6 +17,20 @@ fn repo() -> tempfile::TempDir {
     tmp
 }
 
+/// Every file below `dir`, recursively.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 fn write(dir: &std::path::Path, rel: &str, text: &str) {
     let p = dir.join(rel);
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -244,6 +258,8 @@ fn new_refuses_invalid_values_and_missing_flags() {
             "Looking into it today",
             "--requester",
             "a@b.co",
+            "--now",
+            NOW,
         ],
         &[],
     );
@@ -253,14 +269,9 @@ fn new_refuses_invalid_values_and_missing_flags() {
         "{}",
         bad.stdout
     );
-    assert!(
-        !tmp.path()
-            .join("requests/2026")
-            .read_dir()
-            .unwrap()
-            .any(|_| true),
-        "nothing written"
-    );
+    // Nothing written anywhere under requests/, whatever year `new` would file it under.
+    let files: Vec<_> = walk(&tmp.path().join("requests"));
+    assert!(files.is_empty(), "nothing written: {files:?}");
 
     let missing = kv_jit(tmp.path(), &["new", "--secret", "demo-api-key"], &[]);
     assert_eq!(missing.code, 2);

@@ -6,9 +6,8 @@ mod support;
 #[path = "support/world.rs"]
 mod world;
 
+use support::T0;
 use world::{REQUEST_ID, World};
-
-const T0: &str = "2026-11-27T09:00:00Z";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn happy_path_grant_then_revoke_then_verify() {

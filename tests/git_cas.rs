@@ -175,7 +175,7 @@ fn first_commit_creates_the_ledger_and_leaves_the_work_tree_alone() {
         "origin",
         "main",
         LEDGER,
-        &[granted("2026/x", Utc::now())],
+        &[granted("2026/x", t("2026-11-27T09:00:00Z"))],
         &opts,
     )
     .unwrap();
@@ -222,7 +222,7 @@ fn a_separate_branch_is_created_on_first_use() {
         "origin",
         "audit",
         LEDGER,
-        &[granted("2026/x", Utc::now())],
+        &[granted("2026/x", t("2026-11-27T09:00:00Z"))],
         &CasOptions::default(),
     )
     .unwrap();
@@ -231,7 +231,7 @@ fn a_separate_branch_is_created_on_first_use() {
         "origin",
         "audit",
         LEDGER,
-        &[revoked("2026/x", Utc::now())],
+        &[revoked("2026/x", t("2026-11-27T09:00:00Z"))],
         &CasOptions::default(),
     )
     .unwrap();
@@ -273,7 +273,7 @@ fn a_lost_race_is_rebuilt_on_the_newer_tip() {
         "origin",
         "side",
         LEDGER,
-        &[granted("2026/b", Utc::now())],
+        &[granted("2026/b", t("2026-11-27T09:00:00Z"))],
         &CasOptions::default(),
     )
     .unwrap();
@@ -296,7 +296,7 @@ fn a_lost_race_is_rebuilt_on_the_newer_tip() {
         "origin",
         "main",
         LEDGER,
-        &[granted("2026/a", Utc::now())],
+        &[granted("2026/a", t("2026-11-27T09:00:00Z"))],
         &opts,
     )
     .unwrap();
@@ -337,7 +337,7 @@ fn endless_races_give_up_after_the_bound_and_say_so() {
         "origin",
         "main",
         LEDGER,
-        &[granted("2026/a", Utc::now())],
+        &[granted("2026/a", t("2026-11-27T09:00:00Z"))],
         &opts,
     )
     .unwrap_err();
@@ -362,7 +362,7 @@ fn a_refusing_remote_is_not_retried() {
         "origin",
         "main",
         LEDGER,
-        &[granted("2026/a", Utc::now())],
+        &[granted("2026/a", t("2026-11-27T09:00:00Z"))],
         &opts,
     )
     .unwrap_err();
@@ -380,7 +380,10 @@ fn a_tampered_remote_ledger_is_never_built_upon() {
         "origin",
         "main",
         LEDGER,
-        &[granted("2026/x", Utc::now()), granted("2026/y", Utc::now())],
+        &[
+            granted("2026/x", t("2026-11-27T09:00:00Z")),
+            granted("2026/y", t("2026-11-27T09:00:00Z")),
+        ],
         &opts,
     )
     .unwrap();
@@ -394,7 +397,7 @@ fn a_tampered_remote_ledger_is_never_built_upon() {
         "origin",
         "main",
         LEDGER,
-        &[granted("2026/w", Utc::now())],
+        &[granted("2026/w", t("2026-11-27T09:00:00Z"))],
         &opts,
     )
     .unwrap_err();
@@ -411,7 +414,7 @@ fn shared_revoke() -> NewEntry {
 }
 
 fn racer_entries(racer: &str) -> Vec<NewEntry> {
-    let now = Utc::now();
+    let now = t("2026-11-27T09:00:00Z");
     vec![
         granted(&format!("2026/{racer}-1"), now),
         granted(&format!("2026/{racer}-2"), now),
@@ -619,7 +622,7 @@ fn the_remote_may_be_a_path_instead_of_a_name() {
         origin.to_str().unwrap(),
         "main",
         LEDGER,
-        &[granted("2026/x", Utc::now())],
+        &[granted("2026/x", t("2026-11-27T09:00:00Z"))],
         &CasOptions::default(),
     )
     .unwrap();
@@ -683,7 +686,7 @@ fn the_token_reaches_an_http_remote_only_as_a_header_from_the_environment() {
         &url,
         "main",
         LEDGER,
-        &[granted("2026/x", Utc::now())],
+        &[granted("2026/x", t("2026-11-27T09:00:00Z"))],
         &opts,
     )
     .unwrap_err();

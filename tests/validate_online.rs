@@ -36,9 +36,12 @@ fn request(vault: &str, secret: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_secrets_and_non_rbac_vaults_are_flagged_on_their_lines() {
-    let emu = kv_jit::emulator::spawn(kv_jit::emulator::Seed::from_yaml(&seed()).unwrap())
-        .await
-        .unwrap();
+    let emu = kv_jit::emulator::spawn_at(
+        kv_jit::emulator::Seed::from_yaml(&seed()).unwrap(),
+        support::t0(),
+    )
+    .await
+    .unwrap();
     let url = emu.base_url().trim_end_matches('/').to_owned();
     let tmp = tempfile::tempdir().unwrap();
     let w = |rel: &str, text: &str| {

@@ -98,23 +98,31 @@ impl Seed {
     }
 }
 
-/// The emulated clock: wall-clock time plus an offset that tests move forward (or set).
-#[derive(Debug, Default)]
+/// The emulated clock: virtual. It stands still until a test (or `POST /_emulator/clock`) moves
+/// it, so a test that passes `--now T` to kv-jit sets the emulator to `T` too, and nothing the
+/// emulator decides (PIM windows, token lifetimes, throttle refills) depends on the machine's
+/// date or speed. Only the standalone `kv-jit emulator` starts it at the wall clock.
+#[derive(Debug)]
 pub struct Clock {
-    offset: Mutex<chrono::Duration>,
+    now: Mutex<DateTime<Utc>>,
 }
 
 impl Clock {
+    /// A clock standing at `t`.
+    pub fn starting_at(t: DateTime<Utc>) -> Self {
+        Self { now: Mutex::new(t) }
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now() + *self.offset.lock().expect("clock lock")
+        *self.now.lock().expect("clock lock")
     }
 
     pub fn advance(&self, by: chrono::Duration) {
-        *self.offset.lock().expect("clock lock") += by;
+        *self.now.lock().expect("clock lock") += by;
     }
 
     pub fn set(&self, to: DateTime<Utc>) {
-        *self.offset.lock().expect("clock lock") = to - Utc::now();
+        *self.now.lock().expect("clock lock") = to;
     }
 }
 
@@ -172,7 +180,7 @@ fn one() -> u32 {
 }
 
 /// The service-agnostic state: clock, log, faults, latency.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Core {
     pub clock: Arc<Clock>,
     log: Mutex<Vec<LogEntry>>,
@@ -181,6 +189,16 @@ pub struct Core {
 }
 
 impl Core {
+    /// A core whose clock stands at `now`.
+    pub fn at(now: DateTime<Utc>) -> Self {
+        Self {
+            clock: Arc::new(Clock::starting_at(now)),
+            log: Mutex::default(),
+            faults: Mutex::default(),
+            latency: Mutex::default(),
+        }
+    }
+
     pub fn log(&self) -> Vec<LogEntry> {
         self.log.lock().expect("log lock").clone()
     }
@@ -279,11 +297,12 @@ impl Drop for EmulatorHandle {
     }
 }
 
-/// Starts an emulator on `127.0.0.1:0` in the current runtime (for tests).
-pub async fn spawn(seed: Seed) -> std::io::Result<EmulatorHandle> {
+/// Starts an emulator on `127.0.0.1:0` in the current runtime, its clock standing at `now`
+/// (tests pass the instant they give kv-jit as `--now`).
+pub async fn spawn_at(seed: Seed, now: DateTime<Utc>) -> std::io::Result<EmulatorHandle> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
-    let core = Arc::new(Core::default());
+    let core = Arc::new(Core::at(now));
     let (app, github) = build_app(&core, seed, &format!("http://{addr}"));
     let task = tokio::spawn(serve(listener, core.clone(), app));
     Ok(EmulatorHandle {
@@ -309,7 +328,8 @@ pub async fn run(listen: SocketAddr, seed_path: &Path) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let core = Arc::new(Core::default());
+    // A standalone emulator starts at the wall clock; from then on only `/_emulator/clock` moves it.
+    let core = Arc::new(Core::at(Utc::now()));
     let (app, _github) = build_app(&core, seed, &format!("http://{addr}"));
     // The one line a user starting the emulator needs (the library prints nothing else).
     #[allow(clippy::print_stdout, clippy::disallowed_macros)]

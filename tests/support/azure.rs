@@ -2,6 +2,9 @@
 //! records waits (and moves the emulator's clock) instead of sleeping.
 #![allow(dead_code)]
 
+#[path = "time.rs"]
+pub mod time;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -73,7 +76,7 @@ actions_oidc:
 
 pub async fn emulator(limits: &str) -> EmulatorHandle {
     let seed = Seed::from_yaml(&seed_yaml(limits)).expect("test seed parses");
-    kv_jit::emulator::spawn(seed)
+    kv_jit::emulator::spawn_at(seed, time::t0())
         .await
         .expect("emulator starts")
 }
@@ -146,7 +149,7 @@ pub fn grant_spec(
     principal: Principal,
     mode: ExpiryMode,
 ) -> GrantSpec {
-    let now = chrono::Utc::now();
+    let now = time::t0();
     GrantSpec {
         request_id: request_id.into(),
         target,

@@ -85,6 +85,8 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_AUTHOR_EMAIL", "alice@contoso.com")
         .env("GIT_COMMITTER_NAME", "Alice")
         .env("GIT_COMMITTER_EMAIL", "alice@contoso.com")
+        .env("GIT_AUTHOR_DATE", crate::support::git_date())
+        .env("GIT_COMMITTER_DATE", crate::support::git_date())
         .output()
         .expect("git runs");
     assert!(
@@ -123,9 +125,12 @@ impl World {
 
     /// As [`World::new`], with the config text changed by `edit` (e.g. `scope: secret`).
     pub async fn new_with(request_text: &str, edit: impl Fn(String) -> String) -> World {
-        let azure = kv_jit::emulator::spawn(Seed::from_yaml(&azure_seed()).unwrap())
-            .await
-            .unwrap();
+        let azure = kv_jit::emulator::spawn_at(
+            Seed::from_yaml(&azure_seed()).unwrap(),
+            crate::support::t0(),
+        )
+        .await
+        .unwrap();
         let tmp = tempfile::tempdir().unwrap();
         let origin = tmp.path().join("origin.git");
         let work = tmp.path().join("work");
@@ -213,6 +218,11 @@ impl World {
         args: &[&str],
         extra: &[(&str, &str)],
     ) -> crate::support::Run {
+        // The emulator's clock is virtual: it stands where the run's `--now` says.
+        if let Some(now) = args.windows(2).find(|w| w[0] == "--now").map(|w| w[1]) {
+            let now = chrono::DateTime::parse_from_rfc3339(now).expect("--now is RFC 3339");
+            self.azure.core().clock.set(now.with_timezone(&chrono::Utc));
+        }
         let dir = dir.to_owned();
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let mut env = self.env();
