@@ -79,9 +79,25 @@ pub struct RevokeArgs {
     /// Revoke this one request now (early), e.g. from a manual workflow run.
     #[arg(long, value_name = "ID", requires = "reason")]
     pub request: Option<String>,
-    /// Why (required with --request); printed and kept in the workflow log.
-    #[arg(long, value_name = "TEXT")]
+    /// Why (required with --request, not empty); recorded in the ledger entry.
+    #[arg(long, value_name = "TEXT", value_parser = non_empty_reason)]
     pub reason: Option<String>,
+    /// Who asked for the early revoke (default: the workflow run's actor); recorded.
+    #[arg(long, value_name = "LOGIN", env = "GITHUB_ACTOR")]
+    pub by: Option<String>,
+}
+
+fn non_empty_reason(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.chars().count() < 3 {
+        return Err(
+            "give the reason for revoking early in a few words (it goes into the ledger)".into(),
+        );
+    }
+    if t.chars().any(char::is_control) {
+        return Err("the reason must be one line of text without control characters".into());
+    }
+    Ok(t.to_owned())
 }
 
 #[derive(Debug, Subcommand)]

@@ -22,6 +22,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::DateTime;
+
 use crate::ledger::{self, Entry, Event, NewEntry, Tip, VerifyError};
 
 /// Attempts before giving up. Each rejected push means another writer's push succeeded in
@@ -126,6 +128,15 @@ pub enum GitError {
     /// hook, permissions): retrying cannot help.
     #[error("the remote refused the ledger push: {0}")]
     PushRefused(String),
+    /// The ledger's history shows entries that are no longer there: it was edited, truncated or
+    /// deleted, so it cannot be trusted to say what is already done.
+    #[error(
+        "the ledger lost entries: commit {commit} removed lines from it (it had {entries_before} entries before) and today's ledger does not start with them; restore it (git revert {commit}) before kv-jit grants again"
+    )]
+    LedgerLost {
+        commit: String,
+        entries_before: usize,
+    },
     #[error(
         "the ledger push lost the race {attempts} times in a row; nothing was recorded, the next run will retry: {last}"
     )]
@@ -167,22 +178,182 @@ pub fn commit_entries(
     })
 }
 
-/// The verified ledger at the tip of `branch` on `remote`, fetched now; empty when the branch or
-/// the file does not exist yet. The planner reads this, never a possibly stale working tree.
+/// The verified ledger at the tip of `branch` on `remote`, fetched now; empty when the file
+/// does not exist yet, `None` when the branch does not. The planner reads this, never a
+/// possibly stale working tree.
+///
+/// The ledger is also checked against its own git history, the history kv-jit can see: kv-jit
+/// only ever appends, so every earlier version of the file must be a prefix of today's. A commit
+/// that removed lines (an edit, a truncation, a deletion) is [`GitError::LedgerLost`] unless
+/// the lines it removed are back. A rewritten history (force push) is out of sight: protect the
+/// ledger branch against force pushes and deletion.
 pub fn read_ledger(
     repo: &Path,
     remote: &str,
     branch: &str,
     ledger_path: &str,
     token: Option<Token>,
-) -> Result<Vec<Entry>, GitError> {
+) -> Result<Option<Vec<Entry>>, GitError> {
     let git = Git::new(repo, remote, token)?;
     let tmp_ref = TempRef::new(&git);
     let Some(tip) = git.fetch(branch, &tmp_ref.name)? else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
     let bytes = git.read_file(&tip, ledger_path)?;
-    Ok(crate::ledger::parse_ledger(ledger_path, &bytes)?)
+    check_ledger_history(&git, &tip, ledger_path, &bytes)?;
+    Ok(Some(crate::ledger::parse_ledger(ledger_path, &bytes)?))
+}
+
+/// The branch checked out at `repo` (`None` when detached).
+pub fn current_branch(repo: &Path) -> Option<String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["symbolic-ref", "--quiet", "--short", "HEAD"])
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .filter(|b| !b.is_empty())
+}
+
+/// Every first-parent commit up to `tip` that removed lines from `path` must have had, before
+/// it, a version that `current` still starts with.
+fn check_ledger_history(git: &Git, tip: &str, path: &str, current: &[u8]) -> Result<(), GitError> {
+    let log = git.run(&[
+        "log",
+        "--first-parent",
+        "--diff-merges=first-parent",
+        "--no-renames",
+        "--numstat",
+        "--format=%x1e%H",
+        tip,
+        "--",
+        path,
+    ])?;
+    for record in log.split('\x1e').filter(|r| !r.trim().is_empty()) {
+        let mut lines = record.lines();
+        let commit = lines.next().unwrap_or_default().trim().to_owned();
+        let removed = lines.any(|l| {
+            let mut cols = l.split('\t');
+            let (_added, deleted) = (cols.next(), cols.next());
+            // Binary diffs show `-`: treat as a rewrite.
+            deleted.is_some_and(|d| d != "0")
+        });
+        if !removed {
+            continue;
+        }
+        let before = git
+            .read_file(&format!("{commit}^1"), path)
+            .unwrap_or_default();
+        if !current.starts_with(&before) {
+            let lines_before = before.iter().filter(|&&b| b == b'\n').count();
+            return Err(GitError::LedgerLost {
+                commit,
+                entries_before: lines_before,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What the default branch's history says about request files: for each path under
+/// `requests/`, the first-parent commit that last added or changed it (its merge).
+#[derive(Debug, Clone, Default)]
+pub struct RequestHistory {
+    pub last_change: std::collections::BTreeMap<String, crate::engine::plan::Merge>,
+}
+
+/// Reads [`RequestHistory`] for `HEAD` of the repository at `repo` in one `git log` pass.
+pub fn request_history(repo: &Path) -> Result<RequestHistory, String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args([
+            "log",
+            "--first-parent",
+            "--diff-merges=first-parent",
+            "--no-renames",
+            "--name-status",
+            "-z",
+            "--format=%x1e%H %ct",
+            "HEAD",
+            "--",
+            "requests/",
+        ])
+        .env("LC_ALL", "C")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // A repository without commits has no history to read.
+        if stderr.contains("does not have any commits") || stderr.contains("unknown revision") {
+            return Ok(RequestHistory::default());
+        }
+        return Err(format!("`git log` of requests/ failed: {}", stderr.trim()));
+    }
+    Ok(parse_request_log(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Parses `git log -z --name-status --format=%x1e%H %ct` output, newest commit first.
+fn parse_request_log(text: &str) -> RequestHistory {
+    let mut h = RequestHistory::default();
+    for record in text.split('\x1e').filter(|r| !r.is_empty()) {
+        // With -z the header ends in NUL (then a newline before the file list).
+        let (header, rest) = record.split_once(['\0', '\n']).unwrap_or((record, ""));
+        let rest = rest.trim_start_matches(['\n', '\0']);
+        let Some((commit, time)) = header.trim().split_once(' ') else {
+            continue;
+        };
+        let Some(at) = time
+            .parse::<i64>()
+            .ok()
+            .and_then(|t| DateTime::from_timestamp(t, 0))
+        else {
+            continue;
+        };
+        let mut fields = rest.split('\0');
+        while let (Some(status), Some(path)) = (fields.next(), fields.next()) {
+            let status = status.trim();
+            if status.is_empty() {
+                break;
+            }
+            if status.starts_with('D') {
+                continue;
+            }
+            h.last_change
+                .entry(path.to_owned())
+                .or_insert_with(|| crate::engine::plan::Merge {
+                    commit: commit.to_owned(),
+                    at,
+                });
+        }
+    }
+    h
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_change_of_each_request_file_is_its_merge() {
+        let log = "\x1eccc 300\0\nA\0requests/b.yaml\0D\0requests/gone.yaml\0\x1ebbb 200\0\nM\0requests/a.yaml\0\x1eaaa 100\0\nA\0requests/a.yaml\0A\0requests/b.yaml\0";
+        let h = parse_request_log(log);
+        let at = |p: &str| {
+            h.last_change
+                .get(p)
+                .map(|m| (m.commit.as_str(), m.at.timestamp()))
+        };
+        assert_eq!(at("requests/a.yaml"), Some(("bbb", 200)));
+        assert_eq!(at("requests/b.yaml"), Some(("ccc", 300)));
+        assert_eq!(at("requests/gone.yaml"), None);
+    }
 }
 
 /// Full jitter: uniform in [0, min(max, base·2^(n−1))], so racers that lost together spread out.

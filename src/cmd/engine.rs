@@ -54,12 +54,14 @@ impl Ctx {
     }
 
     fn ledger(&self) -> Result<Vec<Entry>, String> {
-        self.ledger_checked().map_err(|(m, _)| m)
+        self.ledger_checked().map_err(|e| e.message().to_owned())
     }
 
-    /// The ledger, or why not and whether it was read but does not verify (tampered).
-    fn ledger_checked(&self) -> Result<Vec<Entry>, (String, bool)> {
-        crate::git::read_ledger(
+    /// The ledger, or why it cannot be used. A ledger that does not verify, that lost entries
+    /// its own history shows, or that is missing while the default branch shows kv-jit ran
+    /// before, cannot say what is already done: grants stop (never an empty start).
+    fn ledger_checked(&self) -> Result<Vec<Entry>, LedgerProblem> {
+        let entries = crate::git::read_ledger(
             &self.repo_dir,
             &self.remote,
             &self.config.ledger_branch,
@@ -67,13 +69,40 @@ impl Ctx {
             self.git_token(),
         )
         .map_err(|e| {
-            let tampered = matches!(e, crate::git::GitError::Ledger(_));
+            let untrusted = matches!(
+                e,
+                crate::git::GitError::Ledger(_) | crate::git::GitError::LedgerLost { .. }
+            );
             let m = format!(
-                "cannot read the ledger `{}` on branch `{}`: {e}",
+                "cannot use the ledger `{}` on branch `{}`: {e}",
                 self.config.ledger_path, self.config.ledger_branch
             );
-            (m, tampered)
-        })
+            if untrusted {
+                LedgerProblem::Untrusted(m)
+            } else {
+                LedgerProblem::Unavailable(m)
+            }
+        })?;
+        match entries {
+            Some(entries) => Ok(entries),
+            // On the branch kv-jit runs on, a ledger that was never there is a first run (one
+            // that was there and went is caught by its history). A dedicated ledger branch that
+            // does not exist may have been deleted with everything it said: never start over
+            // silently.
+            None if crate::git::current_branch(&self.repo_dir).as_deref()
+                == Some(self.config.ledger_branch.as_str()) =>
+            {
+                Ok(Vec::new())
+            }
+            None => Err(LedgerProblem::Untrusted(format!(
+                "the ledger branch `{}` does not exist on `{}`; kv-jit will not start a new ledger silently (a deleted branch would take the record of what was revoked with it): create the branch (an empty commit is enough), protect it against deletion and force pushes, and run again",
+                self.config.ledger_branch, self.remote
+            ))),
+        }
+    }
+
+    fn history(&self) -> Result<crate::git::RequestHistory, String> {
+        crate::git::request_history(&self.repo_dir)
     }
 
     fn run_url(&self) -> Option<String> {
@@ -92,6 +121,7 @@ impl Ctx {
         if !dir.exists() {
             return Ok((Vec::new(), Vec::new()));
         }
+        let history = self.history()?;
         let files = collect(&[PathBuf::from("requests")])?;
         let validation = check_files(&files, &self.config, None);
         let mut desired = Vec::new();
@@ -106,6 +136,7 @@ impl Ctx {
                 Some(r) => desired.push(Desired {
                     request: r.clone(),
                     sha256: sha,
+                    merged: history.last_change.get(&r.path).cloned(),
                 }),
                 None => {
                     let problems: Vec<String> = validation
@@ -129,6 +160,22 @@ impl Ctx {
     }
 }
 
+/// Why the ledger cannot be used.
+enum LedgerProblem {
+    /// Not reachable now (network, GitHub): the next run retries.
+    Unavailable(String),
+    /// Read, but it cannot be trusted (tampered, lost entries, lost altogether).
+    Untrusted(String),
+}
+
+impl LedgerProblem {
+    fn message(&self) -> &str {
+        match self {
+            LedgerProblem::Unavailable(m) | LedgerProblem::Untrusted(m) => m,
+        }
+    }
+}
+
 fn fail(msg: &str, code: Exit) -> Exit {
     output::stderr(&format!("error: {msg}\n"));
     code
@@ -149,7 +196,13 @@ pub fn plan_cmd(config_path: &Path, now: DateTime<Utc>, format: Format, remote: 
         Ok(r) => r,
         Err(m) => return fail(&m, Exit::Usage),
     };
-    let actions = plan::plan(&desired, &invalid, &state::from_ledger(&entries), now);
+    let actions = plan::plan(
+        &desired,
+        &invalid,
+        &state::from_ledger(&entries),
+        &ctx.config,
+        now,
+    );
     match format {
         Format::Json => output::stdout(
             &(serde_json::to_string_pretty(&actions).expect("plan serializes") + "\n"),
@@ -191,6 +244,7 @@ fn describe(a: &Action) -> String {
             grant,
             reason,
             shared_with,
+            ..
         } => {
             let why = match reason {
                 plan::RevokeReason::Expired => format!("its window ended at {}", t(&grant.expires)),
@@ -367,6 +421,13 @@ enum Mode {
     Revoke,
 }
 
+/// A manual early revoke: which request, who asked, why.
+struct Manual<'a> {
+    request: &'a str,
+    by: Option<&'a str>,
+    reason: &'a str,
+}
+
 pub fn grant_cmd(args: &RunArgs, config_path: &Path, now: DateTime<Utc>, format: Format) -> Exit {
     run_effects(Mode::Grant, args, None, config_path, now, format)
 }
@@ -377,27 +438,28 @@ pub fn revoke_cmd(
     now: DateTime<Utc>,
     format: Format,
 ) -> Exit {
-    if let (Some(id), Some(reason)) = (&args.request, &args.reason) {
-        // The workflow run (its URL is in the ledger entry) keeps who dispatched it and why.
-        output::stderr(&format!(
-            "revoking {id} early: {}\n",
-            crate::names::escape(reason)
-        ));
-    }
-    run_effects(
-        Mode::Revoke,
-        &args.run,
-        args.request.as_deref(),
-        config_path,
-        now,
-        format,
-    )
+    let manual = match (&args.request, &args.reason) {
+        (Some(request), Some(reason)) => {
+            output::stderr(&format!(
+                "revoking {} early: {}\n",
+                crate::names::escape(request),
+                crate::names::escape(reason)
+            ));
+            Some(Manual {
+                request,
+                by: args.by.as_deref().filter(|b| !b.is_empty()),
+                reason,
+            })
+        }
+        _ => None,
+    };
+    run_effects(Mode::Revoke, &args.run, manual, config_path, now, format)
 }
 
 fn run_effects(
     mode: Mode,
     args: &RunArgs,
-    manual: Option<&str>,
+    manual: Option<Manual<'_>>,
     config_path: &Path,
     now: DateTime<Utc>,
     format: Format,
@@ -408,11 +470,15 @@ fn run_effects(
     };
     let entries = match ctx.ledger_checked() {
         Ok(e) => e,
-        Err((m, tampered)) => {
+        Err(LedgerProblem::Unavailable(m)) => {
+            // A fetch that failed (network, GitHub down) is retried by the next run.
+            return fail(&m, Exit::Problems);
+        }
+        Err(LedgerProblem::Untrusted(m)) => {
             output::stderr(&format!("error: {m}\n"));
-            // Only a ledger that was read and does not verify triggers the sweep; a fetch that
-            // failed (network, GitHub down) is retried by the next run instead.
-            if tampered && mode == Mode::Revoke && manual.is_none() {
+            // Access must still end on time, in a grant run as in a scheduled one: revokes
+            // never wait on what grants need.
+            if manual.is_none() {
                 expiry_sweep(&ctx, now);
             }
             return Exit::Problems;
@@ -423,37 +489,33 @@ fn run_effects(
         Ok(r) => r,
         Err(m) => return fail(&m, Exit::Usage),
     };
-    let mut actions = plan::plan(&desired, &invalid, &ledger_state, now);
-    match (mode, manual) {
-        (Mode::Revoke, Some(id)) => {
-            let Some(grant) = RequestId::parse(id)
-                .ok()
-                .and_then(|id| ledger_state.active.get(&id).cloned())
-            else {
-                return fail(
-                    &format!("request `{id}` has no active grant in the ledger"),
-                    Exit::Problems,
-                );
-            };
-            let shared_with = ledger_state
-                .active
-                .values()
-                .find(|o| {
-                    o.request != grant.request
-                        && o.assignment.eq_ignore_ascii_case(&grant.assignment)
-                })
-                .map(|o| o.request.clone());
-            actions = vec![Action::Revoke {
-                grant,
-                reason: plan::RevokeReason::Early,
-                shared_with,
-            }];
-        }
-        // The scheduled revoker only takes access away.
-        // The scheduled run also grants what came due since the last merge (a future `start:`,
-        // a retry after a failed grant), as long as it can verify approvals (below).
-        (Mode::Revoke, None) => {}
-        (Mode::Grant, _) => {}
+    let mut actions = plan::plan(&desired, &invalid, &ledger_state, &ctx.config, now);
+    if let Some(m) = &manual {
+        let Some(grant) = RequestId::parse(m.request)
+            .ok()
+            .and_then(|id| ledger_state.active.get(&id).cloned())
+        else {
+            return fail(
+                &format!(
+                    "request `{}` has no active grant in the ledger",
+                    crate::names::escape(m.request)
+                ),
+                Exit::Problems,
+            );
+        };
+        let shared_with = ledger_state
+            .active
+            .values()
+            .find(|o| {
+                o.request != grant.request && o.assignment.eq_ignore_ascii_case(&grant.assignment)
+            })
+            .map(|o| o.request.clone());
+        actions = vec![Action::Revoke {
+            grant,
+            reason: plan::RevokeReason::Early,
+            shared_with,
+            note: Some(m.reason.to_owned()),
+        }];
     }
 
     let runtime = runtime();
@@ -462,41 +524,46 @@ fn run_effects(
         Ok(a) => a,
         Err(m) => return fail(&m, Exit::Usage),
     };
-    let needs_github = actions.iter().any(|a| matches!(a, Action::Grant { .. }));
-    let gh = if needs_github {
-        match GithubEnv::from_env(&ctx.env).and_then(|g| g.client().map(|c| (g, c))) {
+    // What grants need (GitHub to verify approvals, the default branch) never holds up the
+    // revokes: without it, due grants wait for a run that has it, and revokes go ahead.
+    let mut grants_blocked: Option<String> = None;
+    let due = actions
+        .iter()
+        .filter(|a| matches!(a, Action::Grant { .. }))
+        .count();
+    let gh = if due > 0 {
+        let gh = GithubEnv::from_env(&ctx.env)
+            .and_then(|g| g.client().map(|c| (g, c)))
+            .map_err(|m| format!("grants need GitHub to verify approvals: {m}"))
+            .and_then(|g| {
+                if on_default_branch(&ctx.env) {
+                    Ok(g)
+                } else {
+                    Err("grants run only on the default branch (GITHUB_REF is another ref, or the event payload does not name the default branch): a config on another branch could point at another ledger".to_owned())
+                }
+            });
+        match gh {
             Ok(g) => Some(g),
-            // A grant run exists to grant: without GitHub it cannot, and says so.
-            Err(m) if mode == Mode::Grant => {
-                return fail(
-                    &format!("grants need GitHub to verify approvals: {m}"),
-                    Exit::Usage,
-                );
-            }
-            // The scheduled run must never let a missing token stop its revokes.
             Err(m) => {
-                let due = actions
-                    .iter()
-                    .filter(|a| matches!(a, Action::Grant { .. }))
-                    .count();
                 output::stderr(&format!(
-                    "warning: {due} grant(s) are due but approvals cannot be verified ({m}); they wait for a run that can\n"
+                    "{}: {due} grant(s) are due but cannot run: {m}; they wait for a run that can\n",
+                    if mode == Mode::Grant {
+                        "error"
+                    } else {
+                        "warning"
+                    }
                 ));
                 actions.retain(|a| !matches!(a, Action::Grant { .. }));
+                grants_blocked = Some(m);
                 None
             }
         }
     } else {
         None
     };
-    if gh.is_some() && !on_default_branch(&ctx.env) {
-        return fail(
-            "grants run only on the default branch (GITHUB_REF is another ref): a config on another branch could point at another ledger",
-            Exit::Usage,
-        );
-    }
 
     let run_url = ctx.run_url();
+    let known_names = known_names(&entries, &ctx.config.tenant_id);
     let mut new: Vec<NewEntry> = runtime.block_on(async {
         match &gh {
             Some((env, client)) => {
@@ -515,6 +582,7 @@ fn run_effects(
                     now,
                     run_url: run_url.clone(),
                     concurrency: args.concurrency,
+                    known_names: &known_names,
                 }
                 .run(&actions)
                 .await
@@ -527,12 +595,18 @@ fn run_effects(
                     now,
                     run_url: run_url.clone(),
                     concurrency: args.concurrency,
+                    known_names: &known_names,
                 }
                 .run(&actions)
                 .await
             }
         }
     });
+    if let Some(m) = &manual {
+        for e in new.iter_mut().filter(|e| e.event == Event::Revoked) {
+            e.actor = m.by.map(str::to_owned);
+        }
+    }
 
     // Reconcile against the state after this run's own effects.
     let after = {
@@ -564,10 +638,20 @@ fn run_effects(
         matches!(
             e.event,
             Event::GrantFailed | Event::RevokeFailed | Event::Refused | Event::Drift
-        )
+        ) || (e.event == Event::Revoked && e.error.is_some())
     });
+    // A grant run that could not grant is a configuration problem, said after the revokes ran.
+    let finish = |pushed: bool| {
+        if mode == Mode::Grant && grants_blocked.is_some() {
+            Exit::Usage
+        } else if problems || !pushed {
+            Exit::Problems
+        } else {
+            Exit::Ok
+        }
+    };
     if new.is_empty() {
-        return Exit::Ok;
+        return finish(true);
     }
     let opts = crate::git::CasOptions {
         token: ctx.git_token(),
@@ -602,11 +686,24 @@ fn run_effects(
         (_, false) => "kv-jit: effects done, ledger push failed (the next run records them)",
     };
     announce(&ctx, &runtime, title, run_url.as_deref(), &new);
-    if problems || !pushed {
-        Exit::Problems
-    } else {
-        Exit::Ok
-    }
+    finish(pushed)
+}
+
+/// The deterministic assignment name of every request the ledger records as granted (at the
+/// scope it was granted at), lowercase: the only names a revoke may delete.
+fn known_names(entries: &[Entry], tenant_id: &str) -> std::collections::BTreeSet<String> {
+    entries
+        .iter()
+        .filter(|e| e.event == Event::Granted)
+        .filter_map(|e| {
+            let (request, scope) = (e.request.as_deref()?, e.scope.as_deref()?);
+            Some(
+                crate::azure::assignment_name(tenant_id, scope, request)
+                    .to_string()
+                    .to_ascii_lowercase(),
+            )
+        })
+        .collect()
 }
 
 /// The job summary and the Teams card. A failed announcement is a warning: the ledger, not the
@@ -828,14 +925,15 @@ pub fn status_cmd(config_path: &Path, now: DateTime<Utc>, format: Format, remote
     };
     let st: LedgerState = state::from_ledger(&entries);
     let (desired, invalid) = ctx.requests().unwrap_or_default();
-    let pending: Vec<(String, DateTime<Utc>)> = plan::plan(&desired, &invalid, &st, now)
-        .into_iter()
-        .filter_map(|a| match a {
-            Action::Wait { request, starts } => Some((request.to_string(), starts)),
-            Action::Grant { request, start, .. } => Some((request.to_string(), start)),
-            _ => None,
-        })
-        .collect();
+    let pending: Vec<(String, DateTime<Utc>)> =
+        plan::plan(&desired, &invalid, &st, &ctx.config, now)
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Wait { request, starts } => Some((request.to_string(), starts)),
+                Action::Grant { request, start, .. } => Some((request.to_string(), start)),
+                _ => None,
+            })
+            .collect();
     let lag = ledger::revoke_lag(&entries);
     if format == Format::Json {
         let v = serde_json::json!({

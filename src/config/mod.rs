@@ -70,7 +70,13 @@ pub struct VaultPolicy {
     pub approvals: u32,
     pub require_ticket: Spanned<bool>,
     pub expiry: Expiry,
+    /// How far after its merge a request's `start:` may lie (default 30 days): an approval is
+    /// for a window the approvers can foresee, not a standing option.
+    pub max_start_delay: Spanned<Duration>,
 }
+
+/// The default `max_start_delay`: 30 days.
+pub const DEFAULT_MAX_START_DELAY_MINUTES: u32 = 30 * 24 * 60;
 
 /// An allow-list entry: an exact secret name or a glob with `*` and `?` over whole names.
 #[derive(Debug, Clone)]
@@ -104,6 +110,25 @@ impl SecretPattern {
 }
 
 impl VaultPolicy {
+    /// Whether two policies grant the same way: every rule compared, positions ignored (a
+    /// config whose lines merely moved is the same policy).
+    pub fn same_rules(&self, other: &VaultPolicy) -> bool {
+        let texts = |p: &VaultPolicy| -> Vec<String> {
+            p.secrets.value.iter().map(|s| s.text.clone()).collect()
+        };
+        self.name == other.name
+            && self.subscription_id == other.subscription_id
+            && self.resource_group == other.resource_group
+            && texts(self) == texts(other)
+            && self.max_duration.value == other.max_duration.value
+            && self.roles.value == other.roles.value
+            && self.scope == other.scope
+            && self.approvals == other.approvals
+            && self.require_ticket.value == other.require_ticket.value
+            && self.expiry == other.expiry
+            && self.max_start_delay.value == other.max_start_delay.value
+    }
+
     pub fn allows_secret(&self, secret: &SecretName) -> bool {
         self.secrets.value.iter().any(|p| p.matches(secret))
     }
@@ -528,6 +553,20 @@ fn read_vault(e: &Entry, roles: &BTreeMap<String, String>, sink: &mut Sink) -> O
             None
         }
     };
+    let max_start_delay = match v.string("max_start_delay", sink) {
+        None => Duration::from_minutes(DEFAULT_MAX_START_DELAY_MINUTES)
+            .map(|d| Spanned::new(d, e.value.pos)),
+        Some(d) => match Duration::parse(&d.value) {
+            Ok(dur) => Some(Spanned::new(dur, d.pos)),
+            Err(err) => {
+                let diag = sink.error(Code::InvalidDuration, d.pos, err.message);
+                if let Some(h) = err.help {
+                    diag.with_help(h);
+                }
+                None
+            }
+        },
+    };
     v.finish(
         &[
             "subscription_id",
@@ -539,6 +578,7 @@ fn read_vault(e: &Entry, roles: &BTreeMap<String, String>, sink: &mut Sink) -> O
             "approvals",
             "require_ticket",
             "expiry",
+            "max_start_delay",
         ],
         &what,
         sink,
@@ -555,6 +595,7 @@ fn read_vault(e: &Entry, roles: &BTreeMap<String, String>, sink: &mut Sink) -> O
         approvals: approvals?,
         require_ticket,
         expiry: expiry?,
+        max_start_delay: max_start_delay?,
     })
 }
 

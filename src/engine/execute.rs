@@ -2,19 +2,19 @@
 //! item's failure never blocks the others. Azure writes are idempotent (deterministic assignment
 //! names), so running the same plan twice converges instead of duplicating.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt};
 
 use crate::azure::{
-    self, Azure, ExpiryMode, GrantSpec, Principal, PrincipalType, RevokeOutcome, RevokeSpec,
-    Target, VaultRef,
+    self, Assignment, Azure, AzureError, ExpiryMode, GrantSpec, Principal, PrincipalType,
+    RevokeSpec, SecretStatus, Target, VaultRef,
 };
 use crate::config::{Config, Expiry, Scope};
-use crate::engine::plan::{Action, ActiveGrant, Desired, RevokeReason};
-use crate::ledger::{Approvals, Event, NewEntry, Reason, Role, Window};
+use crate::engine::plan::{Action, ActiveGrant, Desired, Extension, RevokeReason};
+use crate::ledger::{self as ledger_mod, Approvals, Event, NewEntry, Reason, Role, Window};
 use crate::names::{SecretName, VaultName};
 
 /// Why a grant went ahead without approval proof.
@@ -31,6 +31,13 @@ pub trait ApprovalCheck: Send + Sync {
     fn check(&self, desired: &Desired) -> impl Future<Output = Result<Approvals, Denied>> + Send;
 }
 
+/// Whether an Azure error is worth retrying on a later run. Everything else is an answer that
+/// will not change by itself (a missing secret, a refusal by policy): recorded once as
+/// `refused`, not retried by every scheduled run until the window ends.
+fn transient(e: &AzureError) -> bool {
+    e.is_transient()
+}
+
 pub struct Executor<'a, A, P> {
     pub azure: &'a A,
     pub approvals: &'a P,
@@ -39,26 +46,68 @@ pub struct Executor<'a, A, P> {
     pub run_url: Option<String>,
     /// How many Azure items run at once (the Azure client paces per subscription on top).
     pub concurrency: u16,
+    /// The deterministic assignment names (lowercase) of every request the ledger records as
+    /// granted: the only names a revoke may delete.
+    pub known_names: &'a BTreeSet<String>,
 }
+
+/// What Azure listed for each vault this run touches, read once before any effect: a revoke
+/// deletes only an assignment found here with kv-jit's marker, and an extension continues only
+/// a base found here.
+type Listings = HashMap<String, Result<Vec<Assignment>, String>>;
 
 impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
     /// Runs every action; returns one entry per effect in the plan's order (waits have none).
     /// Every revoke completes before any grant starts: a due extension must not race the
     /// revoke of the grant whose assignment it is about to share.
     pub async fn run(&self, actions: &[Action]) -> Vec<NewEntry> {
+        let listings = self.list_touched(actions).await;
         let (revokes, rest): (Vec<&Action>, Vec<&Action>) = actions
             .iter()
             .partition(|a| matches!(a, Action::Revoke { .. }));
-        let mut out = self.batch(&revokes).await;
-        out.extend(self.batch(&rest).await);
+        let mut out = self.batch(&revokes, &listings).await;
+        out.extend(self.batch(&rest, &listings).await);
+        out
+    }
+
+    /// One listing per vault that a revoke (in revoker mode) or an extension touches.
+    async fn list_touched(&self, actions: &[Action]) -> Listings {
+        let mut vaults: BTreeMap<String, VaultRef> = BTreeMap::new();
+        for a in actions {
+            let scope = match a {
+                Action::Revoke {
+                    grant,
+                    shared_with: None,
+                    ..
+                } if self.mode_of(grant) == ExpiryMode::Revoker => &grant.scope,
+                Action::Grant {
+                    extends: Some(x), ..
+                } => &x.base.scope,
+                _ => continue,
+            };
+            if let Some(t) = target_from_scope(scope) {
+                vaults
+                    .entry(t.vault.scope().to_ascii_lowercase())
+                    .or_insert(t.vault);
+            }
+        }
+        let mut out = HashMap::new();
+        for (key, vault) in vaults {
+            let listed = self
+                .azure
+                .list_managed_in_vault(&vault)
+                .await
+                .map_err(|e| e.to_string());
+            out.insert(key, listed);
+        }
         out
     }
 
     /// Up to `concurrency` at once; results in the given order.
-    async fn batch(&self, actions: &[&Action]) -> Vec<NewEntry> {
+    async fn batch(&self, actions: &[&Action], listings: &Listings) -> Vec<NewEntry> {
         let results: Vec<(usize, Option<NewEntry>)> =
             stream::iter(actions.iter().copied().enumerate())
-                .map(|(i, action)| async move { (i, self.one(action).await) })
+                .map(|(i, action)| async move { (i, self.one(action, listings).await) })
                 .buffer_unordered(usize::from(self.concurrency.max(1)))
                 .collect()
                 .await;
@@ -67,22 +116,35 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
         results.into_iter().filter_map(|(_, e)| e).collect()
     }
 
-    async fn one(&self, action: &Action) -> Option<NewEntry> {
+    async fn one(&self, action: &Action, listings: &Listings) -> Option<NewEntry> {
         match action {
             Action::Grant {
                 desired,
                 start,
                 expires,
+                extends,
                 ..
-            } => Some(self.grant(desired, *start, *expires).await),
+            } => Some(
+                self.grant(desired, *start, *expires, extends.as_deref(), listings)
+                    .await,
+            ),
             Action::Revoke {
                 grant,
                 reason,
                 shared_with,
-            } => Some(
-                self.revoke(grant, ledger_reason(*reason), shared_with.is_some())
-                    .await,
-            ),
+                note,
+            } => {
+                let mut entry = self
+                    .revoke(
+                        grant,
+                        ledger_reason(*reason),
+                        shared_with.is_some(),
+                        listings,
+                    )
+                    .await;
+                entry.note = note.clone();
+                Some(entry)
+            }
             Action::Refuse {
                 request,
                 sha256,
@@ -99,7 +161,26 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
         }
     }
 
-    async fn grant(&self, d: &Desired, start: DateTime<Utc>, expires: DateTime<Utc>) -> NewEntry {
+    /// The mechanism a grant ends by: what was recorded when it was made; for ledgers from
+    /// before that was recorded, the vault's configured mode (never both, never a fallback).
+    fn mode_of(&self, g: &ActiveGrant) -> ExpiryMode {
+        match g.expiry {
+            Some(ledger_mod::ExpiryMode::Pim) => ExpiryMode::Pim,
+            Some(ledger_mod::ExpiryMode::Revoker) => ExpiryMode::Revoker,
+            None => target_from_scope(&g.scope)
+                .and_then(|t| self.config.vaults.get(t.vault.vault()))
+                .map_or(ExpiryMode::Revoker, |p| mode(p.expiry)),
+        }
+    }
+
+    async fn grant(
+        &self,
+        d: &Desired,
+        start: DateTime<Utc>,
+        expires: DateTime<Utc>,
+        extends: Option<&Extension>,
+        listings: &Listings,
+    ) -> NewEntry {
         let r = &d.request;
         let mut entry = NewEntry {
             request: Some(r.id.to_string()),
@@ -113,6 +194,7 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
             }),
             window: Some(Window { start, expires }),
             run_url: self.run_url.clone(),
+            extends: extends.map(|x| x.base.request.to_string()),
             ..NewEntry::new(self.now, Event::Granted)
         };
         // Fail closed: a request whose vault left the config since validation is not granted.
@@ -122,22 +204,35 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
                 format!("vault `{}` is no longer configured", r.vault),
             );
         };
+        entry.expiry = Some(match policy.expiry {
+            Expiry::Revoker => ledger_mod::ExpiryMode::Revoker,
+            Expiry::Pim => ledger_mod::ExpiryMode::Pim,
+        });
         let approvals = match self.approvals.check(d).await {
             Ok(a) => a,
             Err(Denied::Refused(why)) => return refused(entry, why),
             Err(Denied::Unavailable(why)) => return failed(entry, Event::GrantFailed, why),
         };
         entry.approvals = Some(approvals);
-        let target = match VaultRef::new(
+        let vault = match VaultRef::new(
             &policy.subscription_id,
             &policy.resource_group,
             r.vault.clone(),
         ) {
-            Ok(vault) => Target {
-                vault,
-                secret: (policy.scope == Scope::Secret).then(|| r.secret.clone()),
-            },
-            Err(m) => return failed(entry, Event::GrantFailed, m),
+            Ok(vault) => vault,
+            Err(m) => return refused(entry, m),
+        };
+        // The secret must exist and the vault must use RBAC (metadata only, never the value):
+        // an assignment for a secret that is not there is refused once, not retried forever.
+        match self.azure.check_secret(&vault, &r.secret).await {
+            Ok(SecretStatus::Exists) => {}
+            Ok(status) => return refused(entry, secret_refusal(status, &r.vault, &r.secret)),
+            Err(e) if transient(&e) => return failed(entry, Event::GrantFailed, e.to_string()),
+            Err(e) => return refused(entry, e.to_string()),
+        }
+        let target = Target {
+            vault,
+            secret: (policy.scope == Scope::Secret).then(|| r.secret.clone()),
         };
         let scope = target.scope();
         entry.scope = Some(scope.clone());
@@ -145,15 +240,17 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
             Some(azure::assignment_name(&self.config.tenant_id, &scope, r.id.as_str()).to_string());
         let principal = match self.azure.resolve_principal(r.requester.as_str()).await {
             Ok(p) => p,
-            Err(e) => return failed(entry, Event::GrantFailed, e.to_string()),
+            Err(e) if transient(&e) => return failed(entry, Event::GrantFailed, e.to_string()),
+            Err(e) => return refused(entry, e.to_string()),
         };
         entry.principal_id = Some(principal.object_id.to_string());
+        if let Some(x) = extends
+            && let Err(why) = self.base_is_held(x, &scope, &principal, &r.role_id, listings)
+        {
+            return refused(entry, why);
+        }
         let Ok(role) = r.role_id.parse() else {
-            return failed(
-                entry,
-                Event::GrantFailed,
-                format!("role id `{}` is not a GUID", r.role_id),
-            );
+            return refused(entry, format!("role id `{}` is not a GUID", r.role_id));
         };
         let spec = GrantSpec {
             request_id: r.id.to_string(),
@@ -175,13 +272,71 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
                 ..entry
             },
             Ok(_) => entry,
-            Err(e) => failed(entry, Event::GrantFailed, e.to_string()),
+            Err(e) if transient(&e) => failed(entry, Event::GrantFailed, e.to_string()),
+            Err(e) => refused(entry, e.to_string()),
+        }
+    }
+
+    /// An extension continues only a base whose assignment Azure holds with kv-jit's marker:
+    /// the recorded assignment, at this scope, for this principal and role, named
+    /// deterministically for the base or a grant it extends, marked for one of them.
+    fn base_is_held(
+        &self,
+        x: &Extension,
+        scope: &str,
+        principal: &Principal,
+        role_id: &str,
+        listings: &Listings,
+    ) -> Result<(), String> {
+        let base = &x.base.request;
+        let refuse = |why: &str| {
+            Err(format!(
+                "`extends: {base}`: {why}; file a new request without `extends`"
+            ))
+        };
+        if !x.base.scope.eq_ignore_ascii_case(scope) {
+            return refuse("the grant it extends is at another scope");
+        }
+        let key = target_from_scope(scope).map(|t| t.vault.scope().to_ascii_lowercase());
+        let listed = match key.and_then(|k| listings.get(&k)) {
+            Some(Ok(l)) => l,
+            Some(Err(e)) => return refuse(&format!("cannot list the vault's assignments: {e}")),
+            None => return refuse("the vault's assignments were not listed"),
+        };
+        let derivable = x.lineage.iter().any(|id| {
+            azure::assignment_name(&self.config.tenant_id, scope, id.as_str())
+                .to_string()
+                .eq_ignore_ascii_case(&x.base.assignment)
+        });
+        let held = listed.iter().any(|a| {
+            a.name.eq_ignore_ascii_case(&x.base.assignment)
+                && a.scope.eq_ignore_ascii_case(scope)
+                && a.principal_id
+                    .eq_ignore_ascii_case(&principal.object_id.to_string())
+                && a.role.eq_ignore_ascii_case(role_id)
+                && a.marker
+                    .as_ref()
+                    .is_some_and(|m| x.lineage.iter().any(|id| id.as_str() == m.request_id))
+        });
+        if derivable && held {
+            Ok(())
+        } else {
+            refuse("Azure holds no assignment kv-jit made for that grant")
         }
     }
 
     /// Revokes from what the ledger recorded at grant time, not from today's config: a vault
-    /// removed from the config still has its grants taken back.
-    pub async fn revoke(&self, g: &ActiveGrant, reason: Reason, ledger_only: bool) -> NewEntry {
+    /// removed from the config still has its grants taken back. Deletes only an assignment
+    /// kv-jit created: listed by Azure under a name kv-jit derives for a request it granted,
+    /// with kv-jit's marker, for the recorded principal and role. Never anything a ledger line
+    /// merely names, and only in the mode recorded at grant time.
+    pub async fn revoke(
+        &self,
+        g: &ActiveGrant,
+        reason: Reason,
+        ledger_only: bool,
+        listings: &Listings,
+    ) -> NewEntry {
         let entry = NewEntry {
             reason: Some(reason),
             ..about(g, Event::Revoked, self.now, self.run_url.clone())
@@ -203,14 +358,57 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
                 "the ledger's principal or role id is not a GUID".into(),
             );
         };
-        let mode = self
-            .config
-            .vaults
-            .get(target.vault.vault())
-            .map_or(ExpiryMode::Revoker, |p| mode(p.expiry));
+        let mode = self.mode_of(g);
+        let name = match mode {
+            ExpiryMode::Pim => g.assignment.parse().ok(),
+            ExpiryMode::Revoker => {
+                let key = target.vault.scope().to_ascii_lowercase();
+                let listed = match listings.get(&key) {
+                    Some(Ok(l)) => l,
+                    Some(Err(e)) => {
+                        return failed(
+                            entry,
+                            Event::RevokeFailed,
+                            format!("cannot list the vault's assignments before deleting: {e}"),
+                        );
+                    }
+                    None => {
+                        return failed(
+                            entry,
+                            Event::RevokeFailed,
+                            "the vault's assignments were not listed".into(),
+                        );
+                    }
+                };
+                let Some(found) = listed
+                    .iter()
+                    .find(|a| a.name.eq_ignore_ascii_case(&g.assignment))
+                else {
+                    // Nothing to delete: gone already (drift, or removed by hand).
+                    return entry;
+                };
+                let ours = self
+                    .known_names
+                    .contains(&g.assignment.to_ascii_lowercase())
+                    && found.marker.is_some()
+                    && found.scope.eq_ignore_ascii_case(&g.scope)
+                    && found.principal_id.eq_ignore_ascii_case(&g.principal_id)
+                    && found.role.eq_ignore_ascii_case(&g.role_id);
+                if !ours {
+                    return NewEntry {
+                        error: Some(format!(
+                            "assignment {} is not one kv-jit created for this grant (no kv-jit name, marker, principal or role match); left in place",
+                            g.assignment
+                        )),
+                        ..entry
+                    };
+                }
+                g.assignment.parse().ok()
+            }
+        };
         let spec = RevokeSpec {
             // Exactly the assignment the ledger recorded (an extension shares its base's).
-            name: g.assignment.parse().ok(),
+            name,
             request_id: g.request.to_string(),
             target,
             role,
@@ -220,26 +418,26 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
             },
             mode,
         };
+        // One mechanism: the one the grant was made with. Finding nothing there means it is
+        // gone; kv-jit never goes looking for the access under another mechanism, where it
+        // would find (and remove) access it did not create.
         match self.azure.revoke(&spec).await {
-            Ok(RevokeOutcome::Deleted) => entry,
-            // Gone under today's expiry mode. If the vault's mode changed (or the vault left the
-            // config) since the grant, the access may live under the other mechanism: end it
-            // there too, so a config edit cannot leave access running.
-            Ok(RevokeOutcome::AlreadyGone) => {
-                let other = RevokeSpec {
-                    mode: match spec.mode {
-                        ExpiryMode::Revoker => ExpiryMode::Pim,
-                        ExpiryMode::Pim => ExpiryMode::Revoker,
-                    },
-                    ..spec
-                };
-                match self.azure.revoke(&other).await {
-                    Ok(_) => entry,
-                    Err(e) => failed(entry, Event::RevokeFailed, e.to_string()),
-                }
-            }
+            Ok(_) => entry,
             Err(e) => failed(entry, Event::RevokeFailed, e.to_string()),
         }
+    }
+}
+
+fn secret_refusal(status: SecretStatus, vault: &VaultName, secret: &SecretName) -> String {
+    match status {
+        SecretStatus::Exists => String::new(),
+        SecretStatus::SecretMissing => {
+            format!("secret `{secret}` does not exist in vault `{vault}`")
+        }
+        SecretStatus::VaultMissing => format!("vault `{vault}` does not exist in Azure"),
+        SecretStatus::VaultNotRbac => format!(
+            "vault `{vault}` does not use Azure RBAC authorization, so a role assignment would grant nothing"
+        ),
     }
 }
 
@@ -273,7 +471,7 @@ fn refused(entry: NewEntry, why: String) -> NewEntry {
 
 fn failed(mut entry: NewEntry, event: Event, why: String) -> NewEntry {
     entry.event = event;
-    entry.error = Some(crate::ledger::scrub_error(&why));
+    entry.error = Some(ledger_mod::scrub_error(&why));
     entry
 }
 
@@ -480,7 +678,7 @@ pub async fn delete_listed<A: Azure>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::azure::{Assignment, AzureError, GrantSpec, SecretStatus};
+    use crate::azure::{Assignment, AzureError, GrantSpec, RevokeOutcome, SecretStatus};
     use crate::engine::plan::RevokeReason;
     use crate::names::{SecretName, VaultName};
     use crate::request::{Duration, Request, RequestId, Upn};
@@ -529,8 +727,23 @@ mod tests {
         async fn list_managed(&self, _: &Target) -> Result<Vec<Assignment>, AzureError> {
             Ok(vec![])
         }
-        async fn list_managed_in_vault(&self, _: &VaultRef) -> Result<Vec<Assignment>, AzureError> {
-            Ok(vec![])
+        async fn list_managed_in_vault(
+            &self,
+            vault: &VaultRef,
+        ) -> Result<Vec<Assignment>, AzureError> {
+            Ok(vec![Assignment {
+                id: String::new(),
+                name: uuid::Uuid::nil().to_string(),
+                scope: vault.scope(),
+                role: "4633458b-17de-408a-b874-0445c86b69e6".into(),
+                principal_id: uuid::Uuid::nil().to_string(),
+                principal_type: None,
+                description: None,
+                marker: Some(crate::azure::Marker {
+                    request_id: "a".into(),
+                    expires_at: chrono::DateTime::UNIX_EPOCH,
+                }),
+            }])
         }
     }
 
@@ -581,6 +794,8 @@ mod tests {
             requester: "a@b.co".into(),
             principal_id: uuid::Uuid::nil().to_string(),
             role_id: "4633458b-17de-408a-b874-0445c86b69e6".into(),
+            expiry: None,
+            extends: None,
         };
         // The grant is listed first: order in the plan must not matter.
         let actions = vec![
@@ -588,19 +803,24 @@ mod tests {
                 desired: Box::new(Desired {
                     request,
                     sha256: "y".into(),
+                    merged: None,
                 }),
                 request: RequestId::parse("b").unwrap(),
                 start: now,
                 expires: now + chrono::Duration::hours(1),
+                extends: None,
             },
             Action::Revoke {
-                grant,
+                grant: grant.clone(),
                 reason: RevokeReason::Expired,
                 shared_with: None,
+                note: None,
             },
         ];
         let azure = Recorder::default();
+        let known: BTreeSet<String> = [grant.assignment.clone()].into();
         let exec = Executor {
+            known_names: &known,
             azure: &azure,
             approvals: &Approved,
             config: &config,

@@ -1,12 +1,20 @@
-//! The plan: a pure function of (requests on the default branch, ledger state, now) → actions.
-//! It reads no clock and calls nothing, so `kv-jit plan --now T` answers "what would happen at T"
-//! and the table of cases below is tested exhaustively without a cloud.
+//! The plan: a pure function of (requests on the default branch, ledger state, policy, now) →
+//! actions. It reads no clock and calls nothing, so `kv-jit plan --now T` answers "what would
+//! happen at T" and the table of cases below is tested exhaustively without a cloud.
+//!
+//! The ledger is evidence, never authority: it says what kv-jit did, so the plan does not do it
+//! twice, but no window, extension or grant is derived from ledger content alone. A window is
+//! fixed by what was approved: the request file (its `start:` and `duration`) and the merge that
+//! brought it. A grant made late (a retry, a missed run) still ends when that window ends, and
+//! a window that is over is never granted, whatever the ledger lost.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::config::Config;
+use crate::ledger::ExpiryMode;
 use crate::request::{Request, RequestId};
 
 /// A valid request file as found on the default branch.
@@ -15,6 +23,17 @@ pub struct Desired {
     pub request: Request,
     /// SHA-256 (hex) of the file's bytes, so a grant is bound to exactly what was approved.
     pub sha256: String,
+    /// The commit on the default branch's first-parent line that last changed the file (the
+    /// merge or squash commit of its pull request), and its committer time: when the approval
+    /// took effect. `None` when git cannot tell (no such commit in this checkout).
+    pub merged: Option<Merge>,
+}
+
+/// The commit that brought a request file to the default branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merge {
+    pub commit: String,
+    pub at: DateTime<Utc>,
 }
 
 /// A request file on the default branch that did not validate: refused, never granted.
@@ -41,14 +60,28 @@ pub struct ActiveGrant {
     pub requester: String,
     pub principal_id: String,
     pub role_id: String,
+    /// How it ends, as recorded when it was granted (`None` in ledgers written before kv-jit
+    /// recorded it: then the vault's configured mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<ExpiryMode>,
+    /// The grant it extends (whose assignment it shares), as recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extends: Option<RequestId>,
+}
+
+/// When an id was first granted, and for which file content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantedOnce {
+    pub sha256: String,
+    pub at: DateTime<Utc>,
 }
 
 /// The ledger reduced to what planning needs.
 #[derive(Debug, Clone, Default)]
 pub struct LedgerState {
     pub active: BTreeMap<RequestId, ActiveGrant>,
-    /// Ids that were ever granted, with the file hash they were granted for.
-    pub granted: BTreeMap<RequestId, String>,
+    /// Ids that were ever granted: the file hash and time of their first grant.
+    pub granted: BTreeMap<RequestId, GrantedOnce>,
     /// (id, file hash) pairs already refused, so a refusal is recorded once, not every run.
     pub refused: BTreeSet<(RequestId, String)>,
     /// Assignments already recorded as drifted since their grant, so drift is recorded once.
@@ -64,6 +97,17 @@ pub enum RevokeReason {
     Early,
 }
 
+/// An extension continues its base's assignment; the executor confirms in Azure that the base
+/// is really held by kv-jit before it takes it over.
+#[derive(Debug, Clone, Serialize)]
+pub struct Extension {
+    /// The grant being extended, as the ledger holds it.
+    pub base: ActiveGrant,
+    /// The base and the grants it extends in turn (nearest first): whose deterministic
+    /// assignment name the shared assignment may carry.
+    pub lineage: Vec<RequestId>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
@@ -74,6 +118,9 @@ pub enum Action {
         /// assignment per principal, role and scope), so this grant ends in the ledger only.
         #[serde(skip_serializing_if = "Option::is_none")]
         shared_with: Option<RequestId>,
+        /// For an early revoke: what triggered it, for the ledger.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
     Grant {
         #[serde(skip)]
@@ -81,6 +128,8 @@ pub enum Action {
         request: RequestId,
         start: DateTime<Utc>,
         expires: DateTime<Utc>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        extends: Option<Box<Extension>>,
     },
     Refuse {
         request: RequestId,
@@ -95,12 +144,45 @@ pub enum Action {
     },
 }
 
+/// How far back an extension's lineage is followed.
+const MAX_LINEAGE: usize = 16;
+
+/// The window a request's approval covers, from its file and its merge alone (never from the
+/// ledger): `start:` (else the merge) plus `duration`; for an extension merged while its base's
+/// approved window was still open, that window's end plus `duration`. `None` without a merge.
+pub fn approved_window(
+    d: &Desired,
+    on_main: &BTreeMap<&RequestId, &Desired>,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    approved_window_at(d, on_main, 0)
+}
+
+fn approved_window_at(
+    d: &Desired,
+    on_main: &BTreeMap<&RequestId, &Desired>,
+    depth: usize,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let r = &d.request;
+    let merged = d.merged.as_ref()?.at;
+    let duration = r.duration.to_chrono();
+    if depth < MAX_LINEAGE
+        && let Some(base) = r.extends.as_ref().and_then(|b| on_main.get(b))
+        && let Some((_, base_end)) = approved_window_at(base, on_main, depth + 1)
+        && merged < base_end
+    {
+        return Some((base_end, base_end + duration));
+    }
+    let start = r.start.unwrap_or(merged);
+    Some((start, start + duration))
+}
+
 /// Plans every action due at `now`. Revokes come first: a run that is cut short has removed
 /// access before it adds any.
 pub fn plan(
     desired: &[Desired],
     invalid: &[Invalid],
     ledger: &LedgerState,
+    config: &Config,
     now: DateTime<Utc>,
 ) -> Vec<Action> {
     let mut revokes = Vec::new();
@@ -111,34 +193,43 @@ pub fn plan(
         desired.iter().map(|d| (&d.request.id, d)).collect();
     let invalid_ids: BTreeSet<&RequestId> = invalid.iter().map(|i| &i.id).collect();
 
-    let mut ending = Vec::new();
+    let mut ending: Vec<(&ActiveGrant, RevokeReason, Option<String>)> = Vec::new();
     for grant in ledger.active.values() {
         if grant.expires <= now {
-            ending.push((grant, RevokeReason::Expired));
+            ending.push((grant, RevokeReason::Expired, None));
             continue;
         }
         let early = match on_main.get(&grant.request) {
-            None => !invalid_ids.contains(&grant.request),
-            Some(d) => d.request.revoke,
+            None if invalid_ids.contains(&grant.request) => None,
+            None => Some("the request file was deleted from the default branch".to_owned()),
+            Some(d) if d.request.revoke => Some(match &d.merged {
+                Some(m) => format!(
+                    "the request file set `revoke: true` in commit {}",
+                    short(&m.commit)
+                ),
+                None => "the request file set `revoke: true`".to_owned(),
+            }),
+            Some(_) => None,
         };
-        if early {
-            ending.push((grant, RevokeReason::Early));
+        if let Some(note) = early {
+            ending.push((grant, RevokeReason::Early, Some(note)));
         }
     }
-    for (grant, reason) in &ending {
+    for (grant, reason, note) in &ending {
         let shared_with = ledger
             .active
             .values()
             .find(|other| {
                 other.request != grant.request
                     && other.assignment.eq_ignore_ascii_case(&grant.assignment)
-                    && !ending.iter().any(|(e, _)| e.request == other.request)
+                    && !ending.iter().any(|(e, ..)| e.request == other.request)
             })
             .map(|other| other.request.clone());
         revokes.push(Action::Revoke {
             grant: (*grant).clone(),
             reason: *reason,
             shared_with,
+            note: note.clone(),
         });
     }
 
@@ -167,15 +258,26 @@ pub fn plan(
 
     for d in desired {
         let r = &d.request;
-        if let Some(granted_sha) = ledger.granted.get(&r.id) {
-            // Seen before. The same bytes mean "already done"; a `revoke: true` edit is handled
-            // above; any other change is refused, whether the grant is still active or not.
-            if *granted_sha != d.sha256 && !r.revoke {
-                let reason = if ledger.active.contains_key(&r.id) {
+        if let Some(first) = ledger.granted.get(&r.id) {
+            // Seen before. The same bytes, untouched since the grant, are "already done"; a
+            // `revoke: true` edit is handled above. Anything else is refused, whether the grant
+            // is still active or not: a changed file, or the same id brought again by a later
+            // commit (deleted and re-added: ids are unique for all time, whatever the bytes).
+            let touched_since = d.merged.as_ref().is_some_and(|m| m.at > first.at);
+            let reason = if first.sha256 != d.sha256 && !r.revoke {
+                Some(if ledger.active.contains_key(&r.id) {
                     "the request file changed after it was granted; file a new request (ids are never reused)"
                 } else {
                     "the request id was already used; ids are unique for all time, file it under a new name"
-                };
+                })
+            } else if touched_since && !r.revoke && !ledger.active.contains_key(&r.id) {
+                Some(
+                    "the request id was already used (the file was brought again after its grant); ids are unique for all time, file it under a new name",
+                )
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
                 refuse(&r.id, &r.path, &d.sha256, reason.to_owned());
             }
             continue;
@@ -185,37 +287,103 @@ pub fn plan(
             // (not approved): nothing to do until the file changes.
             continue;
         }
-        let extended = match &r.extends {
+        let Some(policy) = config.vaults.get(&r.vault) else {
+            refuse(
+                &r.id,
+                &r.path,
+                &d.sha256,
+                format!("vault `{}` is no longer configured", r.vault),
+            );
+            continue;
+        };
+        let Some(merged) = &d.merged else {
+            refuse(
+                &r.id,
+                &r.path,
+                &d.sha256,
+                "no commit on the default branch brought this file, so there is no approved window; run kv-jit in a full clone of the default branch (fetch-depth: 0)".to_owned(),
+            );
+            continue;
+        };
+        if let Some(s) = r.start {
+            let latest = merged.at + policy.max_start_delay.value.to_chrono();
+            if s > latest {
+                refuse(
+                    &r.id,
+                    &r.path,
+                    &d.sha256,
+                    format!(
+                        "`start: {}` is more than {} after the merge ({}); vault `{}` allows a start at most that far ahead (`max_start_delay`)",
+                        rfc3339(s),
+                        policy.max_start_delay.value,
+                        rfc3339(merged.at),
+                        r.vault
+                    ),
+                );
+                continue;
+            }
+        }
+        let extension = match &r.extends {
             None => None,
-            Some(base) => match ledger.active.get(base) {
-                Some(g)
+            Some(base) => match (ledger.active.get(base), on_main.get(base)) {
+                (Some(g), Some(base_file))
                     if g.vault != r.vault.as_str()
                         || g.secret != r.secret.as_str()
-                        || g.requester != r.requester.as_str() =>
+                        || g.requester != r.requester.as_str()
+                        || g.role_id != r.role_id
+                        || base_file.request.role_id != r.role_id =>
                 {
                     refuse(
                         &r.id,
                         &r.path,
                         &d.sha256,
                         format!(
-                            "`extends: {base}` names a grant for another vault, secret or requester"
+                            "`extends: {base}` names a grant for another vault, secret, requester or role; an extension continues the same access"
                         ),
                     );
                     continue;
                 }
-                // Its window is still open: continue it without a gap.
-                Some(g) if g.expires > now => Some(g),
-                // The grant it extends already ended (revoked, or due for it in this very run):
-                // this is simply a new grant.
+                (Some(g), Some(base_file)) => match approved_window(base_file, &on_main) {
+                    // Its approved window is still open: continue it without a gap.
+                    Some((_, base_end)) if base_end > now => Some((g, base_end)),
+                    // The grant it extends already ended (or is due for it in this very run):
+                    // this is simply a new grant.
+                    _ => None,
+                },
+                // Not active, or its file is gone (revoked early): a new grant.
                 _ => None,
             },
         };
-        let (start, expires) = match (extended, r.start) {
-            // No gap: the extension is granted now and runs on from the old expiry, so the old
-            // grant's revoke (a different assignment) does not cut it.
-            (Some(g), _) => (now, g.expires + r.duration.to_chrono()),
-            (None, Some(s)) => (s, s + r.duration.to_chrono()),
-            (None, None) => (now, now + r.duration.to_chrono()),
+        let (start, expires, extends) = match extension {
+            Some((g, base_end)) => {
+                // The extension is granted now and runs on from the base's approved end; never
+                // more than the vault's maximum past it, whatever the ledger claims.
+                let max = policy.max_duration.value.to_chrono();
+                let expires = (base_end + r.duration.to_chrono()).min(base_end + max);
+                let mut lineage = vec![g.request.clone()];
+                while lineage.len() < MAX_LINEAGE {
+                    match ledger
+                        .active
+                        .get(lineage.last().expect("non-empty"))
+                        .and_then(|x| x.extends.clone())
+                    {
+                        Some(next) if !lineage.contains(&next) => lineage.push(next),
+                        _ => break,
+                    }
+                }
+                (
+                    now,
+                    expires,
+                    Some(Box::new(Extension {
+                        base: g.clone(),
+                        lineage,
+                    })),
+                )
+            }
+            None => {
+                let start = r.start.unwrap_or(merged.at);
+                (start, start + r.duration.to_chrono(), None)
+            }
         };
         if start > now {
             waits.push(Action::Wait {
@@ -228,8 +396,8 @@ pub fn plan(
                 &r.path,
                 &d.sha256,
                 format!(
-                    "its window ended at {} before it could be granted",
-                    expires.to_rfc3339()
+                    "its approved window ended at {} before it could be granted",
+                    rfc3339(expires)
                 ),
             );
         } else {
@@ -238,6 +406,7 @@ pub fn plan(
                 request: r.id.clone(),
                 start,
                 expires,
+                extends,
             });
         }
     }
@@ -248,6 +417,14 @@ pub fn plan(
         .chain(refusals)
         .chain(waits)
         .collect()
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::engine::plan::{ActiveGrant, LedgerState};
+use crate::engine::plan::{ActiveGrant, GrantedOnce, LedgerState};
 use crate::ledger::{self, Entry, Event};
 use crate::request::RequestId;
 
@@ -14,7 +14,10 @@ pub fn from_ledger(entries: &[Entry]) -> LedgerState {
             e.request.as_deref().and_then(|r| RequestId::parse(r).ok()),
             &e.request_sha256,
         ) {
-            state.granted.entry(id).or_insert_with(|| sha.clone());
+            state.granted.entry(id).or_insert_with(|| GrantedOnce {
+                sha256: sha.clone(),
+                at: e.time,
+            });
         }
     }
     // Ids are granted once: only the first `granted` line of a request can ever be active. A
@@ -74,6 +77,8 @@ fn active_grant(e: &Entry) -> Option<ActiveGrant> {
         requester: e.requester.clone()?,
         principal_id: e.principal_id.clone()?,
         role_id: e.role.as_ref()?.id.clone(),
+        expiry: e.expiry,
+        extends: e.extends.as_deref().and_then(|b| RequestId::parse(b).ok()),
     })
 }
 

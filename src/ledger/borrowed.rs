@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::entry::{Event, Reason};
+use super::entry::{Event, ExpiryMode, Reason};
 
 type Str<'a> = &'a str;
 
@@ -53,6 +53,14 @@ pub(crate) struct EntryRef<'a> {
     pub lag_seconds: Option<i64>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Str<'a>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<ExpiryMode>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub extends: Option<Str<'a>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<Str<'a>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<Str<'a>>,
     #[serde(borrow)]
     pub prev: Str<'a>,
     #[serde(borrow)]
@@ -157,6 +165,14 @@ impl EntryRef<'_> {
             int(out, l);
         }
         opt(out, "error", &self.error);
+        if let Some(m) = self.expiry {
+            out.extend_from_slice(b",\"expiry\":\"");
+            out.extend_from_slice(m.as_str().as_bytes());
+            out.push(b'"');
+        }
+        opt(out, "extends", &self.extends);
+        opt(out, "actor", &self.actor);
+        opt(out, "note", &self.note);
         member(out, "prev", self.prev);
         out.push(b'}');
     }

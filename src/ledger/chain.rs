@@ -124,6 +124,10 @@ pub fn append(tip: &Tip, new: Vec<NewEntry>) -> Vec<Entry> {
                 reason: n.reason,
                 lag_seconds,
                 error: n.error.as_deref().map(scrub_error),
+                expiry: n.expiry,
+                extends: n.extends,
+                actor: n.actor,
+                note: n.note.as_deref().map(scrub_error),
                 prev: std::mem::take(&mut prev),
                 hash: String::new(),
             };

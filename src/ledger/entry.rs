@@ -168,6 +168,20 @@ pub struct Entry {
     /// For failures and refusals: what went wrong, scrubbed by [`scrub_error`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// For `granted`: how the grant ends, `revoker` or `pim`, as configured when it was made.
+    /// Its revoke uses that mechanism and no other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<ExpiryMode>,
+    /// For `granted`: the request this one extends (its assignment is shared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extends: Option<String>,
+    /// For an early `revoked`: who triggered it (the GitHub login of a manual revoke, or the
+    /// commit that deleted the file or set `revoke: true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// For an early `revoked`: the reason they gave, scrubbed like `error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// `hash` of the previous line; 64 zeros on the first line.
     pub prev: String,
     /// SHA-256 (lowercase hex) of this line's canonical form.
@@ -194,6 +208,29 @@ pub struct NewEntry {
     pub run_url: Option<String>,
     pub reason: Option<Reason>,
     pub error: Option<String>,
+    pub expiry: Option<ExpiryMode>,
+    pub extends: Option<String>,
+    pub actor: Option<String>,
+    pub note: Option<String>,
+}
+
+/// How a grant ends, as recorded at grant time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpiryMode {
+    /// kv-jit's scheduled revoker deletes the role assignment.
+    Revoker,
+    /// PIM ends the schedule by itself.
+    Pim,
+}
+
+impl ExpiryMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExpiryMode::Revoker => "revoker",
+            ExpiryMode::Pim => "pim",
+        }
+    }
 }
 
 impl NewEntry {
@@ -216,6 +253,10 @@ impl NewEntry {
             run_url: None,
             reason: None,
             error: None,
+            expiry: None,
+            extends: None,
+            actor: None,
+            note: None,
         }
     }
 }
@@ -240,6 +281,10 @@ impl Entry {
             run_url: self.run_url.clone(),
             reason: self.reason,
             error: self.error.clone(),
+            expiry: self.expiry,
+            extends: self.extends.clone(),
+            actor: self.actor.clone(),
+            note: self.note.clone(),
         }
     }
 }

@@ -37,8 +37,8 @@ pub use chain::{
     compute_hash, dedupe, parse_ledger, sha256_hex, to_line, verify_bytes, verify_file,
 };
 pub use entry::{
-    Approval, Approvals, Entry, Event, FORMAT_VERSION, MAX_ERROR_CHARS, NewEntry, Reason, Role,
-    Window, scrub_error, whole_seconds,
+    Approval, Approvals, Entry, Event, ExpiryMode, FORMAT_VERSION, MAX_ERROR_CHARS, NewEntry,
+    Reason, Role, Window, scrub_error, whole_seconds,
 };
 pub use state::{
     LagStats, active_grants, refused, request_hash_at_grant, revoke_lag, seen_requests,

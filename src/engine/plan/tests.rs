@@ -31,7 +31,34 @@ fn req(name: &str, dur: &str) -> Desired {
             revoke: false,
         },
         sha256: format!("sha-{name}"),
+        merged: Some(Merge {
+            commit: format!("merge-{name}"),
+            at: t("09:00"),
+        }),
     }
+}
+
+/// The test config: one vault, 4h maximum, the default 30-day start bound.
+fn config() -> Config {
+    let text = "tenant_id: 00000000-0000-0000-0000-000000000000\nvaults:\n  flowlibs-demo-kv:\n    subscription_id: 11111111-1111-1111-1111-111111111111\n    resource_group: rg\n    secrets: [demo-api-key, demo-connection-string]\n    max_duration: 4h\n    roles: [secrets-user, secrets-officer]\n";
+    crate::config::parse(text.as_bytes(), &mut crate::diag::Sink::new("c")).unwrap()
+}
+
+fn plan(
+    desired: &[Desired],
+    invalid: &[Invalid],
+    ledger: &LedgerState,
+    now: DateTime<Utc>,
+) -> Vec<Action> {
+    super::plan(desired, invalid, ledger, &config(), now)
+}
+
+fn merged_at(mut d: Desired, hhmm: &str) -> Desired {
+    d.merged = Some(Merge {
+        commit: format!("merge-{}", d.request.id),
+        at: t(hhmm),
+    });
+    d
 }
 
 fn active(name: &str, start: &str, expires: &str) -> ActiveGrant {
@@ -46,15 +73,22 @@ fn active(name: &str, start: &str, expires: &str) -> ActiveGrant {
         secret: "demo-api-key".into(),
         requester: "alice@contoso.com".into(),
         principal_id: "p".into(),
-        role_id: "r".into(),
+        role_id: "4633458b-17de-408a-b874-0445c86b69e6".into(),
+        expiry: None,
+        extends: None,
     }
 }
 
 fn ledger_with(grants: &[ActiveGrant]) -> LedgerState {
     let mut l = LedgerState::default();
     for g in grants {
-        l.granted
-            .insert(g.request.clone(), g.request_sha256.clone());
+        l.granted.insert(
+            g.request.clone(),
+            GrantedOnce {
+                sha256: g.request_sha256.clone(),
+                at: g.start,
+            },
+        );
         l.active.insert(g.request.clone(), g.clone());
     }
     l
@@ -69,11 +103,13 @@ fn show(actions: &[Action]) -> Vec<String> {
                 grant,
                 reason,
                 shared_with: None,
+                ..
             } => format!("revoke {} {reason:?}", grant.request),
             Action::Revoke {
                 grant,
                 reason,
                 shared_with: Some(o),
+                ..
             } => {
                 format!(
                     "revoke {} {reason:?} in the ledger only (assignment continues for {o})",
@@ -133,7 +169,7 @@ fn a_future_start_waits_then_is_granted_for_its_own_window() {
     );
     assert_eq!(
         show(&plan(&[r], &[], &LedgerState::default(), t("14:00"))),
-        ["refuse a: its window ended at 2026-11-27T14:00:00+00:00 before it could be granted"]
+        ["refuse a: its approved window ended at 2026-11-27T14:00:00Z before it could be granted"]
     );
 }
 
@@ -186,7 +222,13 @@ fn a_changed_file_is_refused_once_and_the_grant_keeps_its_window() {
 #[test]
 fn a_reused_id_is_refused() {
     let mut ledger = LedgerState::default();
-    ledger.granted.insert(id("a"), "sha-old".into());
+    ledger.granted.insert(
+        id("a"),
+        GrantedOnce {
+            sha256: "sha-old".into(),
+            at: t("08:00"),
+        },
+    );
     let got = plan(&[req("a", "1h")], &[], &ledger, t("09:00"));
     assert_eq!(show(&got), ["refuse a: the request id was already used"]);
 }
@@ -212,11 +254,22 @@ fn an_extension_runs_on_from_the_old_expiry_without_a_gap() {
     let ledger = ledger_with(&[active("a", "08:00", "10:00")]);
     let mut b = req("b", "2h");
     b.request.extends = Some(id("a"));
-    let got = plan(&[req("a", "2h"), b.clone()], &[], &ledger, t("09:30"));
+    let got = plan(
+        &[merged_at(req("a", "2h"), "08:00"), b.clone()],
+        &[],
+        &ledger,
+        t("09:30"),
+    );
     assert_eq!(show(&got), ["grant b 09:30-12:00"]);
     // At 10:00 the old grant is revoked; the extension is a different assignment and stays.
     let mut after = ledger.clone();
-    after.granted.insert(id("b"), b.sha256.clone());
+    after.granted.insert(
+        id("b"),
+        GrantedOnce {
+            sha256: b.sha256.clone(),
+            at: t("09:30"),
+        },
+    );
     after.active.insert(
         id("b"),
         ActiveGrant {
@@ -227,7 +280,12 @@ fn an_extension_runs_on_from_the_old_expiry_without_a_gap() {
         },
     );
     assert_eq!(
-        show(&plan(&[req("a", "2h"), b], &[], &after, t("10:00"))),
+        show(&plan(
+            &[merged_at(req("a", "2h"), "08:00"), b],
+            &[],
+            &after,
+            t("10:00")
+        )),
         ["revoke a Expired"]
     );
 }
@@ -241,7 +299,7 @@ fn an_extension_of_someone_elses_grant_is_refused() {
     let got = plan(&[req("a", "2h"), b], &[], &ledger, t("09:30"));
     assert_eq!(
         show(&got),
-        ["refuse b: `extends: a` names a grant for another vault, secret or requester"]
+        ["refuse b: `extends: a` names a grant for another vault, secret, requester or role"]
     );
 }
 
@@ -291,8 +349,124 @@ fn an_extension_sharing_the_assignment_keeps_it_when_the_old_grant_ends() {
 fn extending_a_grant_whose_window_already_ended_is_a_plain_new_grant() {
     // The revoker has not run yet: the base is still active in the ledger but its window is over.
     let ledger = ledger_with(&[active("a", "08:00", "10:00")]);
-    let mut b = req("b", "2h");
+    let mut b = merged_at(req("b", "2h"), "10:30");
     b.request.extends = Some(id("a"));
-    let got = plan(&[req("a", "2h"), b], &[], &ledger, t("10:30"));
+    let got = plan(
+        &[merged_at(req("a", "2h"), "08:00"), b],
+        &[],
+        &ledger,
+        t("10:30"),
+    );
     assert_eq!(show(&got), ["revoke a Expired", "grant b 10:30-12:30"]);
+}
+
+// Issue 8, the ledger is evidence, never authority: one test per hole.
+
+#[test]
+fn a_forged_extension_base_in_the_ledger_cannot_move_the_window() {
+    // A hand-appended, correctly chained `granted` line says the base runs to 2099.
+    let mut forged = active("a", "08:00", "10:00");
+    forged.expires = "2099-01-01T00:00:00Z".parse().unwrap();
+    let ledger = ledger_with(&[forged]);
+    let mut b = merged_at(req("b", "1h"), "09:00");
+    b.request.extends = Some(id("a"));
+    let got = plan(
+        &[merged_at(req("a", "2h"), "08:00"), b],
+        &[],
+        &ledger,
+        t("09:30"),
+    );
+    // The base's approved window (its file and merge) ends at 10:00: the extension ends at 11:00.
+    assert_eq!(show(&got), ["grant b 09:30-11:00"]);
+}
+
+#[test]
+fn after_the_ledger_is_lost_an_old_request_is_not_granted_again() {
+    // Merged the day before, granted and revoked then; the ledger that said so is gone.
+    let mut old = req("a", "2h");
+    old.merged = Some(Merge {
+        commit: "m".into(),
+        at: "2026-11-26T09:00:00Z".parse().unwrap(),
+    });
+    let got = plan(&[old], &[], &LedgerState::default(), t("09:00"));
+    assert_eq!(
+        show(&got),
+        ["refuse a: its approved window ended at 2026-11-26T11:00:00Z before it could be granted"]
+    );
+}
+
+#[test]
+fn a_late_grant_still_ends_when_its_approved_window_ends() {
+    // Merged at 09:00; the grant failed and a run at 10:00 retries it.
+    let got = plan(&[req("a", "2h")], &[], &LedgerState::default(), t("10:00"));
+    assert_eq!(show(&got), ["grant a 09:00-11:00"]);
+}
+
+#[test]
+fn a_request_without_a_merge_is_refused() {
+    let mut a = req("a", "2h");
+    a.merged = None;
+    let got = plan(&[a], &[], &LedgerState::default(), t("10:00"));
+    assert_eq!(
+        show(&got),
+        [
+            "refuse a: no commit on the default branch brought this file, so there is no approved window"
+        ]
+    );
+}
+
+#[test]
+fn a_start_beyond_max_start_delay_is_refused() {
+    let mut a = req("a", "2h");
+    a.request.start = Some("2026-12-28T09:00:01Z".parse().unwrap());
+    let got = plan(&[a.clone()], &[], &LedgerState::default(), t("09:00"));
+    assert_eq!(
+        show(&got),
+        [
+            "refuse a: `start: 2026-12-28T09:00:01Z` is more than 720h after the merge (2026-11-27T09:00:00Z)"
+        ]
+    );
+    a.request.start = Some("2026-12-27T09:00:00Z".parse().unwrap());
+    let got = plan(&[a], &[], &LedgerState::default(), t("09:00"));
+    assert_eq!(show(&got), ["wait a until 09:00"]);
+}
+
+#[test]
+fn extends_with_another_role_is_refused() {
+    let ledger = ledger_with(&[active("a", "08:00", "12:00")]);
+    let mut b = req("b", "1h");
+    b.request.extends = Some(id("a"));
+    b.request.role = "secrets-officer".into();
+    b.request.role_id = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7".into();
+    let got = plan(
+        &[merged_at(req("a", "4h"), "08:00"), b],
+        &[],
+        &ledger,
+        t("09:30"),
+    );
+    assert_eq!(
+        show(&got),
+        ["refuse b: `extends: a` names a grant for another vault, secret, requester or role"]
+    );
+}
+
+#[test]
+fn a_deleted_request_re_added_byte_for_byte_is_refused() {
+    // Granted at 09:00 and revoked early when its file was deleted; the same bytes come back
+    // under the same id in a later, approved pull request merged at 12:00.
+    let mut ledger = LedgerState::default();
+    ledger.granted.insert(
+        id("a"),
+        GrantedOnce {
+            sha256: "sha-a".into(),
+            at: t("09:00"),
+        },
+    );
+    let again = merged_at(req("a", "2h"), "12:00");
+    assert_eq!(
+        show(&plan(&[again], &[], &ledger, t("12:05"))),
+        ["refuse a: the request id was already used (the file was brought again after its grant)"]
+    );
+    // The same bytes, untouched since the grant: already done, nothing to record.
+    assert!(plan(&[req("a", "2h")], &[], &ledger, t("12:05")).is_empty());
 }
