@@ -264,13 +264,27 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
         };
         match self.azure.grant(&spec).await {
             // An extension's PUT resolves (409) to the assignment kv-jit already made for the
-            // grant it extends: record that one, so the two share it. An assignment without
-            // kv-jit's marker (made by hand) is not ours: keep our own name, so the revoke never
-            // deletes someone's standing access.
+            // grant it extends: record that one, so the two share it.
             Ok(assignment) if assignment.marker.is_some() => NewEntry {
                 assignment: Some(assignment.name),
                 ..entry
             },
+            // The PUT resolved to an assignment kv-jit did not create (standing access made by
+            // hand): kv-jit granted nothing, so there is nothing it may ever remove. Recorded
+            // as refused, so no revoke and no reconcile ever touches that assignment.
+            Ok(assignment)
+                if !assignment
+                    .name
+                    .eq_ignore_ascii_case(entry.assignment.as_deref().unwrap_or_default()) =>
+            {
+                refused(
+                    entry,
+                    format!(
+                        "{} already holds this role here through assignment {}, which kv-jit did not create; nothing was granted and kv-jit will not remove it",
+                        r.requester, assignment.name
+                    ),
+                )
+            }
             Ok(_) => entry,
             Err(e) if transient(&e) => failed(entry, Event::GrantFailed, e.to_string()),
             Err(e) => refused(entry, e.to_string()),

@@ -382,6 +382,105 @@ impl World {
     }
 }
 
+/// Test-only powers of a repository writer or an Azure admin, for the trust-model tests.
+impl World {
+    /// Appends `new` to origin's ledger as a writer of its branch could: correctly chained,
+    /// committed and pushed by hand, so `audit verify` passes.
+    pub fn forge_ledger(&self, new: Vec<kv_jit::ledger::NewEntry>) {
+        use kv_jit::ledger::{Tip, append, parse_ledger, to_line};
+        git(
+            &self.work,
+            &["pull", "--quiet", "--ff-only", "origin", "main"],
+        );
+        let path = self.work.join("audit/ledger.jsonl");
+        let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+        let entries = parse_ledger("ledger", text.as_bytes()).unwrap();
+        for e in append(&Tip::of(&entries), new) {
+            text.push_str(&to_line(&e));
+        }
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        git(&self.work, &["add", "-A"]);
+        git(&self.work, &["commit", "--quiet", "-m", "audit: granted"]);
+        git(&self.work, &["push", "--quiet", "origin", "main"]);
+    }
+
+    /// An ARM token of the workflow's identity from the emulator.
+    async fn arm_token(&self) -> String {
+        let tok: serde_json::Value = Self::http()
+            .post(format!(
+                "{}/{TENANT}/oauth2/v2.0/token",
+                self.azure.base_url()
+            ))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", CLIENT_ID),
+                ("client_secret", "app-secret"),
+                ("scope", &format!("{}/.default", self.azure.base_url())),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        tok["access_token"].as_str().unwrap().to_owned()
+    }
+
+    fn assignment_url(name: &str) -> String {
+        format!(
+            "{}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version=2022-04-01",
+            Self::vault_target().scope()
+        )
+    }
+
+    fn http() -> reqwest::Client {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::new()
+    }
+
+    /// A standing assignment made by hand in the portal: a random name, no kv-jit marker.
+    pub async fn assign_by_hand(&self, principal_id: &str, role_id: &str, name: &str) {
+        let token = self.arm_token().await;
+        let resp = Self::http()
+            .put(format!("{}{}", self.azure.base_url(), Self::assignment_url(name)))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"properties": {
+                "roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{role_id}"),
+                "principalId": principal_id,
+            }}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status().as_u16(),
+            201,
+            "{}",
+            resp.text().await.unwrap()
+        );
+    }
+
+    /// Whether the assignment `name` exists at the vault's scope.
+    pub async fn assignment_exists(&self, name: &str) -> bool {
+        let token = self.arm_token().await;
+        let resp = Self::http()
+            .get(format!(
+                "{}{}",
+                self.azure.base_url(),
+                Self::assignment_url(name)
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        match resp.status().as_u16() {
+            200 => true,
+            404 => false,
+            other => panic!("GET assignment: {other}"),
+        }
+    }
+}
+
 pub fn github_seed(
     config: &str,
     base: &str,

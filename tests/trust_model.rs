@@ -1,0 +1,375 @@
+//! The trust model (issue 8), one test per hole a security review reproduced: the ledger is
+//! evidence, never authority; kv-jit removes only what it created; revokes never wait on
+//! what grants need. Each test plays the attacker (a writer of the ledger branch, an admin
+//! in the portal) against the real binary, the emulators and a real git origin.
+
+mod support;
+#[path = "support/world.rs"]
+mod world;
+
+use kv_jit::ledger::{Event, NewEntry, Role, Window};
+use support::{T0, t0_plus};
+use world::{ALICE_OID, REQUEST, REQUEST_ID, World};
+
+const BOB_OID: &str = "bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb";
+const SECRETS_USER: &str = "4633458b-17de-408a-b874-0445c86b69e6";
+const BY_HAND: &str = "0b5fe924-9a61-425c-96af-cfe6e287ca2d";
+
+fn ledger(w: &World) -> Vec<serde_json::Value> {
+    w.origin_ledger()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A correctly chained `granted` line, as a writer of the ledger branch could append one.
+fn forged_grant(request: &str, principal: &str, assignment: &str, expires: &str) -> NewEntry {
+    NewEntry {
+        request: Some(request.into()),
+        request_sha256: Some("0".repeat(64)),
+        requester: Some("alice@contoso.com".into()),
+        principal_id: Some(principal.into()),
+        vault: Some("flowlibs-demo-kv".into()),
+        secret: Some("demo-api-key".into()),
+        scope: Some(World::vault_target().scope()),
+        role: Some(Role {
+            id: SECRETS_USER.into(),
+            alias: None,
+        }),
+        assignment: Some(assignment.into()),
+        window: Some(Window {
+            start: T0.parse().unwrap(),
+            expires: expires.parse().unwrap(),
+        }),
+        ..NewEntry::new(T0.parse().unwrap(), Event::Granted)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_extension_base_does_not_stretch_the_window() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    assert_eq!(w.kv_jit(&["grant", "--now", T0]).await.code, 0);
+    let real = ledger(&w)[0]["assignment"].as_str().unwrap().to_owned();
+    // A chained line for a request that never existed, naming the real assignment, to 2099.
+    w.forge_ledger(vec![forged_grant(
+        "2026/forged-base",
+        ALICE_OID,
+        &real,
+        "2099-01-01T00:00:00Z",
+    )]);
+    let ext = world::request("alice@contoso.com", "1h") + "extends: 2026/forged-base\n";
+    w.merge_pr(8, "requests/2026/alice-more.yaml", &ext);
+    let run = w.kv_jit(&["grant", "--now", &t0_plus(30)]).await;
+    let entries = ledger(&w);
+    let granted = entries
+        .iter()
+        .find(|e| e["event"] == "granted" && e["request"] == "2026/alice-more")
+        .unwrap_or_else(|| panic!("{}{}\n{entries:#?}", run.stdout, run.stderr));
+    // The approval covers one hour from its merge, whatever the ledger claims.
+    assert_eq!(granted["window"]["expires"], t0_plus(60));
+    assert!(granted.get("extends").is_none(), "{granted}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_granted_line_cannot_delete_a_hand_made_assignment() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    assert_eq!(w.kv_jit(&["grant", "--now", T0]).await.code, 0);
+    // Bob's standing access, made in the portal; then a chained line naming it, due at 09:30.
+    w.assign_by_hand(BOB_OID, SECRETS_USER, BY_HAND).await;
+    w.forge_ledger(vec![forged_grant(
+        "2026/not-a-request",
+        BOB_OID,
+        BY_HAND,
+        &t0_plus(30),
+    )]);
+    let run = w.kv_jit(&["revoke", "--now", &t0_plus(60)]).await;
+    assert!(
+        w.assignment_exists(BY_HAND).await,
+        "kv-jit deleted access it did not create: {}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert_eq!(w.azure_calls("DELETE", BY_HAND), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_made_assignment_that_absorbed_a_grant_survives_its_expiry() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    // Alice already holds the role by hand: kv-jit's PUT answers 409 with that assignment.
+    w.assign_by_hand(ALICE_OID, SECRETS_USER, BY_HAND).await;
+    let grant = w.kv_jit(&["grant", "--now", T0]).await;
+    assert_eq!(grant.code, 1, "{}{}", grant.stdout, grant.stderr);
+    let entries = ledger(&w);
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    assert_eq!(entries[0]["event"], "refused");
+    assert!(
+        entries[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("which kv-jit did not create"),
+        "{}",
+        entries[0]
+    );
+    let revoke = w.kv_jit(&["revoke", "--now", &t0_plus(125)]).await;
+    assert_eq!(revoke.code, 0, "{}{}", revoke.stdout, revoke.stderr);
+    assert_eq!(ledger(&w).len(), 1, "nothing to revoke, no drift");
+    assert!(
+        w.assignment_exists(BY_HAND).await,
+        "the standing access stays"
+    );
+    assert_eq!(
+        w.azure_calls("PUT", "/roleAssignmentScheduleRequests/"),
+        0,
+        "a revoker-mode grant is never ended through PIM"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_ledger_is_deleted_an_early_revoked_window_is_not_granted_again() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    assert_eq!(w.kv_jit(&["grant", "--now", T0]).await.code, 0);
+    let revoke = w
+        .kv_jit(&[
+            "revoke",
+            "--request",
+            REQUEST_ID,
+            "--reason",
+            "laptop stolen",
+            "--now",
+            &t0_plus(10),
+        ])
+        .await;
+    assert_eq!(revoke.code, 0, "{}{}", revoke.stdout, revoke.stderr);
+    // A writer of the ledger branch deletes the record; the window (to 11:00) is still open.
+    world::git(&w.work, &["pull", "--quiet", "--ff-only", "origin", "main"]);
+    world::git(&w.work, &["rm", "--quiet", "audit/ledger.jsonl"]);
+    world::git(&w.work, &["commit", "--quiet", "-m", "clean up"]);
+    world::git(&w.work, &["push", "--quiet", "origin", "main"]);
+    let run = w.kv_jit(&["grant", "--now", &t0_plus(20)]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("the ledger lost entries"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        w.azure_calls("PUT", "/roleAssignments/"),
+        1,
+        "granted once only"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_ledger_stops_grants_until_it_is_restored() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    assert_eq!(w.kv_jit(&["grant", "--now", T0]).await.code, 0);
+    world::git(&w.work, &["pull", "--quiet", "--ff-only", "origin", "main"]);
+    std::fs::write(w.work.join("audit/ledger.jsonl"), "").unwrap();
+    world::git(&w.work, &["commit", "--quiet", "-am", "truncate"]);
+    let truncation = world::git(&w.work, &["rev-parse", "HEAD"]);
+    world::git(&w.work, &["push", "--quiet", "origin", "main"]);
+    let run = w.kv_jit(&["grant", "--now", &t0_plus(5)]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&truncation),
+        "names the commit: {}",
+        run.stderr
+    );
+    // Restored (the truncation reverted): the ledger is whole again and runs go on.
+    world::git(&w.work, &["revert", "--no-edit", &truncation]);
+    world::git(&w.work, &["push", "--quiet", "origin", "main"]);
+    let again = w.kv_jit(&["grant", "--now", &t0_plus(10)]).await;
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_dedicated_ledger_branch_stops_grants() {
+    let w = World::new_with(&world::request("alice@contoso.com", "2h"), |c| {
+        c.replace("  branch: main\n", "  branch: kv-jit-ledger\n")
+    })
+    .await;
+    let first = w.kv_jit(&["grant", "--now", T0]).await;
+    assert_eq!(first.code, 1, "{}{}", first.stdout, first.stderr);
+    assert!(
+        first.stderr.contains("kv-jit-ledger` does not exist"),
+        "{}",
+        first.stderr
+    );
+    assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 0);
+    // Created (and protected) by the operator: kv-jit records there.
+    world::git(
+        &w.work,
+        &["push", "--quiet", "origin", "main:kv-jit-ledger"],
+    );
+    let run = w.kv_jit(&["grant", "--now", T0]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    // Deleted with everything it said: grants stop again.
+    world::git(&w.work, &["push", "--quiet", "origin", ":kv-jit-ledger"]);
+    let gone = w.kv_jit(&["grant", "--now", &t0_plus(5)]).await;
+    assert_eq!(gone.code, 1, "{}{}", gone.stdout, gone.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extension_of_a_base_azure_does_not_hold_is_refused() {
+    use kv_jit::azure::{Azure, ExpiryMode, Principal, PrincipalType, RevokeSpec};
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    assert_eq!(w.kv_jit(&["grant", "--now", T0]).await.code, 0);
+    // The base's assignment is gone behind kv-jit's back (the ledger still holds it).
+    w.azure_client()
+        .revoke(&RevokeSpec {
+            name: None,
+            request_id: REQUEST_ID.into(),
+            target: World::vault_target(),
+            role: SECRETS_USER.parse().unwrap(),
+            principal: Principal {
+                object_id: ALICE_OID.parse().unwrap(),
+                kind: PrincipalType::User,
+            },
+            mode: ExpiryMode::Revoker,
+        })
+        .await
+        .unwrap();
+    let ext = world::request("alice@contoso.com", "2h") + &format!("extends: {REQUEST_ID}\n");
+    w.merge_pr(8, "requests/2026/alice-more.yaml", &ext);
+    let run = w.kv_jit(&["grant", "--now", &t0_plus(30)]).await;
+    let refused = ledger(&w)
+        .into_iter()
+        .find(|e| e["request"] == "2026/alice-more")
+        .unwrap_or_else(|| panic!("{}{}", run.stdout, run.stderr));
+    assert_eq!(refused["event"], "refused", "{refused}");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("Azure holds no assignment kv-jit made"),
+        "{refused}"
+    );
+    assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_for_a_secret_that_does_not_exist_is_refused_once() {
+    let text = world::request("alice@contoso.com", "2h")
+        .replace("secret: demo-api-key", "secret: demo-missing");
+    let w = World::new_with(&text, |c| {
+        c.replace(
+            "secrets: [demo-api-key, demo-connection-string]",
+            "secrets: [demo-api-key, demo-connection-string, \"demo-*\"]",
+        )
+    })
+    .await;
+    let run = w.kv_jit(&["grant", "--now", T0]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let entries = ledger(&w);
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["event"], "refused");
+    assert!(
+        entries[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("secret `demo-missing` does not exist"),
+        "{}",
+        entries[0]
+    );
+    // Recorded once, not retried by every scheduled run until the window ends.
+    let again = w.kv_jit(&["revoke", "--now", &t0_plus(5)]).await;
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert_eq!(ledger(&w).len(), 1);
+    assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_run_whose_payload_lacks_the_default_branch_still_revokes() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    assert_eq!(w.kv_jit(&["grant", "--now", T0]).await.code, 0);
+    // A second request is due, so the run would want to grant: its precondition fails.
+    w.merge_pr(
+        8,
+        "requests/2026/alice-later.yaml",
+        &(world::request("alice@contoso.com", "4h") + "start: 2026-11-27T10:00:00Z\n"),
+    );
+    let payload = w.tmp.path().join("event.json");
+    std::fs::write(&payload, r#"{"schedule": "*/5 * * * *", "repository": {}}"#).unwrap();
+    let run = w
+        .kv_jit_in(
+            &w.work,
+            &["revoke", "--now", &t0_plus(125)],
+            &[
+                ("GITHUB_REF", "refs/heads/main"),
+                ("GITHUB_EVENT_PATH", payload.to_str().unwrap()),
+            ],
+        )
+        .await;
+    assert!(
+        w.ledger_events()
+            .contains(&("revoked".into(), REQUEST_ID.into(), Some("expired".into()))),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert_eq!(w.azure_calls("DELETE", "/roleAssignments/"), 1);
+    assert!(
+        run.stderr.contains("grant(s) are due but cannot run"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_early_revoke_records_who_asked_and_why() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    assert_eq!(w.kv_jit(&["grant", "--now", T0]).await.code, 0);
+    let empty = w
+        .kv_jit(&[
+            "revoke",
+            "--request",
+            REQUEST_ID,
+            "--reason",
+            "  ",
+            "--now",
+            &t0_plus(5),
+        ])
+        .await;
+    assert_eq!(
+        empty.code, 2,
+        "an empty reason is refused: {}",
+        empty.stderr
+    );
+    let run = w
+        .kv_jit_in(
+            &w.work,
+            &[
+                "revoke",
+                "--request",
+                REQUEST_ID,
+                "--reason",
+                "laptop stolen",
+                "--now",
+                &t0_plus(10),
+            ],
+            &[("GITHUB_ACTOR", "carol")],
+        )
+        .await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let revoked = ledger(&w).pop().unwrap();
+    assert_eq!(revoked["event"], "revoked");
+    assert_eq!(revoked["reason"], "early");
+    assert_eq!(revoked["actor"], "carol");
+    assert_eq!(revoked["note"], "laptop stolen");
+    // Deleting the file also says what triggered it.
+    let w2 = World::new(&world::request("alice@contoso.com", "2h")).await;
+    assert_eq!(w2.kv_jit(&["grant", "--now", T0]).await.code, 0);
+    world::git(
+        &w2.work,
+        &["pull", "--quiet", "--ff-only", "origin", "main"],
+    );
+    world::git(&w2.work, &["rm", "--quiet", REQUEST]);
+    world::git(&w2.work, &["commit", "--quiet", "-m", "done with it"]);
+    world::git(&w2.work, &["push", "--quiet", "origin", "main"]);
+    assert_eq!(w2.kv_jit(&["revoke", "--now", &t0_plus(15)]).await.code, 0);
+    let revoked = ledger(&w2).pop().unwrap();
+    assert_eq!(
+        revoked["note"],
+        "the request file was deleted from the default branch"
+    );
+}
