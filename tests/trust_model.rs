@@ -373,3 +373,39 @@ async fn an_early_revoke_records_who_asked_and_why() {
         "the request file was deleted from the default branch"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typed_marker_does_not_make_an_assignment_kv_jits_to_remove() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    assert_eq!(w.kv_jit(&["grant", "--now", T0]).await.code, 0);
+    // An admin copies kv-jit's marker into a hand-made assignment's description.
+    w.assign_by_hand_described(
+        BOB_OID,
+        SECRETS_USER,
+        BY_HAND,
+        Some("kv-jit:v1 request=2026/bob expires=2026-11-27T09:00:00Z"),
+    )
+    .await;
+    let run = w.kv_jit(&["revoke", "--now", &t0_plus(30)]).await;
+    assert!(
+        w.assignment_exists(BY_HAND).await,
+        "reconcile removed it as an orphan: {}{}",
+        run.stdout,
+        run.stderr
+    );
+    // Nor does the expiry sweep, when the ledger cannot be trusted.
+    world::git(&w.work, &["pull", "--quiet", "--ff-only", "origin", "main"]);
+    std::fs::write(w.work.join("audit/ledger.jsonl"), "").unwrap();
+    world::git(&w.work, &["commit", "--quiet", "-am", "truncate"]);
+    world::git(&w.work, &["push", "--quiet", "origin", "main"]);
+    let swept = w.kv_jit(&["revoke", "--now", &t0_plus(180)]).await;
+    assert_eq!(swept.code, 1, "{}{}", swept.stdout, swept.stderr);
+    assert!(w.assignment_exists(BY_HAND).await, "{}", swept.stdout);
+    assert!(
+        swept
+            .stdout
+            .contains("revoked       2026/alice-api-key (expired by its marker"),
+        "kv-jit's own expired grant is still swept: {}",
+        swept.stdout
+    );
+}

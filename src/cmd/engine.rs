@@ -620,6 +620,7 @@ fn run_effects(
             &ctx.config,
             &after.active,
             &after.drifted,
+            &known_names,
             now,
             run_url.clone(),
         )));
@@ -794,6 +795,27 @@ fn expiry_sweep(ctx: &Ctx, now: DateTime<Utc>) {
         Ok(a) => a,
         Err(m) => return output::stderr(&format!("error: expiry sweep impossible: {m}\n")),
     };
+    // The names kv-jit derives for the requests on the default branch: with the marker's own
+    // request, what identifies an assignment kv-jit created (the ledger cannot be trusted here).
+    let on_main: std::collections::BTreeSet<String> = ctx
+        .requests()
+        .map(|(desired, _)| desired)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|d| {
+            let r = &d.request;
+            let p = ctx.config.vaults.get(&r.vault)?;
+            let scope = match p.scope {
+                crate::config::Scope::Vault => p.vault_scope(),
+                crate::config::Scope::Secret => format!("{}/secrets/{}", p.vault_scope(), r.secret),
+            };
+            Some(
+                crate::azure::assignment_name(&ctx.config.tenant_id, &scope, r.id.as_str())
+                    .to_string()
+                    .to_ascii_lowercase(),
+            )
+        })
+        .collect();
     for policy in ctx
         .config
         .vaults
@@ -821,6 +843,9 @@ fn expiry_sweep(ctx: &Ctx, now: DateTime<Utc>) {
             let Some(marker) = a.marker.as_ref().filter(|m| m.expires_at <= now) else {
                 continue;
             };
+            if !crate::engine::execute::created_by_kv_jit(&a, &ctx.config.tenant_id, &on_main) {
+                continue;
+            }
             match runtime.block_on(crate::engine::execute::delete_listed(&azure, &a)) {
                 Ok(()) => output::stdout(&format!(
                     "revoked       {} (expired by its marker; not recorded: the ledger is unreadable)\n",

@@ -540,6 +540,7 @@ pub async fn reconcile<A: Azure>(
     config: &Config,
     active: &BTreeMap<crate::request::RequestId, ActiveGrant>,
     already_drifted: &std::collections::BTreeSet<String>,
+    known_names: &BTreeSet<String>,
     now: DateTime<Utc>,
     run_url: Option<String>,
 ) -> Vec<NewEntry> {
@@ -600,7 +601,9 @@ pub async fn reconcile<A: Azure>(
         listed_vaults.insert(key.clone());
         for a in listed {
             seen.insert(a.name.to_ascii_lowercase());
-            if held(&a.name) {
+            // A marker alone is words in a description anyone with write access can type: an
+            // orphan is removed only when its name is one kv-jit derives too.
+            if held(&a.name) || !created_by_kv_jit(&a, &config.tenant_id, known_names) {
                 continue;
             }
             out.push(remove_orphan(azure, a, now, run_url.clone()).await);
@@ -625,6 +628,21 @@ pub async fn reconcile<A: Azure>(
         }
     }
     out
+}
+
+/// Whether kv-jit created `a`: it carries kv-jit's marker, and its name is the deterministic
+/// name (UUIDv5 of tenant, scope, request id) of the request its marker names or of one in
+/// `known` (names kv-jit derives for requests it granted, or for the requests on the default
+/// branch; an extension's shared assignment keeps its base's name while its marker names the
+/// extension). Nothing else is ever deleted as an orphan or by the expiry sweep.
+pub fn created_by_kv_jit(a: &Assignment, tenant_id: &str, known: &BTreeSet<String>) -> bool {
+    let Some(marker) = &a.marker else {
+        return false;
+    };
+    known.contains(&a.name.to_ascii_lowercase())
+        || azure::assignment_name(tenant_id, &a.scope, &marker.request_id)
+            .to_string()
+            .eq_ignore_ascii_case(&a.name)
 }
 
 /// An assignment kv-jit made (its marker) that the ledger does not hold as active: removed.

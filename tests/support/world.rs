@@ -441,6 +441,18 @@ impl World {
 
     /// A standing assignment made by hand in the portal: a random name, no kv-jit marker.
     pub async fn assign_by_hand(&self, principal_id: &str, role_id: &str, name: &str) {
+        self.assign_by_hand_described(principal_id, role_id, name, None)
+            .await
+    }
+
+    /// As [`World::assign_by_hand`], with a description (a typed copy of kv-jit's marker, say).
+    pub async fn assign_by_hand_described(
+        &self,
+        principal_id: &str,
+        role_id: &str,
+        name: &str,
+        description: Option<&str>,
+    ) {
         let token = self.arm_token().await;
         let resp = Self::http()
             .put(format!("{}{}", self.azure.base_url(), Self::assignment_url(name)))
@@ -448,6 +460,7 @@ impl World {
             .json(&serde_json::json!({"properties": {
                 "roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{role_id}"),
                 "principalId": principal_id,
+                "description": description,
             }}))
             .send()
             .await
