@@ -409,3 +409,31 @@ async fn a_typed_marker_does_not_make_an_assignment_kv_jits_to_remove() {
         swept.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_ledger_still_ends_access_revoked_early() {
+    use kv_jit::azure::Azure;
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    assert_eq!(w.kv_jit(&["grant", "--now", T0]).await.code, 0);
+    // The ledger is truncated, and the request file deleted (an early revoke) in the same push.
+    world::git(&w.work, &["pull", "--quiet", "--ff-only", "origin", "main"]);
+    std::fs::write(w.work.join("audit/ledger.jsonl"), "").unwrap();
+    world::git(&w.work, &["rm", "--quiet", REQUEST]);
+    world::git(&w.work, &["commit", "--quiet", "-am", "tidy up"]);
+    world::git(&w.work, &["push", "--quiet", "origin", "main"]);
+    let run = w.kv_jit(&["revoke", "--now", &t0_plus(10)]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("its request was revoked early"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        w.azure_client()
+            .list_managed(&World::vault_target())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

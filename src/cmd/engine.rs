@@ -783,10 +783,11 @@ fn azure_client(ctx: &Ctx) -> Result<AzureClient, String> {
     .map_err(|e| e.to_string())
 }
 
-/// When the ledger cannot be read (tampered, unreachable), access must still end on time: every
-/// assignment carrying kv-jit's marker whose marked expiry has passed is deleted. Nothing is
-/// recorded (there is no trustworthy ledger to append to); the run still fails, so someone
-/// repairs the ledger, and the next good run records what happened through reconcile.
+/// When the ledger cannot be trusted (tampered, lost entries, branch gone), access must still
+/// end on time: every assignment kv-jit created whose marked expiry has passed is deleted, and
+/// so is every one whose request was revoked early (its file deleted, or `revoke: true`).
+/// Nothing is recorded (there is no trustworthy ledger to append to); the run still fails, so
+/// someone repairs the ledger, and the next good run records what happened through reconcile.
 fn expiry_sweep(ctx: &Ctx, now: DateTime<Utc>) {
     use crate::azure::{Azure, VaultRef};
     let runtime = runtime();
@@ -795,12 +796,18 @@ fn expiry_sweep(ctx: &Ctx, now: DateTime<Utc>) {
         Ok(a) => a,
         Err(m) => return output::stderr(&format!("error: expiry sweep impossible: {m}\n")),
     };
+    let (read_files, desired, invalid) = match ctx.requests() {
+        Ok((d, i)) => (true, d, i),
+        Err(m) => {
+            output::stderr(&format!(
+                "warning: expiry sweep without the request files ({m}): only marked expiries count\n"
+            ));
+            (false, Vec::new(), Vec::new())
+        }
+    };
     // The names kv-jit derives for the requests on the default branch: with the marker's own
     // request, what identifies an assignment kv-jit created (the ledger cannot be trusted here).
-    let on_main: std::collections::BTreeSet<String> = ctx
-        .requests()
-        .map(|(desired, _)| desired)
-        .unwrap_or_default()
+    let on_main: std::collections::BTreeSet<String> = desired
         .iter()
         .filter_map(|d| {
             let r = &d.request;
@@ -816,6 +823,15 @@ fn expiry_sweep(ctx: &Ctx, now: DateTime<Utc>) {
             )
         })
         .collect();
+    // Whether the request a marker names still wants access: its file is on the default branch
+    // (valid without `revoke: true`, or invalid: an invalid file is refused, not revoked).
+    let wanted = |id: &str| {
+        !read_files
+            || desired
+                .iter()
+                .any(|d| d.request.id.as_str() == id && !d.request.revoke)
+            || invalid.iter().any(|i| i.id.as_str() == id)
+    };
     for policy in ctx
         .config
         .vaults
@@ -840,7 +856,14 @@ fn expiry_sweep(ctx: &Ctx, now: DateTime<Utc>) {
             }
         };
         for a in listed {
-            let Some(marker) = a.marker.as_ref().filter(|m| m.expires_at <= now) else {
+            let Some(marker) = a.marker.as_ref() else {
+                continue;
+            };
+            let why = if marker.expires_at <= now {
+                "expired by its marker"
+            } else if !wanted(&marker.request_id) {
+                "its request was revoked early"
+            } else {
                 continue;
             };
             if !crate::engine::execute::created_by_kv_jit(&a, &ctx.config.tenant_id, &on_main) {
@@ -848,7 +871,7 @@ fn expiry_sweep(ctx: &Ctx, now: DateTime<Utc>) {
             }
             match runtime.block_on(crate::engine::execute::delete_listed(&azure, &a)) {
                 Ok(()) => output::stdout(&format!(
-                    "revoked       {} (expired by its marker; not recorded: the ledger is unreadable)\n",
+                    "revoked       {} ({why}; not recorded: the ledger cannot be trusted)\n",
                     marker.request_id
                 )),
                 Err(e) => output::stderr(&format!(
