@@ -43,7 +43,7 @@ pub fn put_body(spec: &GrantSpec) -> serde_json::Value {
 
 pub(crate) async fn grant(az: &AzureClient, spec: &GrantSpec) -> Result<Assignment, AzureError> {
     if spec.request_id.is_empty() || spec.request_id.contains(char::is_whitespace) {
-        return Err(AzureError::BadResponse {
+        return Err(AzureError::Invalid {
             what: "grant".into(),
             detail: format!(
                 "request id `{}` is empty or has whitespace; it cannot go into the marker",
@@ -237,7 +237,7 @@ async fn list(
         (None, true) => None,
     };
     let mut url = url::Url::parse(&az.arm_url(&format!("{scope}{PROVIDER}"), API_VERSION))
-        .map_err(|e| AzureError::BadResponse {
+        .map_err(|e| AzureError::Invalid {
             what: "listing role assignments".into(),
             detail: e.to_string(),
         })?;
@@ -286,7 +286,7 @@ async fn list(
         );
         next = page.next_link.filter(|l| !l.is_empty());
     }
-    Err(AzureError::BadResponse {
+    Err(AzureError::Invalid {
         what,
         detail: "more than 1000 pages; the nextLink chain does not end".into(),
     })
@@ -300,7 +300,7 @@ fn ensure_same_origin(base: &url::Url, link: &str, what: &str) -> Result<(), Azu
     if ok {
         Ok(())
     } else {
-        Err(AzureError::BadResponse {
+        Err(AzureError::Invalid {
             what: what.to_owned(),
             detail: "nextLink points away from the resource manager endpoint".into(),
         })

@@ -418,9 +418,19 @@ impl Credential {
                 #[serde(default)]
                 error_description: String,
             }
-            let detail = serde_json::from_slice::<EntraError>(&reply.body)
+            let parsed = serde_json::from_slice::<EntraError>(&reply.body).ok();
+            let detail = parsed
+                .as_ref()
                 .map(|e| format!("{}: {}", e.error, e.error_description))
-                .unwrap_or_else(|_| format!("HTTP {}", reply.status));
+                .unwrap_or_else(|| format!("HTTP {}", reply.status));
+            // RFC 6749's `temporarily_unavailable`: an outage, not a refusal.
+            if parsed.is_some_and(|e| e.error == "temporarily_unavailable") {
+                return Err(AzureError::Unavailable {
+                    what: "Entra token request".into(),
+                    attempts: 1,
+                    last: detail,
+                });
+            }
             return Err(AzureError::Credential(format!(
                 "Entra refused the token request for {scope}: {detail}"
             )));

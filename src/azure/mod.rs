@@ -22,89 +22,26 @@
 pub mod arm;
 pub mod cloud;
 pub mod credential;
+pub mod error;
 pub mod graph;
 pub mod keyvault;
 pub mod pim;
 pub mod retry;
 
 use std::future::Future;
-use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use uuid::Uuid;
 
 pub use cloud::{Endpoints, parse_endpoint_url};
 pub use credential::{AccessToken, Credential};
+pub use error::{AzureError, ErrorClass};
 pub use retry::RetryPolicy;
 
 use crate::names::{SecretName, VaultName};
 
 /// The least-privilege role kv-jit's own identity needs on each managed vault.
 pub const TOOL_ROLE: &str = "Key Vault Data Access Administrator";
-
-/// What went wrong talking to Azure, worded so the reader knows what to fix.
-#[derive(Debug, thiserror::Error)]
-pub enum AzureError {
-    #[error("no Azure credential: {0}")]
-    Credential(String),
-    #[error(
-        "{what} was refused (AuthorizationFailed): the workflow identity needs {TOOL_ROLE} on vault {vault}; Azure said: {message}"
-    )]
-    AuthorizationFailed {
-        what: String,
-        vault: String,
-        message: String,
-    },
-    #[error(
-        "{what} failed (RoleAssignmentLimitExceeded): subscription {subscription} has reached its role-assignment limit (4,000; 2,000 in sovereign clouds); remove stale assignments or use vault scope instead of per-secret scope"
-    )]
-    LimitExceeded { what: String, subscription: String },
-    #[error("no such user {upn} in tenant {tenant}")]
-    UserNotFound { upn: String, tenant: String },
-    #[error(
-        "{what} failed (PrincipalNotFound) after {attempts} attempts: principal {principal_id} is not in tenant {tenant}; check the identity mapping, or wait for Entra replication if the user is new"
-    )]
-    PrincipalNotFound {
-        what: String,
-        principal_id: String,
-        tenant: String,
-        attempts: u32,
-    },
-    #[error(
-        "{what} was throttled by Azure (429) {attempts} times{}; the run will pick it up again next time",
-        retry_after.map(|d| format!(", last asked to wait {}s", d.as_secs())).unwrap_or_default()
-    )]
-    Throttled {
-        what: String,
-        attempts: u32,
-        retry_after: Option<Duration>,
-    },
-    #[error("{what} failed after {attempts} attempts: {last}")]
-    Unavailable {
-        what: String,
-        attempts: u32,
-        last: String,
-    },
-    #[error("{what} failed: HTTP {status} {code}: {message}")]
-    Api {
-        what: String,
-        status: u16,
-        code: String,
-        message: String,
-    },
-    #[error("{what}: unexpected response: {detail}")]
-    BadResponse { what: String, detail: String },
-}
-
-impl AzureError {
-    /// Worth retrying on a later run (not a configuration or permission problem).
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            AzureError::Throttled { .. } | AzureError::Unavailable { .. }
-        )
-    }
-}
 
 /// A vault as the config names it; the fields become ARM URL segments, so they are checked.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
