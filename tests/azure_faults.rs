@@ -615,7 +615,8 @@ mod single_calls {
             ("PATH", "/nonexistent"),
         ]);
         let endpoints = Endpoints::emulator(&url::Url::parse(&server.uri()).unwrap());
-        let credential = Credential::from_env(&env, TENANT, &endpoints).unwrap();
+        let credential =
+            Credential::from_env(&allowing(&server.uri(), &env), TENANT, &endpoints).unwrap();
         let (sleeper, _) = recording_sleeper(None);
         let az = kv_jit::azure::AzureClient::new(TENANT, endpoints, credential, policy(sleeper))
             .unwrap();

@@ -527,6 +527,95 @@ async fn tokens_are_cached_per_audience_and_graph_lookups_per_run() {
     assert_eq!(graph, 1);
 }
 
+/// A TCP listener on loopback that only records whether anyone connected.
+fn silent_listener() -> (std::net::TcpListener, String) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    (l, url)
+}
+
+fn nobody_connected(l: &std::net::TcpListener) -> bool {
+    matches!(l.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+/// Issue 8 §2: a config (editable by any pull request) that moves `authority_host` to a host the
+/// operator did not allow must not receive the GitHub OIDC assertion or the client secret. The
+/// credential is refused before any request: neither that host nor GitHub's OIDC endpoint nor
+/// Azure sees one.
+#[tokio::test]
+async fn an_authority_host_outside_the_allow_list_gets_no_request_at_all() {
+    let emu = emulator("").await;
+    let base = emu.base_url();
+    let (listener, evil) = silent_listener();
+    let mut endpoints = kv_jit::azure::Endpoints::emulator(&url::Url::parse(&base).unwrap());
+    endpoints.authority_host = url::Url::parse(&evil).unwrap();
+    for env in [
+        env(&[
+            ("AZURE_CLIENT_ID", CLIENT_ID),
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                &format!("{base}/actions/oidc/token?api-version=2.0"),
+            ),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-request-token"),
+            ("KV_JIT_ALLOWED_ENDPOINTS", &base),
+        ]),
+        env(&[
+            ("AZURE_CLIENT_ID", CLIENT_ID),
+            ("AZURE_CLIENT_SECRET", "app-secret"),
+            ("KV_JIT_ALLOWED_ENDPOINTS", &base),
+        ]),
+        // Managed identity and the Azure CLI would send their tokens to the configured hosts too.
+        env(&[
+            ("IDENTITY_ENDPOINT", &format!("{base}/msi/token")),
+            ("IDENTITY_HEADER", "h"),
+            ("PATH", "/nonexistent"),
+        ]),
+    ] {
+        let err = kv_jit::azure::Credential::from_env(&env, TENANT, &endpoints).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, AzureError::EndpointNotAllowed(_)), "{text}");
+        assert!(err.is_configuration());
+        assert_eq!(err.class(), kv_jit::azure::ErrorClass::Permanent);
+        assert!(
+            text.contains(&format!("cloud.authority_host: {evil}/")),
+            "{text}"
+        );
+        assert!(text.contains("KV_JIT_ALLOWED_ENDPOINTS="), "{text}");
+    }
+    assert!(
+        nobody_connected(&listener),
+        "the unlisted host was contacted"
+    );
+    assert!(
+        emu.core().log().is_empty(),
+        "{:?}",
+        paths(&emu.core().log())
+    );
+}
+
+/// Without the operator's allow-list the emulator's (explicit) endpoints are refused too, and a
+/// client cannot be handed endpoints its credential was not checked for.
+#[tokio::test]
+async fn explicit_endpoints_need_the_operator_allow_list_and_the_client_keeps_to_them() {
+    let emu = emulator("").await;
+    let base = emu.base_url();
+    let endpoints = kv_jit::azure::Endpoints::emulator(&url::Url::parse(&base).unwrap());
+    let err = kv_jit::azure::Credential::from_env(&secret_env(), TENANT, &endpoints).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("KV_JIT_ALLOWED_ENDPOINTS=\"{base}\"")),
+        "{err}"
+    );
+
+    let named = kv_jit::azure::Endpoints::named("AzureCloud").unwrap();
+    let credential = kv_jit::azure::Credential::from_env(&secret_env(), TENANT, &named).unwrap();
+    let (sleeper, _) = recording_sleeper(None);
+    let refused = kv_jit::azure::AzureClient::new(TENANT, endpoints, credential, policy(sleeper));
+    assert!(matches!(refused, Err(AzureError::EndpointNotAllowed(_))));
+    assert!(emu.core().log().is_empty());
+}
+
 /// Belt and braces next to the request-log assertions: the client's source builds no Key Vault
 /// data-plane URL (vault DNS suffixes, data-plane api-versions, or a `/secrets/` path outside
 /// the ARM resource id).

@@ -325,12 +325,23 @@ pub struct AzureClient {
 }
 
 impl AzureClient {
+    /// Refuses (with [`AzureError::EndpointNotAllowed`]) endpoints other than those `credential`
+    /// was checked for: tokens go only where [`cloud::check_allowed`] said they may.
     pub fn new(
         tenant_id: &str,
         endpoints: Endpoints,
         credential: Credential,
         policy: RetryPolicy,
     ) -> Result<Self, AzureError> {
+        if &endpoints != credential.endpoints() {
+            return Err(AzureError::EndpointNotAllowed(format!(
+                "the Azure client was given endpoints ({}, {}) other than those its credential was checked for ({}, {}); build both from the same config",
+                endpoints.resource_manager,
+                endpoints.graph,
+                credential.endpoints().resource_manager,
+                credential.endpoints().graph,
+            )));
+        }
         Ok(AzureClient {
             tenant_id: tenant_id.to_owned(),
             endpoints,
