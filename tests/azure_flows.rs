@@ -281,6 +281,64 @@ async fn conflict_with_an_assignment_made_by_hand_returns_that_one() {
     assert!(az.list_managed(&t).await.unwrap().is_empty());
 }
 
+/// Issue 8 §3: an extension's PUT hits 409 on the assignment kv-jit made for the grant it
+/// extends, and Azure refuses the re-PUT that would rewrite its marker. The grant is still in
+/// effect (never an error that loses it), and the answer says the marker is the old one.
+#[tokio::test]
+async fn a_refused_marker_rewrite_returns_the_grant_with_its_old_marker_and_says_so() {
+    let emu = emulator("limits: { refuse_description_updates: true }").await;
+    let (sleeper, _) = recording_sleeper(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let t = target("flowlibs-demo-kv", None);
+    let base = grant_spec(
+        "2026/alice-base",
+        t.clone(),
+        user(ALICE_OID),
+        ExpiryMode::Revoker,
+    );
+    let first = az.grant(&base).await.unwrap();
+    assert_eq!(first.marker_not_updated, None);
+
+    let mut ext = grant_spec(
+        "2026/alice-more",
+        t.clone(),
+        user(ALICE_OID),
+        ExpiryMode::Revoker,
+    );
+    ext.expires_at = base.expires_at + chrono::Duration::hours(2);
+    let got = az.grant(&ext).await.expect("the grant is in effect");
+    assert_eq!(got.name, first.name, "the shared assignment");
+    let old = got.marker.clone().expect("still kv-jit's");
+    assert_eq!(
+        (old.request_id.as_str(), old.expires_at),
+        ("2026/alice-base", base.expires_at),
+        "the marker Azure holds is the old one"
+    );
+    let why = got
+        .marker_not_updated
+        .expect("says the marker was not updated");
+    assert_eq!(why.wanted.request_id, "2026/alice-more");
+    assert_eq!(why.wanted.expires_at, ext.expires_at);
+    assert!(
+        why.reason.contains("RoleAssignmentUpdateNotPermitted"),
+        "{}",
+        why.reason
+    );
+    assert_eq!(why.class, kv_jit::azure::ErrorClass::Permanent);
+    // Azure really kept the old marker.
+    let held = az.list_managed(&t).await.unwrap();
+    assert_eq!(held[0].marker, Some(old));
+
+    // Where Azure allows the rewrite, the marker moves and nothing is flagged.
+    let emu = emulator("").await;
+    let (sleeper, _) = recording_sleeper(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    az.grant(&base).await.unwrap();
+    let got = az.grant(&ext).await.unwrap();
+    assert_eq!(got.marker.unwrap().request_id, "2026/alice-more");
+    assert_eq!(got.marker_not_updated, None);
+}
+
 #[tokio::test]
 async fn list_follows_next_link_across_pages() {
     let emu = emulator("limits: { list_page_size: 2 }").await;

@@ -201,6 +201,25 @@ pub struct Assignment {
     pub description: Option<String>,
     /// Present when the description carries kv-jit's marker.
     pub marker: Option<Marker>,
+    /// Set only by [`Azure::grant`] when a 409 `RoleAssignmentExists` resolved to kv-jit's own
+    /// assignment for an earlier request (an extension) and rewriting its marker failed (Azure
+    /// may refuse to change an existing assignment: `RoleAssignmentUpdateNotPermitted`). The
+    /// grant is in effect, but [`Assignment::marker`] is still the OLD one (the earlier request
+    /// and its earlier expiry), so anything that reads markers (reconcile, the expiry sweep)
+    /// would end the shared assignment at the old expiry. `None` otherwise.
+    pub marker_not_updated: Option<MarkerNotUpdated>,
+}
+
+/// Why the marker of an existing assignment was not rewritten; see
+/// [`Assignment::marker_not_updated`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkerNotUpdated {
+    /// The marker kv-jit tried to write: this request and its expiry.
+    pub wanted: Marker,
+    /// What Azure answered (e.g. `HTTP 400 RoleAssignmentUpdateNotPermitted: …`).
+    pub reason: String,
+    /// Whether rewriting it again later may work (a refusal is permanent; an outage is not).
+    pub class: ErrorClass,
 }
 
 /// kv-jit's ownership marker in a role assignment's description:

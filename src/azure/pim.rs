@@ -117,6 +117,7 @@ pub(crate) async fn grant(az: &AzureClient, spec: &GrantSpec) -> Result<Assignme
             principal_type: p.principal_type,
             marker: p.justification.as_deref().and_then(Marker::parse),
             description: p.justification,
+            marker_not_updated: None,
         });
     }
     let (code, message) = reply.error();

@@ -126,6 +126,15 @@ pub struct Limits {
     pub write_bucket_capacity: f64,
     pub write_refill_per_sec: f64,
     pub list_page_size: usize,
+    /// Refuse a PUT that changes an existing assignment's description (400
+    /// `RoleAssignmentUpdateNotPermitted`). The RBAC docs say "you can't change the properties of
+    /// an existing role assignment" while `az role assignment update` changes the description, so
+    /// both behaviours are modelled; the default allows it.
+    pub refuse_description_updates: bool,
+    /// The status PIM gives every new `AdminAssign`/`AdminExtend` request (`Provisioned`, or
+    /// `Granted` for a future start, when unset). A status that is not a success leaves the
+    /// request without an assignment, as a pending or failed PIM request would.
+    pub pim_status: Option<String>,
 }
 
 impl Default for Limits {
@@ -135,6 +144,8 @@ impl Default for Limits {
             write_bucket_capacity: 200.0,
             write_refill_per_sec: 10.0,
             list_page_size: 100,
+            refuse_description_updates: false,
+            pim_status: None,
         }
     }
 }
@@ -1103,8 +1114,15 @@ fn put_assignment(
             && existing.role == role
         {
             // Principal, role and scope are fixed; the description may be updated (as ARM
-            // allows, e.g. `az role assignment update`).
-            if description.is_some() {
+            // allows, e.g. `az role assignment update`), unless the seed says Azure refuses it.
+            if description.is_some() && description != existing.description {
+                if st.limits.refuse_description_updates {
+                    return respond(arm_error(
+                        StatusCode::BAD_REQUEST,
+                        "RoleAssignmentUpdateNotPermitted",
+                        "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
+                    ));
+                }
                 existing.description = description;
             }
             return respond((StatusCode::OK, Json(existing.json())).into_response());
