@@ -325,7 +325,11 @@ async fn list(
 }
 
 /// The bearer token goes to whatever `nextLink` names, so it must be ARM itself.
-fn ensure_same_origin(base: &url::Url, link: &str, what: &str) -> Result<(), AzureError> {
+pub(crate) fn ensure_same_origin(
+    base: &url::Url,
+    link: &str,
+    what: &str,
+) -> Result<(), AzureError> {
     let ok = url::Url::parse(link)
         .map(|u| u.origin() == base.origin())
         .unwrap_or(false);

@@ -116,19 +116,15 @@ pub enum AzureError {
     #[error("{what}: {detail}")]
     Invalid { what: String, detail: String },
     /// PIM accepted the schedule request `name` but has not made the access active: it is
-    /// pending (`status` is one of PIM's pending states). Access is NOT granted.
-    #[error(
-        "{what}: PIM request {name} is {status}: access is pending, not active{}",
-        if pim_status_class(status) == ErrorClass::Transient {
-            "; PIM is still processing it, and the next run asks again"
-        } else {
-            "; it waits for a PIM approver, which kv-jit does not use (approval is the pull request's review), so kv-jit cancelled it; remove the approval requirement from the role's PIM policy for this scope"
-        }
-    )]
+    /// pending (`status` is one of PIM's pending states). Access is NOT granted. `detail` says
+    /// what happens next (the next run asks again, or kv-jit cancelled a request that waits for
+    /// a PIM approver).
+    #[error("{what}: PIM request {name} is {status}: access is pending, not active; {detail}")]
     PimPending {
         what: String,
         name: String,
         status: String,
+        detail: String,
     },
     /// PIM answered the schedule request `name` with a failure status.
     #[error("{what}: PIM request {name} ended {status}: PIM did not grant it")]

@@ -242,22 +242,24 @@ impl Marker {
         )
     }
 
+    /// Reads exactly the three words [`Marker::render`] writes, in its order. What follows is
+    /// free text (a PIM justification carries the request's own justification after the
+    /// marker), so a `request=` or `expires=` in it never changes the marker.
     pub fn parse(description: &str) -> Option<Marker> {
         let mut words = description.split_whitespace();
         if words.next()? != Self::PREFIX {
             return None;
         }
-        let (mut request_id, mut expires_at) = (None, None);
-        for w in words {
-            if let Some(v) = w.strip_prefix("request=") {
-                request_id = Some(v.to_owned());
-            } else if let Some(v) = w.strip_prefix("expires=") {
-                expires_at = DateTime::parse_from_rfc3339(v).ok();
-            }
+        let request_id = words.next()?.strip_prefix("request=")?;
+        let expires_at = DateTime::parse_from_rfc3339(words.next()?.strip_prefix("expires=")?)
+            .ok()?
+            .with_timezone(&Utc);
+        if request_id.is_empty() {
+            return None;
         }
         Some(Marker {
-            request_id: request_id?,
-            expires_at: expires_at?.with_timezone(&Utc),
+            request_id: request_id.to_owned(),
+            expires_at,
         })
     }
 }
@@ -454,6 +456,23 @@ mod tests {
         assert_eq!(Marker::parse(&text), Some(m));
         assert_eq!(Marker::parse("made by hand"), None);
         assert_eq!(Marker::parse("kv-jit:v1 request=x"), None);
+    }
+
+    /// A PIM justification is the marker followed by the request's own text, which the requester
+    /// wrote: words in it that look like marker fields must not change the marker.
+    #[test]
+    fn text_after_the_marker_cannot_override_it() {
+        let text = "kv-jit:v1 request=2026/a expires=2026-11-27T11:00:00Z INC-1 request=2026/other expires=2099-01-01T00:00:00Z";
+        let m = Marker::parse(text).unwrap();
+        assert_eq!(m.request_id, "2026/a");
+        assert_eq!(
+            m.expires_at,
+            "2026-11-27T11:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(
+            Marker::parse("kv-jit:v1 expires=2026-11-27T11:00:00Z request=a"),
+            None
+        );
     }
 
     #[test]
