@@ -123,17 +123,15 @@ pub fn check_allowed(
     let allowed_origins: Vec<String> = listed.iter().filter_map(|t| origin_entry(t)).collect();
     let mut refused = Vec::new();
     let mut to_list = Vec::new();
-    let urls: [(&str, &Url, fn(&Endpoints) -> &Url); 3] = [
-        ("authority_host", &endpoints.authority_host, |e| {
-            &e.authority_host
-        }),
-        ("resource_manager", &endpoints.resource_manager, |e| {
-            &e.resource_manager
-        }),
-        ("graph", &endpoints.graph, |e| &e.graph),
-    ];
-    for (field, url, of) in urls {
-        if named.iter().any(|n| same_url(of(n), url)) {
+    let fields = |e: &Endpoints| {
+        [
+            ("authority_host", e.authority_host.clone()),
+            ("resource_manager", e.resource_manager.clone()),
+            ("graph", e.graph.clone()),
+        ]
+    };
+    for (i, (field, url)) in fields(endpoints).into_iter().enumerate() {
+        if named.iter().any(|n| same_url(&fields(n)[i].1, &url)) {
             continue;
         }
         let origin = url.origin().ascii_serialization();
