@@ -356,3 +356,47 @@ fn seed_cross_references_are_checked() {
     .unwrap_err();
     assert!(err.contains("t-missing"), "{err}");
 }
+
+/// Issue 8 §3: Azure may refuse to change an existing assignment's properties. The emulator
+/// models that refusal on demand (`limits.refuse_description_updates`), while an identical
+/// re-PUT (a retry) still succeeds.
+#[tokio::test]
+async fn description_updates_can_be_refused_like_azure_may() {
+    for refuse in [false, true] {
+        let emu = emulator(&format!(
+            "limits: {{ refuse_description_updates: {refuse} }}"
+        ))
+        .await;
+        let base = emu.base_url();
+        let http = http();
+        let arm = token(&base, &format!("{base}/.default")).await;
+        let url = ra_url(&base, "0b5fe924-9a61-425c-96af-cfe6e287ca2d");
+        let with = |d: &str| {
+            let mut b = body(ALICE_OID, Some("User"));
+            b["properties"]["description"] = json!(d);
+            b
+        };
+        let (s, _, _) = send(http.put(&url).bearer_auth(&arm).json(&with("first"))).await;
+        assert_eq!(s, 201);
+        let (s, _, b) = send(http.put(&url).bearer_auth(&arm).json(&with("first"))).await;
+        assert_eq!(
+            (s, b["properties"]["description"].as_str()),
+            (200, Some("first"))
+        );
+        let (s, _, b) = send(http.put(&url).bearer_auth(&arm).json(&with("second"))).await;
+        if refuse {
+            assert_eq!(
+                (s, b["error"]["code"].as_str()),
+                (400, Some("RoleAssignmentUpdateNotPermitted"))
+            );
+        } else {
+            assert_eq!(
+                (s, b["properties"]["description"].as_str()),
+                (200, Some("second"))
+            );
+        }
+        let (_, _, b) = send(http.get(&url).bearer_auth(&arm)).await;
+        let kept = if refuse { "first" } else { "second" };
+        assert_eq!(b["properties"]["description"].as_str(), Some(kept));
+    }
+}

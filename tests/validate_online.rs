@@ -73,6 +73,7 @@ async fn missing_secrets_and_non_rbac_vaults_are_flagged_on_their_lines() {
                 ("AZURE_CLIENT_ID", "33333333-3333-3333-3333-333333333333"),
                 ("AZURE_TENANT_ID", TENANT),
                 ("AZURE_CLIENT_SECRET", "app-secret"),
+                ("KV_JIT_ALLOWED_ENDPOINTS", &url),
             ],
         )
     })
@@ -106,4 +107,73 @@ async fn missing_secrets_and_non_rbac_vaults_are_flagged_on_their_lines() {
         .filter(|e| e.path.ends_with("/secrets/demo-api-key"))
         .count();
     assert_eq!(lookups, 1, "{log:?}");
+}
+
+/// Issue 8 §2: a pull request that moves `cloud.authority_host` in the checkout's config to a host
+/// the operator did not list in KV_JIT_ALLOWED_ENDPOINTS gets nothing sent there (no client
+/// secret, no assertion): the run stops before any token request, as a configuration error that
+/// names the endpoint and the variable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unlisted_authority_host_gets_no_request_and_a_usage_error() {
+    let emu = kv_jit::emulator::spawn_at(
+        kv_jit::emulator::Seed::from_yaml(&seed()).unwrap(),
+        support::t0(),
+    )
+    .await
+    .unwrap();
+    let url = emu.base_url().trim_end_matches('/').to_owned();
+    let evil = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    evil.set_nonblocking(true).unwrap();
+    let evil_url = format!("http://{}", evil.local_addr().unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let w = |rel: &str, text: &str| {
+        let p = tmp.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    let cfg = config(&url).replacen(
+        &format!("authority_host: {url}"),
+        &format!("authority_host: {evil_url}"),
+        1,
+    );
+    assert!(cfg.contains(&evil_url));
+    w(".github/kv-jit.yml", &cfg);
+    w(
+        "requests/ok.yaml",
+        &request("flowlibs-demo-kv", "demo-api-key"),
+    );
+    let dir = tmp.path().to_owned();
+    let allowed = url.clone();
+    let run = tokio::task::spawn_blocking(move || {
+        kv_jit(
+            &dir,
+            &["validate", "--now", NOW],
+            &[
+                ("AZURE_CLIENT_ID", "33333333-3333-3333-3333-333333333333"),
+                ("AZURE_TENANT_ID", TENANT),
+                ("AZURE_CLIENT_SECRET", "app-secret"),
+                ("KV_JIT_ALLOWED_ENDPOINTS", &allowed),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("cloud.authority_host: {evil_url}/")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("KV_JIT_ALLOWED_ENDPOINTS=\"{evil_url}\"")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        matches!(evil.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the unlisted host was contacted"
+    );
+    assert!(emu.core().log().is_empty(), "{:?}", emu.core().log());
 }

@@ -10,8 +10,8 @@ use serde_json::json;
 
 use super::retry::{Bucket, Call, Reply};
 use super::{
-    Assignment, AzureClient, AzureError, GrantSpec, Marker, RevokeOutcome, RevokeSpec, Target,
-    assignment_name,
+    Assignment, AzureClient, AzureError, ErrorClass, GrantSpec, Marker, MarkerNotUpdated,
+    RevokeOutcome, RevokeSpec, Target, assignment_name,
 };
 
 pub const API_VERSION: &str = "2022-04-01";
@@ -43,7 +43,7 @@ pub fn put_body(spec: &GrantSpec) -> serde_json::Value {
 
 pub(crate) async fn grant(az: &AzureClient, spec: &GrantSpec) -> Result<Assignment, AzureError> {
     if spec.request_id.is_empty() || spec.request_id.contains(char::is_whitespace) {
-        return Err(AzureError::BadResponse {
+        return Err(AzureError::Invalid {
             what: "grant".into(),
             detail: format!(
                 "request id `{}` is empty or has whitespace; it cannot go into the marker",
@@ -99,14 +99,17 @@ pub(crate) async fn grant(az: &AzureClient, spec: &GrantSpec) -> Result<Assignme
 /// An extension lands on the assignment kv-jit made for the grant it extends (Azure keeps one
 /// per principal, role and scope). Its marker is rewritten to the extension's request and later
 /// expiry, so nothing that reads markers (reconcile, the expiry sweep) ends the access early.
-/// Best effort: if Azure refuses the update the existing assignment is returned unchanged. An
+/// Azure may refuse that rewrite ("you can't change the properties of an existing role
+/// assignment", `RoleAssignmentUpdateNotPermitted`), or be unreachable: the grant is still in
+/// effect, so the existing assignment is returned with its OLD marker and
+/// [`Assignment::marker_not_updated`] saying why, never an error that loses the grant. An
 /// assignment without kv-jit's marker (made by hand) is never touched.
 async fn take_over(
     az: &AzureClient,
     spec: &GrantSpec,
     scope: &str,
     body: &serde_json::Value,
-    existing: Assignment,
+    mut existing: Assignment,
 ) -> Assignment {
     let later = existing
         .marker
@@ -120,16 +123,45 @@ async fn take_over(
         "updating the marker of role assignment {} at {scope}",
         existing.name
     );
-    let Ok(token) = az.arm_token().await else {
-        return existing;
+    let outcome = async {
+        let token = az.arm_token().await?;
+        let mut call = Call::new(Method::PUT, url, what.clone());
+        call.bearer = Some(token.secret());
+        call.json = Some(body);
+        call.pace = Some((spec.target.vault.subscription_id(), Bucket::Writes));
+        let reply = az.transport.execute(&call).await?;
+        if reply.is_success() {
+            return parse_assignment(&reply, &what);
+        }
+        let (code, message) = reply.error();
+        Err(map_error(&reply, what.clone(), &spec.target, code, message))
+    }
+    .await;
+    let wanted = Marker {
+        request_id: spec.request_id.clone(),
+        expires_at: spec.expires_at,
     };
-    let mut call = Call::new(Method::PUT, url, what.clone());
-    call.bearer = Some(token.secret());
-    call.json = Some(body);
-    call.pace = Some((spec.target.vault.subscription_id(), Bucket::Writes));
-    match az.transport.execute(&call).await {
-        Ok(reply) if reply.is_success() => parse_assignment(&reply, &what).unwrap_or(existing),
-        _ => existing,
+    match outcome {
+        Ok(updated) if updated.marker.as_ref() == Some(&wanted) => updated,
+        Ok(updated) => {
+            existing.marker_not_updated = Some(MarkerNotUpdated {
+                wanted,
+                reason: format!(
+                    "Azure accepted the update but the assignment's description is {:?}",
+                    updated.description.unwrap_or_default()
+                ),
+                class: ErrorClass::Permanent,
+            });
+            existing
+        }
+        Err(e) => {
+            existing.marker_not_updated = Some(MarkerNotUpdated {
+                wanted,
+                class: e.class(),
+                reason: e.to_string(),
+            });
+            existing
+        }
     }
 }
 
@@ -237,7 +269,7 @@ async fn list(
         (None, true) => None,
     };
     let mut url = url::Url::parse(&az.arm_url(&format!("{scope}{PROVIDER}"), API_VERSION))
-        .map_err(|e| AzureError::BadResponse {
+        .map_err(|e| AzureError::Invalid {
             what: "listing role assignments".into(),
             detail: e.to_string(),
         })?;
@@ -286,21 +318,25 @@ async fn list(
         );
         next = page.next_link.filter(|l| !l.is_empty());
     }
-    Err(AzureError::BadResponse {
+    Err(AzureError::Invalid {
         what,
         detail: "more than 1000 pages; the nextLink chain does not end".into(),
     })
 }
 
 /// The bearer token goes to whatever `nextLink` names, so it must be ARM itself.
-fn ensure_same_origin(base: &url::Url, link: &str, what: &str) -> Result<(), AzureError> {
+pub(crate) fn ensure_same_origin(
+    base: &url::Url,
+    link: &str,
+    what: &str,
+) -> Result<(), AzureError> {
     let ok = url::Url::parse(link)
         .map(|u| u.origin() == base.origin())
         .unwrap_or(false);
     if ok {
         Ok(())
     } else {
-        Err(AzureError::BadResponse {
+        Err(AzureError::Invalid {
             what: what.to_owned(),
             detail: "nextLink points away from the resource manager endpoint".into(),
         })
@@ -349,6 +385,7 @@ impl RawAssignment {
             principal_type: p.principal_type,
             description: p.description,
             marker,
+            marker_not_updated: None,
         }
     }
 }

@@ -20,6 +20,13 @@
 //! 5. the Azure CLI (`az account get-access-token`), for local use.
 //!
 //! `AZURE_TENANT_ID`, when set, must equal the config's `tenant_id`.
+//!
+//! Before any of this, the endpoints are checked ([`super::cloud::check_allowed`]): every source
+//! ends in a bearer token sent to the configured ARM and Graph hosts (and the first three send
+//! the client secret or assertion to the configured authority), so a host only the repository
+//! names never gets one. Managed identity and the Azure CLI are covered by the same check: their
+//! endpoints come from the machine (IDENTITY_ENDPOINT, IMDS, `az`), but the token they return is
+//! for the configured resource and goes to the configured host.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -128,8 +135,8 @@ impl Source {
 /// Where tokens come from, plus the per-audience cache.
 pub struct Credential {
     tenant_id: String,
-    authority_host: Url,
-    exchange_audience: String,
+    /// The endpoints [`super::cloud::check_allowed`] approved; the only ones tokens go to.
+    endpoints: Endpoints,
     /// An explicitly configured source; when set, it is the only one used.
     primary: Option<Source>,
     fallbacks: Vec<Source>,
@@ -151,12 +158,15 @@ impl fmt::Debug for Credential {
 
 impl Credential {
     /// Chooses the credential from `env` (pass `std::env::vars().collect()` in the binary, a
-    /// literal map in tests). Fails only on contradictory configuration.
+    /// literal map in tests). Fails on contradictory configuration, and with
+    /// [`AzureError::EndpointNotAllowed`] when `endpoints` are neither a named cloud's nor allowed
+    /// by the operator in [`super::cloud::ALLOWED_ENDPOINTS_VAR`] (nothing has been sent then).
     pub fn from_env(
         env: &HashMap<String, String>,
         tenant_id: &str,
         endpoints: &Endpoints,
     ) -> Result<Credential, AzureError> {
+        super::cloud::check_allowed(endpoints, env)?;
         let get = |k: &str| env.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
         if let Some(t) = get("AZURE_TENANT_ID")
             && !t.eq_ignore_ascii_case(tenant_id)
@@ -240,14 +250,18 @@ impl Credential {
         });
         Ok(Credential {
             tenant_id: tenant_id.to_owned(),
-            authority_host: endpoints.authority_host.clone(),
-            exchange_audience: endpoints.token_exchange_audience.clone(),
+            endpoints: endpoints.clone(),
             primary,
             fallbacks,
             not_configured,
             chosen: Mutex::new(None),
             cache: Default::default(),
         })
+    }
+
+    /// The endpoints this credential was checked for and will send tokens to.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
     }
 
     /// Which source will be (or was) used, for logs and `--format json` reports.
@@ -357,7 +371,7 @@ impl Credential {
     ) -> Result<String, AzureError> {
         let mut url = request_url.clone();
         url.query_pairs_mut()
-            .append_pair("audience", &self.exchange_audience);
+            .append_pair("audience", &self.endpoints.token_exchange_audience);
         let mut call = Call::new(
             Method::GET,
             url.to_string(),
@@ -389,7 +403,7 @@ impl Credential {
         grant: Grant<'_>,
     ) -> Result<AccessToken, AzureError> {
         let url = join(
-            &self.authority_host,
+            &self.endpoints.authority_host,
             &format!("/{}/oauth2/v2.0/token", self.tenant_id),
         );
         let mut form = vec![
@@ -418,9 +432,19 @@ impl Credential {
                 #[serde(default)]
                 error_description: String,
             }
-            let detail = serde_json::from_slice::<EntraError>(&reply.body)
+            let parsed = serde_json::from_slice::<EntraError>(&reply.body).ok();
+            let detail = parsed
+                .as_ref()
                 .map(|e| format!("{}: {}", e.error, e.error_description))
-                .unwrap_or_else(|_| format!("HTTP {}", reply.status));
+                .unwrap_or_else(|| format!("HTTP {}", reply.status));
+            // RFC 6749's `temporarily_unavailable`: an outage, not a refusal.
+            if parsed.is_some_and(|e| e.error == "temporarily_unavailable") {
+                return Err(AzureError::Unavailable {
+                    what: "Entra token request".into(),
+                    attempts: 1,
+                    last: detail,
+                });
+            }
             return Err(AzureError::Credential(format!(
                 "Entra refused the token request for {scope}: {detail}"
             )));

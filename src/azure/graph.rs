@@ -17,13 +17,13 @@ pub(crate) async fn resolve_user(az: &AzureClient, upn: &str) -> Result<Principa
     let what = format!("looking up user {upn} in Microsoft Graph");
     // The UPN is one path segment, percent-encoded (a B2B UPN carries `#`).
     let mut url = url::Url::parse(&join(&az.endpoints.graph, "/v1.0/users")).map_err(|e| {
-        AzureError::BadResponse {
+        AzureError::Invalid {
             what: what.clone(),
             detail: e.to_string(),
         }
     })?;
     url.path_segments_mut()
-        .map_err(|_| AzureError::BadResponse {
+        .map_err(|_| AzureError::Invalid {
             what: what.clone(),
             detail: "graph endpoint cannot take a path".into(),
         })?

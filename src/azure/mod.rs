@@ -22,89 +22,26 @@
 pub mod arm;
 pub mod cloud;
 pub mod credential;
+pub mod error;
 pub mod graph;
 pub mod keyvault;
 pub mod pim;
 pub mod retry;
 
 use std::future::Future;
-use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use uuid::Uuid;
 
 pub use cloud::{Endpoints, parse_endpoint_url};
 pub use credential::{AccessToken, Credential};
+pub use error::{AzureError, ErrorClass};
 pub use retry::RetryPolicy;
 
 use crate::names::{SecretName, VaultName};
 
 /// The least-privilege role kv-jit's own identity needs on each managed vault.
 pub const TOOL_ROLE: &str = "Key Vault Data Access Administrator";
-
-/// What went wrong talking to Azure, worded so the reader knows what to fix.
-#[derive(Debug, thiserror::Error)]
-pub enum AzureError {
-    #[error("no Azure credential: {0}")]
-    Credential(String),
-    #[error(
-        "{what} was refused (AuthorizationFailed): the workflow identity needs {TOOL_ROLE} on vault {vault}; Azure said: {message}"
-    )]
-    AuthorizationFailed {
-        what: String,
-        vault: String,
-        message: String,
-    },
-    #[error(
-        "{what} failed (RoleAssignmentLimitExceeded): subscription {subscription} has reached its role-assignment limit (4,000; 2,000 in sovereign clouds); remove stale assignments or use vault scope instead of per-secret scope"
-    )]
-    LimitExceeded { what: String, subscription: String },
-    #[error("no such user {upn} in tenant {tenant}")]
-    UserNotFound { upn: String, tenant: String },
-    #[error(
-        "{what} failed (PrincipalNotFound) after {attempts} attempts: principal {principal_id} is not in tenant {tenant}; check the identity mapping, or wait for Entra replication if the user is new"
-    )]
-    PrincipalNotFound {
-        what: String,
-        principal_id: String,
-        tenant: String,
-        attempts: u32,
-    },
-    #[error(
-        "{what} was throttled by Azure (429) {attempts} times{}; the run will pick it up again next time",
-        retry_after.map(|d| format!(", last asked to wait {}s", d.as_secs())).unwrap_or_default()
-    )]
-    Throttled {
-        what: String,
-        attempts: u32,
-        retry_after: Option<Duration>,
-    },
-    #[error("{what} failed after {attempts} attempts: {last}")]
-    Unavailable {
-        what: String,
-        attempts: u32,
-        last: String,
-    },
-    #[error("{what} failed: HTTP {status} {code}: {message}")]
-    Api {
-        what: String,
-        status: u16,
-        code: String,
-        message: String,
-    },
-    #[error("{what}: unexpected response: {detail}")]
-    BadResponse { what: String, detail: String },
-}
-
-impl AzureError {
-    /// Worth retrying on a later run (not a configuration or permission problem).
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            AzureError::Throttled { .. } | AzureError::Unavailable { .. }
-        )
-    }
-}
 
 /// A vault as the config names it; the fields become ARM URL segments, so they are checked.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -264,6 +201,25 @@ pub struct Assignment {
     pub description: Option<String>,
     /// Present when the description carries kv-jit's marker.
     pub marker: Option<Marker>,
+    /// Set only by [`Azure::grant`] when a 409 `RoleAssignmentExists` resolved to kv-jit's own
+    /// assignment for an earlier request (an extension) and rewriting its marker failed (Azure
+    /// may refuse to change an existing assignment: `RoleAssignmentUpdateNotPermitted`). The
+    /// grant is in effect, but [`Assignment::marker`] is still the OLD one (the earlier request
+    /// and its earlier expiry), so anything that reads markers (reconcile, the expiry sweep)
+    /// would end the shared assignment at the old expiry. `None` otherwise.
+    pub marker_not_updated: Option<MarkerNotUpdated>,
+}
+
+/// Why the marker of an existing assignment was not rewritten; see
+/// [`Assignment::marker_not_updated`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkerNotUpdated {
+    /// The marker kv-jit tried to write: this request and its expiry.
+    pub wanted: Marker,
+    /// What Azure answered (e.g. `HTTP 400 RoleAssignmentUpdateNotPermitted: …`).
+    pub reason: String,
+    /// Whether rewriting it again later may work (a refusal is permanent; an outage is not).
+    pub class: ErrorClass,
 }
 
 /// kv-jit's ownership marker in a role assignment's description:
@@ -286,22 +242,24 @@ impl Marker {
         )
     }
 
+    /// Reads exactly the three words [`Marker::render`] writes, in its order. What follows is
+    /// free text (a PIM justification carries the request's own justification after the
+    /// marker), so a `request=` or `expires=` in it never changes the marker.
     pub fn parse(description: &str) -> Option<Marker> {
         let mut words = description.split_whitespace();
         if words.next()? != Self::PREFIX {
             return None;
         }
-        let (mut request_id, mut expires_at) = (None, None);
-        for w in words {
-            if let Some(v) = w.strip_prefix("request=") {
-                request_id = Some(v.to_owned());
-            } else if let Some(v) = w.strip_prefix("expires=") {
-                expires_at = DateTime::parse_from_rfc3339(v).ok();
-            }
+        let request_id = words.next()?.strip_prefix("request=")?;
+        let expires_at = DateTime::parse_from_rfc3339(words.next()?.strip_prefix("expires=")?)
+            .ok()?
+            .with_timezone(&Utc);
+        if request_id.is_empty() {
+            return None;
         }
         Some(Marker {
-            request_id: request_id?,
-            expires_at: expires_at?.with_timezone(&Utc),
+            request_id: request_id.to_owned(),
+            expires_at,
         })
     }
 }
@@ -388,12 +346,23 @@ pub struct AzureClient {
 }
 
 impl AzureClient {
+    /// Refuses (with [`AzureError::EndpointNotAllowed`]) endpoints other than those `credential`
+    /// was checked for: tokens go only where [`cloud::check_allowed`] said they may.
     pub fn new(
         tenant_id: &str,
         endpoints: Endpoints,
         credential: Credential,
         policy: RetryPolicy,
     ) -> Result<Self, AzureError> {
+        if &endpoints != credential.endpoints() {
+            return Err(AzureError::EndpointNotAllowed(format!(
+                "the Azure client was given endpoints ({}, {}) other than those its credential was checked for ({}, {}); build both from the same config",
+                endpoints.resource_manager,
+                endpoints.graph,
+                credential.endpoints().resource_manager,
+                credential.endpoints().graph,
+            )));
+        }
         Ok(AzureClient {
             tenant_id: tenant_id.to_owned(),
             endpoints,
@@ -487,6 +456,23 @@ mod tests {
         assert_eq!(Marker::parse(&text), Some(m));
         assert_eq!(Marker::parse("made by hand"), None);
         assert_eq!(Marker::parse("kv-jit:v1 request=x"), None);
+    }
+
+    /// A PIM justification is the marker followed by the request's own text, which the requester
+    /// wrote: words in it that look like marker fields must not change the marker.
+    #[test]
+    fn text_after_the_marker_cannot_override_it() {
+        let text = "kv-jit:v1 request=2026/a expires=2026-11-27T11:00:00Z INC-1 request=2026/other expires=2099-01-01T00:00:00Z";
+        let m = Marker::parse(text).unwrap();
+        assert_eq!(m.request_id, "2026/a");
+        assert_eq!(
+            m.expires_at,
+            "2026-11-27T11:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(
+            Marker::parse("kv-jit:v1 expires=2026-11-27T11:00:00Z request=a"),
+            None
+        );
     }
 
     #[test]

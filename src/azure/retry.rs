@@ -1,12 +1,12 @@
 //! The one retry policy every Azure call goes through, the per-subscription pacer, and the HTTP
 //! transport that applies both.
 //!
-//! Policy: 408, 429, 500, 502, 503, 504 and transport failures (connect errors, resets,
-//! timeouts) are retried with exponential backoff and full jitter in [50 %, 100 %] of the step;
+//! Policy: 408, 429, 500, 502, 503, 504 (`error::retried_in_call`) and transport failures
+//! (connect errors, resets, timeouts) are retried with exponential backoff and full jitter in [50 %, 100 %] of the step;
 //! a `Retry-After` (or `x-ms-retry-after-ms` / `retry-after-ms`) is honoured exactly. Attempts
 //! and total time are both bounded; a wait that would break the total budget ends the call with
 //! the last error instead of sleeping. Every other status is returned to the caller, which maps
-//! it to a precise error (4xx are not transient and retrying them only hides the fix).
+//! it to a precise error; `AzureError::class` then says whether a later run may succeed.
 //!
 //! Pacer: ARM reports the writes and deletes left in the subscription's bucket in
 //! `x-ms-ratelimit-remaining-subscription-writes` / `-deletes`. Below a low-water mark the pacer
@@ -307,7 +307,7 @@ impl Transport {
                 self.pacer.observe(sub, bucket, &reply.headers);
             }
             let (wait_hint, failure) = match outcome {
-                Ok(reply) if !is_transient(reply.status) => return Ok(reply),
+                Ok(reply) if !super::error::retried_in_call(reply.status) => return Ok(reply),
                 Ok(reply) => {
                     let (code, message) = reply.error();
                     let throttled = reply.status == 429;
@@ -390,10 +390,6 @@ impl Transport {
 struct Failure {
     throttled: bool,
     detail: String,
-}
-
-fn is_transient(status: u16) -> bool {
-    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
 fn describe_transport_error(e: &reqwest::Error) -> String {

@@ -8,6 +8,8 @@
 //! - `PUT|GET|DELETE {scope}/providers/Microsoft.Authorization/roleAssignments/{guid}?api-version=2022-04-01`
 //! - `GET  {scope}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01[&$filter=…]`
 //! - `PUT|GET {scope}/providers/Microsoft.Authorization/roleAssignmentScheduleRequests/{guid}?api-version=2020-10-01`
+//!   (`AdminAssign`, `AdminExtend`, `AdminUpdate`, `AdminRemove`), `POST …/{guid}/cancel`
+//! - `GET  {scope}/providers/Microsoft.Authorization/roleAssignmentSchedules?api-version=2020-10-01[&$filter=…]`
 //! - `GET  /subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{v}[/secrets/{n}]?api-version=2024-11-01`
 //! - `GET  /graph/v1.0/users/{upn}[?$select=id]`
 //! - `GET  /kv/{vault}/secrets/{name}[/{version}]?api-version=7.4` (data plane: the value)
@@ -126,6 +128,15 @@ pub struct Limits {
     pub write_bucket_capacity: f64,
     pub write_refill_per_sec: f64,
     pub list_page_size: usize,
+    /// Refuse a PUT that changes an existing assignment's description (400
+    /// `RoleAssignmentUpdateNotPermitted`). The RBAC docs say "you can't change the properties of
+    /// an existing role assignment" while `az role assignment update` changes the description, so
+    /// both behaviours are modelled; the default allows it.
+    pub refuse_description_updates: bool,
+    /// The status PIM gives every new `AdminAssign`/`AdminExtend` request (`Provisioned`, or
+    /// `Granted` for a future start, when unset). A status that is not a success leaves the
+    /// request without an assignment, as a pending or failed PIM request would.
+    pub pim_status: Option<String>,
 }
 
 impl Default for Limits {
@@ -135,6 +146,8 @@ impl Default for Limits {
             write_bucket_capacity: 200.0,
             write_refill_per_sec: 10.0,
             list_page_size: 100,
+            refuse_description_updates: false,
+            pim_status: None,
         }
     }
 }
@@ -222,6 +235,8 @@ struct Ra {
     created_by: String,
     starts_at: DateTime<Utc>,
     ends_at: Option<DateTime<Utc>>,
+    /// For an assignment PIM made: the id of the schedule request that made (or last changed) it.
+    pim_request: Option<String>,
 }
 
 impl Ra {
@@ -812,7 +827,10 @@ async fn arm(
         }
         let kind = tail[0].to_ascii_lowercase();
         let name = tail.get(1).copied();
-        if tail.len() > 2 {
+        let cancel = tail.len() == 3
+            && kind == "roleassignmentschedulerequests"
+            && tail[2].eq_ignore_ascii_case("cancel");
+        if tail.len() > 2 && !cancel {
             return not_found(&path);
         }
         return match kind.as_str() {
@@ -833,10 +851,23 @@ async fn arm(
                     return api_version_error(&api, &["2020-10-01"]);
                 }
                 match (&method, name) {
+                    (&Method::POST, Some(n)) if cancel => {
+                        cancel_schedule_request(&st, &token, &info, scope, n)
+                    }
+                    _ if cancel => method_not_allowed(),
                     (&Method::PUT, Some(n)) => {
                         put_schedule_request(&st, &token, &info, scope, n, &body)
                     }
                     (&Method::GET, Some(n)) => get_schedule_request(&st, scope, n),
+                    _ => method_not_allowed(),
+                }
+            }
+            "roleassignmentschedules" => {
+                if api != "2020-10-01" {
+                    return api_version_error(&api, &["2020-10-01"]);
+                }
+                match (&method, name) {
+                    (&Method::GET, None) => list_schedules(&st, scope, &q),
                     _ => method_not_allowed(),
                 }
             }
@@ -1103,8 +1134,15 @@ fn put_assignment(
             && existing.role == role
         {
             // Principal, role and scope are fixed; the description may be updated (as ARM
-            // allows, e.g. `az role assignment update`).
-            if description.is_some() {
+            // allows, e.g. `az role assignment update`), unless the seed says Azure refuses it.
+            if description.is_some() && description != existing.description {
+                if st.limits.refuse_description_updates {
+                    return respond(arm_error(
+                        StatusCode::BAD_REQUEST,
+                        "RoleAssignmentUpdateNotPermitted",
+                        "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
+                    ));
+                }
                 existing.description = description;
             }
             return respond((StatusCode::OK, Json(existing.json())).into_response());
@@ -1148,6 +1186,7 @@ fn put_assignment(
         created_by: token.oid.clone(),
         starts_at: now,
         ends_at: None,
+        pim_request: None,
     };
     let json = ra.json();
     inner.assignments.push(ra);
@@ -1296,6 +1335,61 @@ fn parse_iso_duration(s: &str) -> Option<chrono::Duration> {
     num.is_empty().then_some(total)
 }
 
+/// The PIM success states (see `azure::error::pim_status`).
+fn pim_success(status: &str) -> bool {
+    matches!(status, "Provisioned" | "Granted" | "ScheduleCreated")
+}
+
+/// `scheduleInfo` of a request: its start (`default_start` when absent) and its end (`None`:
+/// `NoExpiration`).
+fn schedule_window(
+    props: &Value,
+    default_start: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, Option<DateTime<Utc>>), Response> {
+    let sched = props.get("scheduleInfo").cloned().unwrap_or(Value::Null);
+    let start = match sched.get("startDateTime").and_then(Value::as_str) {
+        Some(s) => match DateTime::parse_from_rfc3339(s) {
+            Ok(t) => t.with_timezone(&Utc),
+            Err(_) => return Err(bad_body(format!("startDateTime '{s}' is not a date-time."))),
+        },
+        None => default_start,
+    };
+    let exp = sched.get("expiration").cloned().unwrap_or(Value::Null);
+    let end = match exp.get("type").and_then(Value::as_str) {
+        Some("AfterDateTime") => match exp
+            .get("endDateTime")
+            .and_then(Value::as_str)
+            .map(DateTime::parse_from_rfc3339)
+        {
+            Some(Ok(t)) => Some(t.with_timezone(&Utc)),
+            _ => {
+                return Err(bad_body(
+                    "expiration.endDateTime is required for AfterDateTime.",
+                ));
+            }
+        },
+        Some("AfterDuration") => match exp
+            .get("duration")
+            .and_then(Value::as_str)
+            .and_then(parse_iso_duration)
+        {
+            Some(d) => Some(start + d),
+            None => {
+                return Err(bad_body(
+                    "expiration.duration is required for AfterDuration.",
+                ));
+            }
+        },
+        Some("NoExpiration") | None => None,
+        Some(other) => return Err(bad_body(format!("expiration.type '{other}' is not valid."))),
+    };
+    Ok((start, end))
+}
+
+fn schedule_id(scope: &str, name: &str) -> String {
+    format!("{scope}/providers/Microsoft.Authorization/roleAssignmentSchedules/{name}")
+}
+
 fn put_schedule_request(
     st: &AzureState,
     token: &Token,
@@ -1349,68 +1443,33 @@ fn put_schedule_request(
         .unwrap_or("");
     let matches = |a: &Ra| same_scope(&a.scope, scope) && a.principal_id == pid && a.role == role;
     let min = chrono::Duration::minutes(5);
+    let too_short = || {
+        arm_error(
+            StatusCode::BAD_REQUEST,
+            "ActiveDurationTooShort",
+            "The Active duration is too short. Miniumum Required is 5 minutes.",
+        )
+    };
     // Echoed back as sent (the type and any duration), with the computed end.
     let expiration = props
         .pointer("/scheduleInfo/expiration")
         .cloned()
         .unwrap_or(Value::Null);
-    let (status, start, end) = match request_type {
+    let justification = props
+        .get("justification")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let forced = st.limits.pim_status.clone();
+    let (status, start, end, target) = match request_type {
         "AdminAssign" => {
-            let sched = props.get("scheduleInfo").cloned().unwrap_or(Value::Null);
-            let start = match sched.get("startDateTime").and_then(Value::as_str) {
-                Some(s) => match DateTime::parse_from_rfc3339(s) {
-                    Ok(t) => t.with_timezone(&Utc),
-                    Err(_) => {
-                        return respond(bad_body(format!(
-                            "startDateTime '{s}' is not a date-time."
-                        )));
-                    }
-                },
-                None => now,
-            };
-            let exp = sched.get("expiration").cloned().unwrap_or(Value::Null);
-            let end = match exp.get("type").and_then(Value::as_str) {
-                Some("AfterDateTime") => {
-                    match exp
-                        .get("endDateTime")
-                        .and_then(Value::as_str)
-                        .map(DateTime::parse_from_rfc3339)
-                    {
-                        Some(Ok(t)) => Some(t.with_timezone(&Utc)),
-                        _ => {
-                            return respond(bad_body(
-                                "expiration.endDateTime is required for AfterDateTime.",
-                            ));
-                        }
-                    }
-                }
-                Some("AfterDuration") => {
-                    match exp
-                        .get("duration")
-                        .and_then(Value::as_str)
-                        .and_then(parse_iso_duration)
-                    {
-                        Some(d) => Some(start + d),
-                        None => {
-                            return respond(bad_body(
-                                "expiration.duration is required for AfterDuration.",
-                            ));
-                        }
-                    }
-                }
-                Some("NoExpiration") | None => None,
-                Some(other) => {
-                    return respond(bad_body(format!("expiration.type '{other}' is not valid.")));
-                }
+            let (start, end) = match schedule_window(props, now) {
+                Ok(w) => w,
+                Err(r) => return respond(r),
             };
             if let Some(end) = end
                 && end - start.max(now) < min
             {
-                return respond(arm_error(
-                    StatusCode::BAD_REQUEST,
-                    "ActiveDurationTooShort",
-                    "The Active duration is too short. Miniumum Required is 5 minutes.",
-                ));
+                return respond(too_short());
             }
             if inner
                 .assignments
@@ -1425,38 +1484,86 @@ fn put_schedule_request(
             }
             let ra_name =
                 uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, key.as_bytes()).to_string();
-            let description = props
-                .get("justification")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            inner.assignments.push(Ra {
-                name: ra_name,
-                scope: scope.to_owned(),
-                subscription: info.subscription.clone(),
-                role: role.clone(),
-                principal_id: pid.clone(),
-                principal_type: ptype.clone(),
-                description,
-                created_on: now,
-                created_by: token.oid.clone(),
-                starts_at: start,
-                ends_at: end,
-            });
-            (
+            let status = forced.unwrap_or_else(|| {
                 if start <= now {
-                    "Provisioned"
+                    "Provisioned".into()
                 } else {
-                    "Granted"
-                },
-                Some(start),
-                end,
-            )
+                    "Granted".into()
+                }
+            });
+            if pim_success(&status) {
+                inner.assignments.push(Ra {
+                    name: ra_name.clone(),
+                    scope: scope.to_owned(),
+                    subscription: info.subscription.clone(),
+                    role: role.clone(),
+                    principal_id: pid.clone(),
+                    principal_type: ptype.clone(),
+                    description: justification.clone(),
+                    created_on: now,
+                    created_by: token.oid.clone(),
+                    starts_at: start,
+                    ends_at: end,
+                    pim_request: Some(id.clone()),
+                });
+            }
+            (status, Some(start), end, Some(schedule_id(scope, &ra_name)))
         }
+        // Both move an existing PIM schedule: Extend its end (keeping its start), Update its
+        // window. Only a schedule PIM made can be changed this way.
+        "AdminExtend" | "AdminUpdate" => {
+            let Some(i) = inner.assignments.iter().position(|a| {
+                a.pim_request.is_some() && a.ends_at.is_none_or(|e| now < e) && matches(a)
+            }) else {
+                return respond(arm_error(
+                    StatusCode::BAD_REQUEST,
+                    "RoleAssignmentDoesNotExist",
+                    "The Role assignment does not exist.",
+                ));
+            };
+            let sched = schedule_id(scope, &inner.assignments[i].name);
+            if let Some(t) = props
+                .get("targetRoleAssignmentScheduleId")
+                .and_then(Value::as_str)
+                && !t.eq_ignore_ascii_case(&sched)
+                && !t.eq_ignore_ascii_case(&inner.assignments[i].name)
+            {
+                return respond(bad_body(format!(
+                    "targetRoleAssignmentScheduleId '{t}' does not name the role assignment schedule of this principal, role and scope."
+                )));
+            }
+            let current = inner.assignments[i].starts_at;
+            let (start, end) = match schedule_window(props, current) {
+                Ok(w) => w,
+                Err(r) => return respond(r),
+            };
+            let start = if request_type == "AdminExtend" {
+                current
+            } else {
+                start
+            };
+            if let Some(end) = end
+                && end - start.max(now) < min
+            {
+                return respond(too_short());
+            }
+            let status = forced.unwrap_or_else(|| "Provisioned".into());
+            if pim_success(&status) {
+                let ra = &mut inner.assignments[i];
+                ra.starts_at = start;
+                ra.ends_at = end;
+                ra.description = justification.clone();
+                ra.pim_request = Some(id.clone());
+            }
+            (status, Some(start), end, Some(sched))
+        }
+        // Removes the assignment, active or scheduled for later. Like PIM (which lists every
+        // assignment at a scope, not only its own), it removes a standing one too.
         "AdminRemove" => {
             let Some(i) = inner
                 .assignments
                 .iter()
-                .position(|a| a.active(now) && matches(a))
+                .position(|a| a.ends_at.is_none_or(|e| now < e) && matches(a))
             else {
                 return respond(arm_error(
                     StatusCode::BAD_REQUEST,
@@ -1464,19 +1571,17 @@ fn put_schedule_request(
                     "The Role assignment does not exist.",
                 ));
             };
-            if now - inner.assignments[i].starts_at < min {
-                return respond(arm_error(
-                    StatusCode::BAD_REQUEST,
-                    "ActiveDurationTooShort",
-                    "The Active duration is too short. Miniumum Required is 5 minutes.",
-                ));
+            let started = inner.assignments[i].starts_at;
+            if started <= now && now - started < min {
+                return respond(too_short());
             }
+            let sched = schedule_id(scope, &inner.assignments[i].name);
             inner.assignments.remove(i);
-            ("Revoked", None, None)
+            ("Revoked".to_owned(), None, None, Some(sched))
         }
         other => {
             return respond(bad_body(format!(
-                "requestType '{other}' is not supported by the emulator (AdminAssign, AdminRemove)."
+                "requestType '{other}' is not supported by the emulator (AdminAssign, AdminExtend, AdminUpdate, AdminRemove)."
             )));
         }
     };
@@ -1492,7 +1597,7 @@ fn put_schedule_request(
             "requestType": request_type,
             "status": status,
             "scope": scope,
-            "targetRoleAssignmentScheduleId": format!("{scope}/providers/Microsoft.Authorization/roleAssignmentSchedules/{name}"),
+            "targetRoleAssignmentScheduleId": target,
             "justification": props.get("justification").cloned().unwrap_or(Value::Null),
             "scheduleInfo": {
                 "startDateTime": start.map(at),
@@ -1522,6 +1627,116 @@ fn get_schedule_request(st: &AzureState, scope: &str, name: &str) -> Response {
             "The role assignment schedule request does not exist.",
         ),
     }
+}
+
+/// `POST …/roleAssignmentScheduleRequests/{name}/cancel`: a request still pending becomes
+/// `Canceled` (200); one that finished cannot be cancelled (400, a code the emulator picks).
+fn cancel_schedule_request(
+    st: &AzureState,
+    token: &Token,
+    info: &ScopeInfo,
+    scope: &str,
+    name: &str,
+) -> Response {
+    let id =
+        format!("{scope}/providers/Microsoft.Authorization/roleAssignmentScheduleRequests/{name}");
+    if !st.may_write(token, info) {
+        return authorization_failed(
+            token,
+            "Microsoft.Authorization/roleAssignmentScheduleRequests/cancel/action",
+            &id,
+        );
+    }
+    let key = id.to_ascii_lowercase();
+    let mut inner = st.inner();
+    let Some((_, stored)) = inner.schedule_requests.iter_mut().find(|(k, _)| *k == key) else {
+        return arm_error(
+            StatusCode::NOT_FOUND,
+            "RoleAssignmentScheduleRequestNotFound",
+            "The role assignment schedule request does not exist.",
+        );
+    };
+    let status = stored["properties"]["status"].as_str().unwrap_or_default();
+    let finished = pim_success(status)
+        || matches!(
+            status,
+            "Denied"
+                | "Failed"
+                | "Canceled"
+                | "Revoked"
+                | "AdminDenied"
+                | "TimedOut"
+                | "Invalid"
+                | "FailedAsResourceIsLocked"
+        );
+    if finished {
+        return arm_error(
+            StatusCode::BAD_REQUEST,
+            "RoleAssignmentScheduleRequestNotCancelable",
+            format!("The request is {status} and can no longer be cancelled."),
+        );
+    }
+    stored["properties"]["status"] = json!("Canceled");
+    StatusCode::OK.into_response()
+}
+
+/// `GET …/roleAssignmentSchedules`: the schedules PIM made that have not ended (active now or
+/// later), with the same `$filter` forms as role assignments.
+fn list_schedules(st: &AzureState, scope: &str, q: &HashMap<String, String>) -> Response {
+    let filter = q.get("$filter").map(|f| f.trim().to_owned());
+    let (at_scope, principal) = match filter.as_deref() {
+        None | Some("") => (false, None),
+        Some(f) if f.eq_ignore_ascii_case("atScope()") => (true, None),
+        Some(f) => match f
+            .strip_prefix("principalId eq '")
+            .and_then(|r| r.strip_suffix('\''))
+        {
+            Some(id) => (false, Some(id.to_ascii_lowercase())),
+            None => {
+                return arm_error(
+                    StatusCode::BAD_REQUEST,
+                    "UnsupportedQuery",
+                    format!("The filter '{f}' is not supported by the emulator."),
+                );
+            }
+        },
+    };
+    let now = st.clock.now();
+    let at = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let inner = st.inner();
+    let value: Vec<Value> = inner
+        .assignments
+        .iter()
+        .filter(|a| a.pim_request.is_some() && a.ends_at.is_none_or(|e| now < e))
+        .filter(|a| {
+            let above = is_at_or_above(&a.scope, scope);
+            let below = is_at_or_above(scope, &a.scope);
+            if at_scope { above } else { above || below }
+        })
+        .filter(|a| principal.as_ref().is_none_or(|p| &a.principal_id == p))
+        .map(|a| {
+            json!({
+                "id": schedule_id(&a.scope, &a.name),
+                "name": a.name,
+                "type": "Microsoft.Authorization/RoleAssignmentSchedules",
+                "properties": {
+                    "scope": a.scope,
+                    "roleDefinitionId": format!("/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{}", a.subscription, a.role),
+                    "principalId": a.principal_id,
+                    "principalType": a.principal_type,
+                    "roleAssignmentScheduleRequestId": a.pim_request,
+                    "assignmentType": "Assigned",
+                    "memberType": "Direct",
+                    "status": "Provisioned",
+                    "startDateTime": at(a.starts_at),
+                    "endDateTime": a.ends_at.map(at),
+                    "createdOn": at(a.created_on),
+                    "updatedOn": at(a.created_on),
+                }
+            })
+        })
+        .collect();
+    Json(json!({ "value": value })).into_response()
 }
 
 // ---------------------------------------------------------------------------------------------

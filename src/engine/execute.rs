@@ -746,6 +746,7 @@ mod tests {
                 principal_type: None,
                 description: None,
                 marker: None,
+                marker_not_updated: None,
             })
         }
         async fn revoke(&self, _: &RevokeSpec) -> Result<RevokeOutcome, AzureError> {

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use kv_jit::azure::cloud::ALLOWED_ENDPOINTS_VAR;
 use kv_jit::azure::retry::{RetryPolicy, Sleeper};
 use kv_jit::azure::{
     AzureClient, Credential, Endpoints, ExpiryMode, GrantSpec, Principal, PrincipalType,
@@ -119,10 +120,25 @@ pub fn secret_env() -> HashMap<String, String> {
     ])
 }
 
+/// A client of `env`'s identity against the server at `base`, which the operator's allow-list
+/// ([`ALLOWED_ENDPOINTS_VAR`]) names, as a workflow pointed at the emulator would.
 pub fn client_with(base: &str, env: &HashMap<String, String>, policy: RetryPolicy) -> AzureClient {
     let endpoints = Endpoints::emulator(&url::Url::parse(base).unwrap());
-    let credential = Credential::from_env(env, TENANT, &endpoints).expect("credential");
+    let env = allowing(base, env);
+    let credential = Credential::from_env(&env, TENANT, &endpoints).expect("credential");
     AzureClient::new(TENANT, endpoints, credential, policy).expect("client")
+}
+
+/// `env` plus [`ALLOWED_ENDPOINTS_VAR`] naming `base`'s origin (the emulator or a mock server).
+pub fn allowing(base: &str, env: &HashMap<String, String>) -> HashMap<String, String> {
+    let mut env = env.clone();
+    let origin = url::Url::parse(base)
+        .unwrap()
+        .origin()
+        .ascii_serialization();
+    env.entry(ALLOWED_ENDPOINTS_VAR.to_owned())
+        .or_insert(origin);
+    env
 }
 
 pub fn vault(name: &str) -> VaultRef {

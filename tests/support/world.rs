@@ -193,10 +193,13 @@ impl World {
 
     /// The environment of a grant or revoke workflow, pointed at the emulators.
     pub fn env(&self) -> Vec<(String, String)> {
+        let azure = self.azure.base_url();
         [
             ("AZURE_CLIENT_ID", CLIENT_ID),
             ("AZURE_TENANT_ID", TENANT),
             ("AZURE_CLIENT_SECRET", "app-secret"),
+            // The operator allows the emulator's explicit endpoints, outside the repository.
+            ("KV_JIT_ALLOWED_ENDPOINTS", azure.as_str()),
             ("GITHUB_API_URL", self.github_url.as_str()),
             ("GITHUB_TOKEN", "test-token"),
             ("GITHUB_REPOSITORY", "acme/access"),
