@@ -31,11 +31,12 @@ pub trait ApprovalCheck: Send + Sync {
     fn check(&self, desired: &Desired) -> impl Future<Output = Result<Approvals, Denied>> + Send;
 }
 
-/// Whether an Azure error is worth retrying on a later run. Everything else is an answer that
-/// will not change by itself (a missing secret, a refusal by policy): recorded once as
-/// `refused`, not retried by every scheduled run until the window ends.
+/// Whether an Azure error is worth retrying on a later run ([`AzureError::class`] is the one
+/// place that sorts them). Everything else is an answer that will not change by itself (a
+/// missing secret, a refusal by policy): recorded once as `refused`, not retried by every
+/// scheduled run until the window ends.
 fn transient(e: &AzureError) -> bool {
-    e.is_transient()
+    e.class() == crate::azure::ErrorClass::Transient
 }
 
 pub struct Executor<'a, A, P> {
@@ -266,6 +267,18 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
             // An extension's PUT resolves (409) to the assignment kv-jit already made for the
             // grant it extends: record that one, so the two share it.
             Ok(assignment) if assignment.marker.is_some() => NewEntry {
+                // Azure may refuse to rewrite an existing assignment's description: the base's
+                // marker stays, and only the expiry sweep (when the ledger cannot be trusted)
+                // reads it; it would end this access early, never late. Said in the entry.
+                note: assignment.marker_not_updated.as_ref().and_then(|_| {
+                    assignment.marker.as_ref().map(|m| {
+                        format!(
+                            "Azure kept the shared assignment's marker for {} (expires {}); the ledger's window holds",
+                            m.request_id,
+                            m.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                        )
+                    })
+                }),
                 assignment: Some(assignment.name),
                 ..entry
             },
@@ -776,6 +789,7 @@ mod tests {
                     request_id: "a".into(),
                     expires_at: chrono::DateTime::UNIX_EPOCH,
                 }),
+                marker_not_updated: None,
             }])
         }
     }
