@@ -408,8 +408,8 @@ pub async fn check_commit_authors(
         if by.is_some_and(|login| login.eq_ignore_ascii_case(&context.author)) {
             continue;
         }
-        let paths = client.commit_paths(repo, &commit.sha).await?;
-        if paths.iter().any(|p| p == path) {
+        let listed = client.commit_paths(repo, &commit.sha).await?;
+        if listed.paths.iter().any(|p| p == path) {
             return Err(Refusal::ForeignCommit {
                 number: context.number,
                 sha: commit.sha,

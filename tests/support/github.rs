@@ -60,6 +60,7 @@ pub fn seed() -> GithubSeed {
         base_ref: "main".into(),
         base_sha: BASE.into(),
         merged: true,
+        merged_at: None,
         merge_commit_sha: Some(MERGE.into()),
         files: vec![FileSeed {
             filename: REQUEST.into(),
@@ -124,16 +125,25 @@ pub fn seed() -> GithubSeed {
                 slug: "security".into(),
                 members: vec!["dave".into(), "frank".into()],
                 pending: vec!["gina".into()],
+                repositories: team_access("push"),
             },
             TeamSeed {
                 org: "acme".into(),
                 slug: "platform".into(),
                 members: vec!["erin".into()],
                 pending: vec![],
+                repositories: team_access("push"),
             },
         ],
         tokens,
     }
+}
+
+/// A team's access to acme/access, as `TeamSeed::repositories`.
+pub fn team_access(role: &str) -> BTreeMap<String, String> {
+    [("acme/access".to_string(), role.to_string())]
+        .into_iter()
+        .collect()
 }
 
 pub fn pull_mut(seed: &mut GithubSeed) -> &mut PullSeed {

@@ -401,6 +401,7 @@ pub fn github_seed(
         base_ref: "main".into(),
         base_sha: base.into(),
         merged: true,
+        merged_at: None,
         merge_commit_sha: Some(merge.into()),
         files: vec![FileSeed {
             filename: REQUEST.into(),
