@@ -5,11 +5,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kv_jit::approval::TrustedBase;
 use kv_jit::emulator::github::{
     CommitSeed, FileSeed, GithubSeed, GithubState, PullSeed, RepoSeed, ReviewSeed, TeamSeed,
     TokenSeed, spawn_for_tests,
 };
 use kv_jit::github::client::{GithubClient, Repo, RetryPolicy, Token};
+use kv_jit::github::codeowners;
 
 pub const REQUEST: &str = "requests/2026/alice-api-key.yaml";
 pub const BASE: &str = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0";
@@ -171,6 +173,27 @@ pub fn client(base_url: &str, token: &str) -> GithubClient {
 pub async fn start(seed: GithubSeed) -> (String, Arc<GithubState>) {
     let (url, state, _handle) = spawn_for_tests(seed).await;
     (url, state)
+}
+
+/// The trusted base as the seed's files at `at` (a sha or branch) hold it: what the grant reads
+/// from local git at the first parent, here taken from the emulator's seed.
+pub fn trusted(seed: &GithubSeed, at: &str) -> TrustedBase {
+    let repo = &seed.repos[0];
+    let sha = repo
+        .branches
+        .get(at)
+        .cloned()
+        .unwrap_or_else(|| at.to_owned());
+    let files = repo.files.get(&sha).cloned().unwrap_or_default();
+    TrustedBase {
+        sha: sha.clone(),
+        default_branch: repo.default_branch.clone(),
+        identities: files
+            .get(".github/kv-jit.yml")
+            .map(|t| identities(t).unwrap())
+            .unwrap_or_default(),
+        codeowners: codeowners::pick(|p| files.get(p).cloned()),
+    }
 }
 
 /// Stand-in for the lead's config parser: the `identities:` block of `login: upn` lines.
