@@ -9,6 +9,9 @@ use kv_jit::github::feedback::{
 };
 use support::*;
 
+/// The login APP_TOKEN comments as (a GitHub App: `<slug>[bot]`).
+const BOT: &str = "kv-jit[bot]";
+
 #[tokio::test]
 async fn sticky_comment_is_updated_not_duplicated_across_three_runs() {
     let mut seed = seed();
@@ -27,20 +30,20 @@ async fn sticky_comment_is_updated_not_duplicated_across_three_runs() {
     let client = client(&url, APP_TOKEN);
     let repo = repo();
 
-    let first = upsert_sticky_comment(&client, &repo, 7, "plan v1")
+    let first = upsert_sticky_comment(&client, &repo, 7, BOT, "plan v1")
         .await
         .unwrap();
     let Sticky::Created(id) = first else {
         panic!("{first:?}")
     };
     assert_eq!(
-        upsert_sticky_comment(&client, &repo, 7, "plan v1")
+        upsert_sticky_comment(&client, &repo, 7, BOT, "plan v1")
             .await
             .unwrap(),
         Sticky::Unchanged(id)
     );
     assert_eq!(
-        upsert_sticky_comment(&client, &repo, 7, "plan v2")
+        upsert_sticky_comment(&client, &repo, 7, BOT, "plan v2")
             .await
             .unwrap(),
         Sticky::Updated(id)
@@ -87,7 +90,7 @@ async fn sticky_comment_found_beyond_the_first_page() {
     });
     let (url, state) = start(seed).await;
     let client = client(&url, APP_TOKEN);
-    let outcome = upsert_sticky_comment(&client, &repo(), 7, "new")
+    let outcome = upsert_sticky_comment(&client, &repo(), 7, BOT, "new")
         .await
         .unwrap();
     assert!(matches!(outcome, Sticky::Updated(_)), "{outcome:?}");
@@ -179,4 +182,82 @@ fn pr_number_from_pull_request_event() {
         None
     );
     assert_eq!(pr_number_from_event("not json"), None);
+}
+
+#[tokio::test]
+async fn a_humans_comment_starting_with_the_marker_is_neither_edited_nor_adopted() {
+    let mut seed = seed();
+    repo_mut(&mut seed).comments.push(CommentSeed {
+        issue: 7,
+        user: "mallory".into(),
+        body: format!("{PLAN_MARKER}\nAll approved, nothing to see here"),
+    });
+    let (url, state) = start(seed).await;
+    let client = client(&url, APP_TOKEN);
+    let outcome = upsert_sticky_comment(&client, &repo(), 7, BOT, "the real plan")
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Sticky::Created(_)), "{outcome:?}");
+    let comments = state.comments();
+    assert_eq!(comments.len(), 2);
+    assert_eq!(comments[0].user, "mallory");
+    assert_eq!(comments[0].updated, 0, "mallory's comment was edited");
+    assert_eq!(
+        comments[0].body,
+        format!("{PLAN_MARKER}\nAll approved, nothing to see here")
+    );
+    assert_eq!(comments[1].user, "kv-jit[bot]");
+    assert_eq!(comments[1].body, format!("{PLAN_MARKER}\nthe real plan"));
+}
+
+#[test]
+fn own_plan_comment_needs_the_bots_login_and_type() {
+    use kv_jit::github::client::{IssueComment, User};
+    use kv_jit::github::feedback::{ACTIONS_BOT_LOGIN, bot_login, is_own_plan_comment};
+    let comment = |login: &str, kind: &str, body: &str| IssueComment {
+        id: 1,
+        body: Some(body.into()),
+        user: Some(User {
+            login: login.into(),
+            kind: Some(kind.into()),
+        }),
+    };
+    let plan = format!("{PLAN_MARKER}\nplan");
+    assert!(is_own_plan_comment(
+        &comment("kv-jit[bot]", "Bot", &plan),
+        BOT
+    ));
+    assert!(is_own_plan_comment(
+        &comment("KV-JIT[bot]", "Bot", &plan),
+        BOT
+    ));
+    assert!(!is_own_plan_comment(
+        &comment("mallory", "User", &plan),
+        BOT
+    ));
+    assert!(!is_own_plan_comment(
+        &comment("kv-jit[bot]", "User", &plan),
+        BOT
+    ));
+    assert!(!is_own_plan_comment(
+        &comment("github-actions[bot]", "Bot", &plan),
+        BOT
+    ));
+    assert!(!is_own_plan_comment(
+        &comment("kv-jit[bot]", "Bot", "LGTM"),
+        BOT
+    ));
+    // A machine user (PAT) named through KV_JIT_BOT_LOGIN is a User.
+    assert!(is_own_plan_comment(
+        &comment("acme-bot", "User", &plan),
+        "acme-bot"
+    ));
+    let env = |v: Option<&str>| -> std::collections::HashMap<String, String> {
+        v.map(|v| ("KV_JIT_BOT_LOGIN".to_string(), v.to_string()))
+            .into_iter()
+            .collect()
+    };
+    assert_eq!(bot_login(&env(None)), ACTIONS_BOT_LOGIN);
+    assert_eq!(bot_login(&env(Some(" "))), ACTIONS_BOT_LOGIN);
+    assert_eq!(bot_login(&env(Some("kv-jit[bot]"))), "kv-jit[bot]");
 }

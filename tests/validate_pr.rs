@@ -61,6 +61,8 @@ async fn run(dir: &Path, url: &str) -> support::Run {
                 ("GITHUB_API_URL", url.as_str()),
                 ("GITHUB_TOKEN", gh::APP_TOKEN),
                 ("GITHUB_REPOSITORY", "acme/access"),
+                // APP_TOKEN is a GitHub App's: it comments as `<slug>[bot]`.
+                ("KV_JIT_BOT_LOGIN", "kv-jit[bot]"),
             ],
         )
     })
@@ -366,4 +368,44 @@ async fn a_request_pr_that_changes_files_outside_requests_is_flagged() {
         "{}",
         out.stdout
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_github_token_the_sticky_comment_is_github_actions_bots() {
+    // A human planted a comment that starts with the marker: it is neither edited nor adopted.
+    let mut seed = seed();
+    gh::repo_mut(&mut seed)
+        .comments
+        .push(kv_jit::emulator::github::CommentSeed {
+            issue: 7,
+            user: "mallory".into(),
+            body: "<!-- kv-jit:plan -->\nApproved by security, merge away".into(),
+        });
+    let (url, state, _server) = kv_jit::emulator::github::spawn_for_tests(seed).await;
+    let repo = checkout("alice@contoso.com");
+    for _ in 0..2 {
+        let (dir, url) = (repo.path().to_owned(), url.clone());
+        let out = tokio::task::spawn_blocking(move || {
+            kv_jit(
+                &dir,
+                &["validate", "--pr", "7", "--offline", "--now", NOW],
+                &[
+                    ("GITHUB_API_URL", url.as_str()),
+                    ("GITHUB_TOKEN", gh::ACTIONS_TOKEN),
+                    ("GITHUB_REPOSITORY", "acme/access"),
+                ],
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    }
+    let comments = state.comments();
+    assert_eq!(comments.len(), 2, "{comments:#?}");
+    assert_eq!(
+        (comments[0].user.as_str(), comments[0].updated),
+        ("mallory", 0)
+    );
+    assert_eq!(comments[1].user, "github-actions[bot]");
+    assert!(comments[1].body.contains("No problems found."));
 }

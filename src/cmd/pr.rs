@@ -174,6 +174,7 @@ pub fn run(
             return Exit::Usage;
         }
     };
+    let bot = feedback::bot_login(env);
     let config_shown = config_path
         .to_string_lossy()
         .replace('\\', "/")
@@ -190,7 +191,7 @@ pub fn run(
                 feedback::escape_cell(&p.message)
             );
             if let Err(e) = runtime.block_on(feedback::upsert_sticky_comment(
-                &client, &gh.repo, number, &body,
+                &client, &gh.repo, number, &bot, &body,
             )) {
                 output::stderr(&format!(
                     "warning: could not update the plan comment on #{number}: {e}\n"
@@ -213,7 +214,7 @@ pub fn run(
 
     output::stdout(&render(&diagnostics, format, annotate));
     if let Err(e) = runtime.block_on(feedback::upsert_sticky_comment(
-        &client, &gh.repo, number, &body,
+        &client, &gh.repo, number, &bot, &body,
     )) {
         output::stderr(&format!(
             "warning: could not update the plan comment on #{number}: {e}\n"
