@@ -1,5 +1,5 @@
 //! Announcing a run's outcome: a Teams card through an incoming webhook, and the GitHub job
-//! summary. The webhook URL is a credential (whoever holds it can post): it comes from the
+//! summary. Both, and the PR comment, escape untrusted text with the one [`escape_markdown`]. The webhook URL is a credential (whoever holds it can post): it comes from the
 //! environment variable the config names, is never printed, and never enters the ledger.
 
 use crate::ledger::{Event, NewEntry};
@@ -7,7 +7,7 @@ use crate::ledger::{Event, NewEntry};
 /// One Markdown table of what the run did, for the job summary. Request ids and messages are
 /// escaped: they come from files and from Azure.
 pub fn summary_markdown(title: &str, entries: &[NewEntry]) -> String {
-    let mut out = format!("### {}\n\n", escape(title));
+    let mut out = format!("### {}\n\n", escape_markdown(title));
     if entries.is_empty() {
         out.push_str("Nothing to do.\n");
         return out;
@@ -19,9 +19,9 @@ pub fn summary_markdown(title: &str, entries: &[NewEntry]) -> String {
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} |\n",
             event_name(e),
-            escape(e.request.as_deref().unwrap_or("-")),
-            escape(e.requester.as_deref().unwrap_or("-")),
-            escape(&format!(
+            escape_markdown(e.request.as_deref().unwrap_or("-")),
+            escape_markdown(e.requester.as_deref().unwrap_or("-")),
+            escape_markdown(&format!(
                 "{}/{}",
                 e.vault.as_deref().unwrap_or("-"),
                 e.secret.as_deref().unwrap_or("-")
@@ -29,7 +29,7 @@ pub fn summary_markdown(title: &str, entries: &[NewEntry]) -> String {
             e.window.map_or("-".to_owned(), |w| w
                 .expires
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-            escape(e.error.as_deref().unwrap_or("")),
+            escape_markdown(e.error.as_deref().unwrap_or("")),
         ));
     }
     out
@@ -52,17 +52,44 @@ fn event_name(e: &NewEntry) -> String {
     }
 }
 
-/// One line of text, no Markdown or HTML meaning, no @mentions.
-fn escape(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars().take(300) {
+/// The longest untrusted text any Markdown sink shows; the rest is cut (a request file can hold
+/// anything).
+pub const MAX_MARKDOWN_CHARS: usize = 400;
+
+/// The one escaper for every Markdown sink: the PR comment and plan table, the job summary and
+/// the Teams card. Untrusted text comes out as one line of literal text:
+/// - every ASCII punctuation character is backslash-escaped (CommonMark lets any of them be, and
+///   then it means only itself): no emphasis, code span, link, image, HTML tag or entity,
+///   heading, list, table cell break (`\|`), math (`$`), and no GitHub autolink (`https\:`,
+///   `www\.` no longer match);
+/// - `@` and `#` are followed by a zero-width space, so GitHub makes no @mention, e-mail
+///   autolink or issue reference of them (those filters run on the rendered text, where an
+///   escape is already gone);
+/// - line breaks and tabs become spaces; other control characters and bidirectional overrides
+///   are dropped;
+/// - at most [`MAX_MARKDOWN_CHARS`] characters are kept, then `…`.
+pub fn escape_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    for (count, c) in text.chars().enumerate() {
+        if count == MAX_MARKDOWN_CHARS {
+            out.push('…');
+            break;
+        }
         match c {
-            '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '!' | '~' => {
+            '\r' | '\n' | '\t' => out.push(' '),
+            '@' | '#' => {
+                if c == '#' {
+                    out.push('\\');
+                }
+                out.push(c);
+                out.push('\u{200B}');
+            }
+            c if c.is_ascii_punctuation() => {
                 out.push('\\');
                 out.push(c);
             }
-            '@' => out.push_str("@\u{200b}"),
-            c if c.is_control() => out.push(' '),
+            c if c.is_control() => {}
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {}
             c => out.push(c),
         }
     }
@@ -74,11 +101,12 @@ pub fn teams_card(title: &str, run_url: Option<&str>, entries: &[NewEntry]) -> s
     let facts: Vec<serde_json::Value> = entries
         .iter()
         .map(|e| {
+            // FactSet text is Markdown in Teams: everything from files or Azure is escaped.
             let mut value = format!(
                 "{} on {}/{}",
-                e.requester.as_deref().unwrap_or("-"),
-                e.vault.as_deref().unwrap_or("-"),
-                e.secret.as_deref().unwrap_or("-")
+                escape_markdown(e.requester.as_deref().unwrap_or("-")),
+                escape_markdown(e.vault.as_deref().unwrap_or("-")),
+                escape_markdown(e.secret.as_deref().unwrap_or("-"))
             );
             if let Some(w) = e.window {
                 value.push_str(&format!(
@@ -87,10 +115,10 @@ pub fn teams_card(title: &str, run_url: Option<&str>, entries: &[NewEntry]) -> s
                 ));
             }
             if let Some(err) = &e.error {
-                value.push_str(&format!(": {err}"));
+                value.push_str(&format!(": {}", escape_markdown(err)));
             }
             serde_json::json!({
-                "title": format!("{} {}", event_name(e), e.request.as_deref().unwrap_or("-")),
+                "title": format!("{} {}", event_name(e), escape_markdown(e.request.as_deref().unwrap_or("-"))),
                 "value": value,
             })
         })
@@ -177,7 +205,7 @@ mod tests {
         let md = summary_markdown("kv-jit revoke", &[entry()]);
         assert!(
             md.contains(
-                "| revoked (expired) | 2026/a\\|b | @\u{200b}alice | kv/s | 2026-11-27T11:00:00Z |"
+                "| revoked (expired) | 2026\\/a\\|b | @\u{200b}alice | kv\\/s | 2026-11-27T11:00:00Z |"
             ),
             "{md}"
         );
@@ -196,7 +224,7 @@ mod tests {
         );
         assert_eq!(
             card["attachments"][0]["content"]["body"][1]["facts"][0]["title"],
-            "revoked (expired) 2026/a|b"
+            "revoked (expired) 2026\\/a\\|b"
         );
     }
 }

@@ -5,8 +5,9 @@ mod support;
 
 use kv_jit::emulator::github::{CommentSeed, FileSeed};
 use kv_jit::github::feedback::{
-    PLAN_MARKER, PlanRow, Sticky, changed_files, escape_cell, render_plan, upsert_sticky_comment,
+    PLAN_MARKER, PlanRow, Sticky, changed_files, render_plan, upsert_sticky_comment,
 };
+use kv_jit::notify::escape_markdown;
 use support::*;
 
 /// The login APP_TOKEN comments as (a GitHub App: `<slug>[bot]`).
@@ -134,12 +135,14 @@ fn plan_table_escapes_untrusted_text() {
     let row = lines[2];
     // Every pipe inside a cell is escaped, so the row keeps its 8 cells.
     assert_eq!(row.matches(" | ").count(), 7, "{row}");
-    assert!(row.contains(r"requests/a\|b.yaml"));
-    assert!(row.contains(r"demo\`api\`"));
-    assert!(row.contains("&lt;img src=x onerror=alert\\(1\\)&gt;"));
-    assert!(!row.contains("<img"));
-    assert!(row.contains("alice@\u{200B}contoso.com \\| injected \\| row \\|"));
-    assert!(row.contains("1 of @\u{200B}acme/security, @\u{200B}carol"));
+    assert!(row.contains(r"requests\/a\|b\.yaml"), "{row}");
+    assert!(row.contains(r"demo\`api\`"), "{row}");
+    assert!(row.contains(r"\<img src\=x onerror\=alert\(1\)\>"), "{row}");
+    assert!(
+        row.contains("alice@\u{200B}contoso\\.com \\| injected \\| row \\|"),
+        "{row}"
+    );
+    assert!(row.contains("1 of @\u{200B}acme\\/security, @\u{200B}carol"));
     assert!(
         !table.contains("@carol"),
         "owners must not be pinged on every push"
@@ -147,17 +150,28 @@ fn plan_table_escapes_untrusted_text() {
 }
 
 #[test]
-fn escape_cell_rules() {
-    assert_eq!(escape_cell("a|b"), r"a\|b");
-    assert_eq!(escape_cell("x\r\ny"), "x  y");
-    assert_eq!(escape_cell("<b>&"), "&lt;b&gt;&amp;");
-    assert_eq!(escape_cell("@here"), "@\u{200B}here");
+fn escape_markdown_rules() {
+    assert_eq!(escape_markdown("a|b"), r"a\|b");
+    assert_eq!(escape_markdown("x\r\ny"), "x  y");
+    assert_eq!(escape_markdown("<b>&"), r"\<b\>\&");
+    assert_eq!(escape_markdown("@here"), "@\u{200B}here");
+    assert_eq!(escape_markdown("#12"), "\\#\u{200B}12");
     assert_eq!(
-        escape_cell("[link](javascript:x)"),
-        r"\[link\]\(javascript:x\)"
+        escape_markdown("[link](javascript:x)"),
+        r"\[link\]\(javascript\:x\)"
     );
-    assert_eq!(escape_cell("a\u{0}b"), "ab");
-    assert_eq!(escape_cell(&"x".repeat(500)).chars().count(), 201);
+    assert_eq!(escape_markdown("https://x.io"), r"https\:\/\/x\.io");
+    assert_eq!(escape_markdown("a\u{0}b\u{202E}c"), "abc");
+    assert_eq!(escape_markdown("plain text 42"), "plain text 42");
+    assert_eq!(escape_markdown(&"x".repeat(500)).chars().count(), 401);
+    // Every ASCII punctuation character comes out escaped: none keeps a Markdown meaning.
+    for c in (0u8..128)
+        .map(char::from)
+        .filter(char::is_ascii_punctuation)
+    {
+        let out = escape_markdown(&c.to_string());
+        assert!(out.starts_with('\\') || c == '@', "{c:?} -> {out:?}");
+    }
 }
 
 #[test]
@@ -260,4 +274,71 @@ fn own_plan_comment_needs_the_bots_login_and_type() {
     assert_eq!(bot_login(&env(None)), ACTIONS_BOT_LOGIN);
     assert_eq!(bot_login(&env(Some(" "))), ACTIONS_BOT_LOGIN);
     assert_eq!(bot_login(&env(Some("kv-jit[bot]"))), "kv-jit[bot]");
+}
+
+/// Request text a hostile requester could write into any field that reaches a Markdown sink.
+const HOSTILE: &str = "[click](https://evil.example) @someone <img src=x onerror=alert(1)> `x` a|b\nrow www.evil.example *bold* _i_ ~s~ #7 $x$ \\[y](z)";
+
+/// What must never survive into Markdown: links, mentions, HTML, code spans, emphasis, math,
+/// table breaks. A Markdown character counts only when no backslash escapes it.
+fn assert_inert(sink: &str, out: &str) {
+    for raw in ["https://", "www.evil", "@someone", "\nrow", "\r"] {
+        assert!(!out.contains(raw), "{sink}: `{raw}` survived in {out:?}");
+    }
+    let chars: Vec<char> = out.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if !"<>[]()`*_~$&!".contains(c) {
+            continue;
+        }
+        let backslashes = chars[..i].iter().rev().take_while(|&&b| b == '\\').count();
+        assert!(
+            backslashes % 2 == 1,
+            "{sink}: unescaped `{c}` at {i} in {out:?}"
+        );
+    }
+}
+
+#[test]
+fn request_text_cannot_form_a_link_mention_html_or_break_a_table_in_any_sink() {
+    use kv_jit::ledger::{Event, NewEntry};
+    use kv_jit::notify::{summary_markdown, teams_card};
+    let entry = NewEntry {
+        request: Some("2026/alice-api-key".into()),
+        requester: Some(HOSTILE.into()),
+        vault: Some("kv".into()),
+        secret: Some(HOSTILE.into()),
+        error: Some(HOSTILE.into()),
+        ..NewEntry::new("2026-11-27T09:00:00Z".parse().unwrap(), Event::Refused)
+    };
+    // Job summary: still one table row of six cells.
+    let md = summary_markdown("kv-jit grant", std::slice::from_ref(&entry));
+    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
+    assert_eq!(rows.len(), 3, "{md}");
+    assert_eq!(rows[2].matches(" | ").count(), 5, "{}", rows[2]);
+    assert_inert("job summary", rows[2]);
+    // Teams card: every text that reaches the card.
+    let card = teams_card("kv-jit grant", None, &[entry]);
+    let fact = &card["attachments"][0]["content"]["body"][1]["facts"][0];
+    assert_inert("teams title", fact["title"].as_str().unwrap());
+    assert_inert("teams value", fact["value"].as_str().unwrap());
+    // PR comment: the plan table.
+    let table = render_plan(&[PlanRow {
+        request: "requests/2026/a.yaml".into(),
+        who: HOSTILE.into(),
+        secret: HOSTILE.into(),
+        vault: "kv".into(),
+        role: HOSTILE.into(),
+        duration: "2h".into(),
+        start: "at merge".into(),
+        owners: vec!["@acme/security".into()],
+        approvals: 1,
+    }]);
+    let rows: Vec<&str> = table.lines().filter(|l| l.starts_with('|')).collect();
+    assert_eq!(rows.len(), 3, "{table}");
+    assert_eq!(rows[2].matches(" | ").count(), 7, "{}", rows[2]);
+    // `<code>` is the table's own markup around names; what it wraps must be inert.
+    assert_inert(
+        "PR comment",
+        &rows[2].replace("<code>", "").replace("</code>", ""),
+    );
 }

@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::diag::{Code, Diagnostic, Format, Pos, Severity, Sink, render, render_text};
 use crate::github::client::{GithubClient, Repo, Token};
 use crate::github::feedback::{self, PlanRow};
+use crate::notify::escape_markdown;
 use crate::output;
 
 use super::validate::{check_files, collect};
@@ -188,7 +189,7 @@ pub fn run(
             output::stderr(&format!("error: {}\n", p.message));
             let body = format!(
                 "### kv-jit plan\n\n**The check could not run:** {}\n",
-                feedback::escape_cell(&p.message)
+                escape_markdown(&p.message)
             );
             if let Err(e) = runtime.block_on(feedback::upsert_sticky_comment(
                 &client, &gh.repo, number, &bot, &body,
@@ -423,14 +424,14 @@ fn comment_body(
 ) -> String {
     let mut body = feedback::render_plan(rows);
     for note in notes {
-        body.push_str(&format!("\nNote: {}\n", feedback::escape_cell(note)));
+        body.push_str(&format!("\nNote: {}\n", escape_markdown(note)));
     }
     if !removed.is_empty() {
         body.push_str(
             "\nOn merge, these requests are revoked early (their files are deleted):\n\n",
         );
         for r in removed {
-            body.push_str(&format!("- {}\n", feedback::escape_cell(r)));
+            body.push_str(&format!("- {}\n", escape_markdown(r)));
         }
     }
     let errors: Vec<&Diagnostic> = diags
@@ -447,11 +448,11 @@ fn comment_body(
         for d in errors {
             body.push_str(&format!(
                 "- {}:{}:{} `{}`: {}\n",
-                feedback::escape_cell(&d.file),
+                escape_markdown(&d.file),
                 d.line,
                 d.column,
                 d.code,
-                feedback::escape_cell(&d.message)
+                escape_markdown(&d.message)
             ));
         }
     }

@@ -1,10 +1,11 @@
 //! Pull request feedback: the files a pull request changes, one sticky plan comment, and the
 //! Markdown plan table. Text from request files is untrusted and escaped before it reaches
-//! Markdown.
+//! Markdown, with the one escaper every Markdown sink uses ([`escape_markdown`]).
 
 use std::collections::HashMap;
 
 use crate::github::client::{GithubClient, GithubError, IssueComment, PullFile, Repo};
+use crate::notify::escape_markdown;
 
 /// Hidden marker that finds our comment again; it starts the body.
 pub const PLAN_MARKER: &str = "<!-- kv-jit:plan -->";
@@ -128,17 +129,17 @@ pub fn render_plan(rows: &[PlanRow]) -> String {
         let owners = if row.owners.is_empty() {
             "no code owner: cannot be approved".to_owned()
         } else {
-            let names: Vec<String> = row.owners.iter().map(|o| escape_cell(o)).collect();
+            let names: Vec<String> = row.owners.iter().map(|o| escape_markdown(o)).collect();
             format!("{} of {}", row.approvals.max(1), names.join(", "))
         };
         let cells = [
             code_cell(&row.request),
-            escape_cell(&row.who),
+            escape_markdown(&row.who),
             code_cell(&row.secret),
             code_cell(&row.vault),
-            escape_cell(&row.role),
-            escape_cell(&row.duration),
-            escape_cell(&row.start),
+            escape_markdown(&row.role),
+            escape_markdown(&row.duration),
+            escape_markdown(&row.start),
             owners,
         ];
         out.push_str(&format!("| {} |\n", cells.join(" | ")));
@@ -147,37 +148,8 @@ pub fn render_plan(rows: &[PlanRow]) -> String {
     out
 }
 
-/// Longest cell we print; the rest is cut (a request file can hold anything).
-const MAX_CELL: usize = 200;
-
-/// Escapes untrusted text for a Markdown table cell: one line, no HTML, no table breaks,
-/// no emphasis, links or code spans, no @mentions (a zero-width space follows `@`).
-pub fn escape_cell(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for (count, c) in text.chars().enumerate() {
-        if count == MAX_CELL {
-            out.push('…');
-            break;
-        }
-        match c {
-            '\r' | '\n' | '\t' => out.push(' '),
-            c if c.is_control() => {}
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '@' => out.push_str("@\u{200B}"),
-            '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '~' | '!' | '#' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// A code-styled cell for names (vault, secret, path): escaped, never a raw code span, so a
 /// backtick in the name cannot close it.
 fn code_cell(text: &str) -> String {
-    format!("<code>{}</code>", escape_cell(text))
+    format!("<code>{}</code>", escape_markdown(text))
 }
