@@ -57,11 +57,14 @@ fn event_name(e: &NewEntry) -> String {
 pub const MAX_MARKDOWN_CHARS: usize = 400;
 
 /// The one escaper for every Markdown sink: the PR comment and plan table, the job summary and
-/// the Teams card. Untrusted text comes out as one line of literal text:
-/// - every ASCII punctuation character is backslash-escaped (CommonMark lets any of them be, and
-///   then it means only itself): no emphasis, code span, link, image, HTML tag or entity,
-///   heading, list, table cell break (`\|`), math (`$`), and no GitHub autolink (`https\:`,
-///   `www\.` no longer match);
+/// the Teams card. Untrusted text comes out as one line of literal text, and plain names and
+/// times come out as they were:
+/// - every character that can open inline Markdown is backslash-escaped (CommonMark lets any
+///   ASCII punctuation be, and then it means only itself): `\\` `` ` `` `*` `_` `~` `[` `]` `<`
+///   `>` `&` `|` `$` `!` `#`, so no code span, emphasis, link, image, HTML tag or entity, table
+///   cell break or math;
+/// - what would make a block at the start (`-`, `+`, `=`, `1.`, `1)`) is escaped there;
+/// - autolinks are defused: the `:` of `scheme://` and the `.` of `www.` are escaped;
 /// - `@` and `#` are followed by a zero-width space, so GitHub makes no @mention, e-mail
 ///   autolink or issue reference of them (those filters run on the rendered text, where an
 ///   escape is already gone);
@@ -69,31 +72,65 @@ pub const MAX_MARKDOWN_CHARS: usize = 400;
 ///   are dropped;
 /// - at most [`MAX_MARKDOWN_CHARS`] characters are kept, then `…`.
 pub fn escape_markdown(text: &str) -> String {
+    let chars: Vec<char> = text.chars().take(MAX_MARKDOWN_CHARS + 1).collect();
     let mut out = String::with_capacity(text.len() + text.len() / 4);
-    for (count, c) in text.chars().enumerate() {
-        if count == MAX_MARKDOWN_CHARS {
+    // Still at the start of the line (only spaces so far): block markers count here.
+    let mut at_start = true;
+    for (i, &c) in chars.iter().enumerate() {
+        if i == MAX_MARKDOWN_CHARS {
             out.push('…');
             break;
         }
-        match c {
-            '\r' | '\n' | '\t' => out.push(' '),
-            '@' | '#' => {
-                if c == '#' {
-                    out.push('\\');
-                }
-                out.push(c);
-                out.push('\u{200B}');
+        let c = match c {
+            '\r' | '\n' | '\t' => ' ',
+            c => c,
+        };
+        // `1.` or `1)` after nothing but spaces: an ordered list item.
+        let ordered_marker = || {
+            let digits = chars[..i]
+                .iter()
+                .rev()
+                .take_while(|d| d.is_ascii_digit())
+                .count();
+            digits > 0 && chars[..i - digits].iter().all(|s| s.is_whitespace())
+        };
+        let escape = match c {
+            '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '<' | '>' | '&' | '|' | '$' | '!' | '#' => {
+                true
             }
-            c if c.is_ascii_punctuation() => {
+            '-' | '+' | '=' => at_start,
+            '.' | ')' => ordered_marker() || (c == '.' && follows_www(&chars[..i])),
+            ':' => chars.get(i + 1..i + 3) == Some(&['/', '/'][..]),
+            _ => false,
+        };
+        if c == ' ' {
+            out.push(c);
+            continue;
+        }
+        at_start = false;
+        match c {
+            c if escape => {
                 out.push('\\');
                 out.push(c);
+                if c == '#' {
+                    out.push('\u{200B}');
+                }
             }
+            '@' => out.push_str("@\u{200B}"),
             c if c.is_control() => {}
             '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {}
             c => out.push(c),
         }
     }
     out
+}
+
+/// Whether `before` ends with `www` as a word (GitHub autolinks `www.` there).
+fn follows_www(before: &[char]) -> bool {
+    let n = before.len();
+    n >= 3
+        && before[n - 3..].iter().all(|c| c.eq_ignore_ascii_case(&'w'))
+        && (n == 3 || !before[n - 4].is_alphanumeric())
 }
 
 /// The Adaptive Card body a Teams incoming webhook (Workflows) accepts.
@@ -205,7 +242,7 @@ mod tests {
         let md = summary_markdown("kv-jit revoke", &[entry()]);
         assert!(
             md.contains(
-                "| revoked (expired) | 2026\\/a\\|b | @\u{200b}alice | kv\\/s | 2026-11-27T11:00:00Z |"
+                "| revoked (expired) | 2026/a\\|b | @\u{200b}alice | kv/s | 2026-11-27T11:00:00Z |"
             ),
             "{md}"
         );
@@ -224,7 +261,7 @@ mod tests {
         );
         assert_eq!(
             card["attachments"][0]["content"]["body"][1]["facts"][0]["title"],
-            "revoked (expired) 2026\\/a\\|b"
+            "revoked (expired) 2026/a\\|b"
         );
     }
 }

@@ -396,7 +396,7 @@ async fn a_grant_is_announced_in_teams_and_the_job_summary() {
     assert_eq!(fact["title"], format!("granted {REQUEST_ID}"));
     assert_eq!(
         fact["value"],
-        "alice@contoso.com on flowlibs-demo-kv/demo-api-key until 2026-11-27T11:00:00Z"
+        "alice@\u{200b}contoso.com on flowlibs-demo-kv/demo-api-key until 2026-11-27T11:00:00Z"
     );
     let md = std::fs::read_to_string(&summary).unwrap();
     assert!(md.contains("| granted | 2026/alice-api-key | alice@\u{200b}contoso.com | flowlibs-demo-kv/demo-api-key | 2026-11-27T11:00:00Z |"), "{md}");

@@ -135,14 +135,14 @@ fn plan_table_escapes_untrusted_text() {
     let row = lines[2];
     // Every pipe inside a cell is escaped, so the row keeps its 8 cells.
     assert_eq!(row.matches(" | ").count(), 7, "{row}");
-    assert!(row.contains(r"requests\/a\|b\.yaml"), "{row}");
+    assert!(row.contains(r"requests/a\|b.yaml"), "{row}");
     assert!(row.contains(r"demo\`api\`"), "{row}");
-    assert!(row.contains(r"\<img src\=x onerror\=alert\(1\)\>"), "{row}");
+    assert!(row.contains(r"\<img src=x onerror=alert(1)\>"), "{row}");
     assert!(
-        row.contains("alice@\u{200B}contoso\\.com \\| injected \\| row \\|"),
+        row.contains("alice@\u{200B}contoso.com \\| injected \\| row \\|"),
         "{row}"
     );
-    assert!(row.contains("1 of @\u{200B}acme\\/security, @\u{200B}carol"));
+    assert!(row.contains("1 of @\u{200B}acme/security, @\u{200B}carol"));
     assert!(
         !table.contains("@carol"),
         "owners must not be pinged on every push"
@@ -153,25 +153,33 @@ fn plan_table_escapes_untrusted_text() {
 fn escape_markdown_rules() {
     assert_eq!(escape_markdown("a|b"), r"a\|b");
     assert_eq!(escape_markdown("x\r\ny"), "x  y");
-    assert_eq!(escape_markdown("<b>&"), r"\<b\>\&");
+    assert_eq!(escape_markdown("<b>&amp;"), r"\<b\>\&amp;");
     assert_eq!(escape_markdown("@here"), "@\u{200B}here");
-    assert_eq!(escape_markdown("#12"), "\\#\u{200B}12");
+    assert_eq!(escape_markdown("see #12"), "see \\#\u{200B}12");
     assert_eq!(
         escape_markdown("[link](javascript:x)"),
-        r"\[link\]\(javascript\:x\)"
+        r"\[link\](javascript:x)"
     );
-    assert_eq!(escape_markdown("https://x.io"), r"https\:\/\/x\.io");
+    assert_eq!(escape_markdown("![i](x)"), r"\!\[i\](x)");
+    assert_eq!(escape_markdown("go https://x.io"), r"go https\://x.io");
+    assert_eq!(escape_markdown("www.x.io, WWW.y"), r"www\.x.io, WWW\.y");
+    assert_eq!(escape_markdown("awww.x"), "awww.x");
+    assert_eq!(escape_markdown("- item"), r"\- item");
+    assert_eq!(escape_markdown("  12. item"), r"  12\. item");
+    assert_eq!(escape_markdown("3) item"), r"3\) item");
+    assert_eq!(escape_markdown("a-b 1. c"), "a-b 1. c");
+    assert_eq!(
+        escape_markdown("$x$ ~s~ *b* _i_"),
+        r"\$x\$ \~s\~ \*b\* \_i\_"
+    );
+    assert_eq!(escape_markdown(r"\[x]"), r"\\\[x\]");
     assert_eq!(escape_markdown("a\u{0}b\u{202E}c"), "abc");
-    assert_eq!(escape_markdown("plain text 42"), "plain text 42");
+    // Names and times stay readable.
+    assert_eq!(
+        escape_markdown("alice on flowlibs-demo-kv/demo-api-key until 2026-11-27T11:00:00Z"),
+        "alice on flowlibs-demo-kv/demo-api-key until 2026-11-27T11:00:00Z"
+    );
     assert_eq!(escape_markdown(&"x".repeat(500)).chars().count(), 401);
-    // Every ASCII punctuation character comes out escaped: none keeps a Markdown meaning.
-    for c in (0u8..128)
-        .map(char::from)
-        .filter(char::is_ascii_punctuation)
-    {
-        let out = escape_markdown(&c.to_string());
-        assert!(out.starts_with('\\') || c == '@', "{c:?} -> {out:?}");
-    }
 }
 
 #[test]
@@ -287,7 +295,7 @@ fn assert_inert(sink: &str, out: &str) {
     }
     let chars: Vec<char> = out.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
-        if !"<>[]()`*_~$&!".contains(c) {
+        if !"<>[]`*_~$&!".contains(c) {
             continue;
         }
         let backslashes = chars[..i].iter().rev().take_while(|&&b| b == '\\').count();

@@ -83,9 +83,9 @@ async fn a_good_pr_gets_one_sticky_plan_comment_across_three_runs() {
     let body = &comments[0].body;
     assert!(body.starts_with("<!-- kv-jit:plan -->"));
     assert!(body.contains("alice"), "{body}");
-    assert!(body.contains(r"<code>flowlibs\-demo\-kv</code>"), "{body}");
+    assert!(body.contains("<code>flowlibs-demo-kv</code>"), "{body}");
     assert!(
-        body.contains("1 of @\u{200b}carol, @\u{200b}acme\\/security"),
+        body.contains("1 of @\u{200b}carol, @\u{200b}acme/security"),
         "owners listed without pinging them: {body}"
     );
     assert!(body.contains("No problems found."), "{body}");
@@ -343,7 +343,7 @@ async fn the_pr_check_reads_codeowners_at_the_default_branch_tip_not_the_base_sh
     let out = run(repo.path(), &url).await;
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let body = &state.comments()[0].body;
-    assert!(body.contains("1 of @\u{200b}acme\\/security |"), "{body}");
+    assert!(body.contains("1 of @\u{200b}acme/security |"), "{body}");
     assert!(!body.contains("carol"), "{body}");
 }
 
