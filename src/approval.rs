@@ -2,31 +2,100 @@
 //! protection (which proves only that "some owner approved something", and can be bypassed by
 //! admins or misconfigured).
 //!
+//! The trust root is the default branch, never the pull request: the caller hands in a
+//! [`TrustedBase`] (identities and CODEOWNERS read where the pull request cannot have written
+//! them: the grant reads local git at the merge commit's first parent, the PR check the default
+//! branch's tip). Nothing here reads the config or CODEOWNERS through GitHub, and in particular
+//! not at `pull.base.sha`, which GitHub leaves at the tip the pull request was opened on (an
+//! owner removed on main since would still count).
+//!
 //! A request file on the default branch is approved when:
-//! 1. the commit that brought it is associated with exactly one *merged* pull request, and that
-//!    pull request changes the file (a direct push has no pull request: refused);
-//! 2. the pull request author maps, through `identities` in the config *on the base sha*, to the
-//!    request's `requester`; and no commit on the branch that touches the file is by anyone else;
-//! 3. CODEOWNERS *on the base sha* (first of `.github/`, root, `docs/`; no invalid line) names
-//!    owners for the file;
-//! 4. per reviewer (login compared case-insensitively) the latest APPROVED, CHANGES_REQUESTED or
+//! 1. the commit that brought it is associated with exactly one *merged* pull request, whose base
+//!    is the default branch (a pull request into a side branch, later fast-forwarded to main, was
+//!    reviewed under the side branch's rules) and which changes the file (a direct push has no
+//!    pull request: refused);
+//! 2. the pull request changes nothing outside `requests/` (config, CODEOWNERS, workflows and the
+//!    ledger change in their own pull requests, reviewed by their owners; this is also what keeps
+//!    a rebase-merged pull request's earlier commits out of the first parent the grant trusts);
+//! 3. the pull request author maps, through the trusted `identities`, to the request's
+//!    `requester`; and no commit on the branch that touches the file is by anyone else;
+//! 4. the trusted CODEOWNERS (first of `.github/`, root, `docs/`; no invalid line) names owners
+//!    for the file;
+//! 5. per reviewer (login compared case-insensitively) the latest APPROVED, CHANGES_REQUESTED or
 //!    DISMISSED review counts, a later COMMENTED changes nothing; an owner's outstanding
 //!    CHANGES_REQUESTED refuses the request outright;
-//! 5. an approval counts when it was given on the final head commit, by someone who is not the
-//!    author, not the requester (through identities), is an owner of the file (directly or as an
-//!    active member of an owning team) and has write access; `approvals` distinct such
-//!    reviewers are needed.
+//! 6. an approval counts when it was given on the final head commit, by someone who is not the
+//!    author, not the requester (through identities), is an owner of the file (directly, or as an
+//!    active member of an owning team that has write access to the repository, as GitHub requires)
+//!    and has write access; `approvals` distinct such reviewers are needed.
 //!
-//! Base-sha reads matter: a pull request that edits CODEOWNERS or the identities map cannot
-//! approve itself with the edit. Everything that cannot be checked fails closed.
+//! Everything that cannot be checked fails closed.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
 
-use crate::github::client::{GithubClient, GithubError, PullRequest, Repo, TeamMembership};
+use chrono::{DateTime, Utc};
+
+use crate::github::client::{
+    GithubClient, GithubError, PullFile, PullRequest, Repo, TeamMembership,
+};
 use crate::github::codeowners::{self, Codeowners, Owner, Ownership};
+
+/// The folder a request pull request may change, and nothing else.
+pub const REQUESTS_DIR: &str = "requests/";
+
+/// What the default branch says, read by the caller where no pull request can have written it.
+#[derive(Debug, Clone)]
+pub struct TrustedBase {
+    /// Where it was read (a commit sha or the default branch's tip), for messages and the ledger.
+    pub sha: String,
+    /// The repository's default branch: a PR whose base ref is anything else is refused.
+    pub default_branch: String,
+    /// GitHub login -> UPN, from the trusted config.
+    pub identities: BTreeMap<String, String>,
+    /// CODEOWNERS as GitHub would pick it there (first of .github/, root, docs/), with its path.
+    pub codeowners: Option<(String, Codeowners)>,
+}
+
+/// Every path of `files` outside `requests/`, in order, each once; a rename's previous name
+/// counts too (moving a file out of, or into, `requests/` changes both places). A path that is
+/// not plainly below `requests/` (`..`, `.` or empty segments) counts as outside.
+pub fn files_outside_requests(files: &[PullFile]) -> Vec<String> {
+    let inside = |path: &str| {
+        path.strip_prefix(REQUESTS_DIR).is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .split('/')
+                    .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+        })
+    };
+    let mut out: Vec<String> = Vec::new();
+    for file in files {
+        for path in std::iter::once(&file.filename).chain(file.previous_filename.as_ref()) {
+            if !inside(path) && !out.contains(path) {
+                out.push(path.clone());
+            }
+        }
+    }
+    out
+}
+
+/// How many outside paths a message names.
+const PATHS_SHOWN: usize = 5;
+
+fn some_paths(paths: &[String]) -> String {
+    let mut shown: Vec<String> = paths
+        .iter()
+        .take(PATHS_SHOWN)
+        .map(|p| format!("`{p}`"))
+        .collect();
+    if paths.len() > PATHS_SHOWN {
+        shown.push(format!("and {} more", paths.len() - PATHS_SHOWN));
+    }
+    shown.join(", ")
+}
 
 /// What is being verified.
 #[derive(Debug, Clone)]
@@ -40,13 +109,7 @@ pub struct ApprovalInput<'a> {
     pub requester: &'a str,
     /// The vault's `approvals: N` (at least 1 is enforced).
     pub approvals_required: u32,
-    /// The config path, normally `.github/kv-jit.yml`; read at the pull request's base sha.
-    pub config_path: &'a str,
 }
-
-/// Reads the `identities` map (GitHub login -> UPN) from the config file text. The caller owns
-/// config parsing; this module only hands it the text found at the base sha.
-pub type IdentitiesFn<'a> = &'a (dyn Fn(&str) -> Result<BTreeMap<String, String>, String> + Sync);
 
 /// Proof of approval, for the ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -56,9 +119,11 @@ pub struct Approval {
     pub author: String,
     /// The commit every counted approval was given on (the final head).
     pub head_sha: String,
-    /// Where CODEOWNERS and identities were read.
+    /// Where CODEOWNERS and identities were read ([`TrustedBase::sha`]).
     pub base_sha: String,
     pub merge_commit_sha: Option<String>,
+    /// When GitHub says the pull request was merged: windows without `start:` anchor on it.
+    pub merged_at: Option<DateTime<Utc>>,
     /// The CODEOWNERS file used and the line that owns the request file.
     pub codeowners_path: String,
     pub codeowners_line: usize,
@@ -85,8 +150,11 @@ pub enum NotCounted {
     StaleCommit { commit_id: Option<String> },
     /// The latest opinionated review was dismissed.
     Dismissed,
-    /// Not an owner of the file per CODEOWNERS on the base sha.
+    /// Not an owner of the file per the trusted CODEOWNERS.
     NotOwner,
+    /// A member of an owning team, but the team has no write access to the repository, so
+    /// GitHub does not honour it as a code owner.
+    TeamWithoutWriteAccess { team: String, role: String },
     /// Owner, but without write access to the repository.
     NoWriteAccess { permission: String },
 }
@@ -104,6 +172,11 @@ impl fmt::Display for NotCounted {
             }
             NotCounted::Dismissed => f.write_str("had their approval dismissed"),
             NotCounted::NotOwner => f.write_str("is not a code owner of the request file"),
+            NotCounted::TeamWithoutWriteAccess { team, role } => write!(
+                f,
+                "owns the file only through team @{team}, which has `{role}` on the repository, \
+                 not write access (GitHub ignores such a team as a code owner)"
+            ),
             NotCounted::NoWriteAccess { permission } => {
                 write!(
                     f,
@@ -135,34 +208,40 @@ pub enum Refusal {
     AmbiguousPullRequest { commit: String, numbers: Vec<u64> },
     #[error("pull request #{number} does not add or change `{path}`")]
     FileNotInPull { number: u64, path: String },
+    #[error(
+        "pull request #{number} targets `{base_ref}`, not the default branch `{default_branch}`: \
+         only a pull request into the default branch is reviewed under its CODEOWNERS and config"
+    )]
+    BaseNotDefaultBranch {
+        number: u64,
+        base_ref: String,
+        default_branch: String,
+    },
+    #[error(
+        "pull request #{number} changes files outside requests/ ({}): config, CODEOWNERS, \
+         workflows and the ledger change in their own pull requests, reviewed by their owners",
+        some_paths(paths)
+    )]
+    ChangesOutsideRequests { number: u64, paths: Vec<String> },
+    #[error(
+        "pull request #{number} changes {changed} files but GitHub lists only {listed}; cannot \
+         check what it changes"
+    )]
+    TooManyFiles {
+        number: u64,
+        changed: u64,
+        listed: usize,
+    },
     #[error("pull request #{number} has no author GitHub can show")]
     NoAuthor { number: u64 },
     #[error(
-        "no config `{path}` on the base commit {} of pull request #{number}",
-        short(base_sha)
-    )]
-    ConfigMissing {
-        number: u64,
-        path: String,
-        base_sha: String,
-    },
-    #[error(
-        "config `{path}` on the base commit {} cannot be read: {message}",
-        short(base_sha)
-    )]
-    ConfigInvalid {
-        path: String,
-        base_sha: String,
-        message: String,
-    },
-    #[error(
-        "pull request author @{author} is not in `identities` on the base branch, so cannot \
+        "pull request author @{author} is not in `identities` on the default branch, so cannot \
          request access for `{requester}`"
     )]
     AuthorNotBound { author: String, requester: String },
     #[error(
-        "pull request author @{author} may request only for `{bound_to}` (identities on the base \
-         branch), not for `{requester}`"
+        "pull request author @{author} may request only for `{bound_to}` (identities on the \
+         default branch), not for `{requester}`"
     )]
     RequesterMismatch {
         author: String,
@@ -187,13 +266,24 @@ pub enum Refusal {
         path: String,
     },
     #[error(
-        "no CODEOWNERS on the base commit {} (looked in .github/, the root and docs/)",
+        "commit {} on pull request #{number} changes {listed} files or more, all GitHub will \
+         list; cannot check whether it changes `{path}`",
+        short(sha)
+    )]
+    CommitTooLarge {
+        number: u64,
+        sha: String,
+        listed: usize,
+        path: String,
+    },
+    #[error(
+        "no CODEOWNERS on the default branch at {} (looked in .github/, the root and docs/)",
         short(base_sha)
     )]
     NoCodeowners { base_sha: String },
-    #[error("`{path}` on the base commit has invalid lines GitHub would skip: {}", errors.join("; "))]
+    #[error("`{path}` on the default branch has invalid lines GitHub would skip: {}", errors.join("; "))]
     CodeownersInvalid { path: String, errors: Vec<String> },
-    #[error("`{request_path}` has no code owner in `{codeowners_path}` on the base commit")]
+    #[error("`{request_path}` has no code owner in `{codeowners_path}` on the default branch")]
     NoOwner {
         request_path: String,
         codeowners_path: String,
@@ -255,7 +345,8 @@ fn explain(rejected: &[(String, NotCounted)]) -> String {
     format!(": {}", parts.join("; "))
 }
 
-/// CODEOWNERS as GitHub would pick it at `git_ref`: the first of `.github/`, root, `docs/`.
+/// CODEOWNERS as GitHub would pick it at `git_ref` (the same order as [`codeowners::pick`]),
+/// through the contents API: the PR check reads it at the default branch's tip.
 pub async fn load_codeowners(
     client: &GithubClient,
     repo: &Repo,
@@ -269,20 +360,20 @@ pub async fn load_codeowners(
     Ok(None)
 }
 
-/// What a pull request's base says, read once: the author, whom they may request for, and who
-/// owns what. Everything is read at the base sha, so edits made by the pull request itself do
-/// not count. Also usable before merge (`kv-jit validate --pr N`).
+/// A pull request under the trusted base: the author, whom they may request for, and who owns
+/// what. Also usable before merge (`kv-jit validate --pr N`).
 #[derive(Debug, Clone)]
 pub struct PrContext {
     pub number: u64,
     pub author: String,
     pub head_sha: String,
+    /// Where the trusted identities and CODEOWNERS were read ([`TrustedBase::sha`]).
     pub base_sha: String,
     /// How many commits GitHub says the branch has.
     pub commit_count: Option<u64>,
-    /// GitHub login -> UPN, from the config on the base sha.
+    /// GitHub login -> UPN, from the trusted config.
     pub identities: BTreeMap<String, String>,
-    /// The CODEOWNERS file GitHub would use on the base sha, with its path.
+    /// The trusted CODEOWNERS file, with its path.
     pub codeowners: Option<(String, Codeowners)>,
 }
 
@@ -332,54 +423,40 @@ impl PrContext {
     }
 }
 
-/// Reads [`PrContext`] for pull request `number`.
+/// Reads [`PrContext`] for pull request `number`; refuses a pull request into any branch but
+/// the default one.
 pub async fn pr_context(
     client: &GithubClient,
     repo: &Repo,
     number: u64,
-    config_path: &str,
-    identities: IdentitiesFn<'_>,
+    base: &TrustedBase,
 ) -> Result<PrContext, Refusal> {
     let pull = client.pull(repo, number).await?;
-    context_for(client, repo, &pull, config_path, identities).await
+    context_for(&pull, base)
 }
 
-async fn context_for(
-    client: &GithubClient,
-    repo: &Repo,
-    pull: &PullRequest,
-    config_path: &str,
-    identities: IdentitiesFn<'_>,
-) -> Result<PrContext, Refusal> {
+fn context_for(pull: &PullRequest, base: &TrustedBase) -> Result<PrContext, Refusal> {
     let number = pull.number;
+    if pull.base.ref_name != base.default_branch {
+        return Err(Refusal::BaseNotDefaultBranch {
+            number,
+            base_ref: pull.base.ref_name.clone(),
+            default_branch: base.default_branch.clone(),
+        });
+    }
     let author = pull
         .user
         .as_ref()
         .map(|u| u.login.clone())
         .ok_or(Refusal::NoAuthor { number })?;
-    let base_sha = pull.base.sha.clone();
-    let config = client
-        .file_text(repo, config_path, &base_sha)
-        .await?
-        .ok_or_else(|| Refusal::ConfigMissing {
-            number,
-            path: config_path.into(),
-            base_sha: base_sha.clone(),
-        })?;
-    let identities = identities(&config).map_err(|message| Refusal::ConfigInvalid {
-        path: config_path.into(),
-        base_sha: base_sha.clone(),
-        message,
-    })?;
-    let codeowners = load_codeowners(client, repo, &base_sha).await?;
     Ok(PrContext {
         number,
         author,
         head_sha: pull.head.sha.clone(),
-        base_sha,
+        base_sha: base.sha.clone(),
         commit_count: pull.commits,
-        identities,
-        codeowners,
+        identities: base.identities.clone(),
+        codeowners: base.codeowners.clone(),
     })
 }
 
@@ -408,8 +485,16 @@ pub async fn check_commit_authors(
         if by.is_some_and(|login| login.eq_ignore_ascii_case(&context.author)) {
             continue;
         }
-        let paths = client.commit_paths(repo, &commit.sha).await?;
-        if paths.iter().any(|p| p == path) {
+        let listed = client.commit_paths(repo, &commit.sha).await?;
+        if listed.maybe_truncated() {
+            return Err(Refusal::CommitTooLarge {
+                number: context.number,
+                sha: commit.sha,
+                listed: listed.files_listed,
+                path: path.into(),
+            });
+        }
+        if listed.paths.iter().any(|p| p == path) {
             return Err(Refusal::ForeignCommit {
                 number: context.number,
                 sha: commit.sha,
@@ -426,13 +511,29 @@ pub async fn check_commit_authors(
 pub async fn verify(
     client: &GithubClient,
     input: &ApprovalInput<'_>,
-    identities: IdentitiesFn<'_>,
+    base: &TrustedBase,
 ) -> Result<Approval, Refusal> {
     let repo = input.repo;
     let pull = find_merged_pull(client, repo, input.commit).await?;
     let number = pull.number;
+    let context = context_for(&pull, base)?;
 
     let files = client.pull_files(repo, number).await?;
+    // GitHub lists at most 3000 files: what it does not list cannot be checked.
+    if let Some(changed) = pull.changed_files.filter(|&n| n > files.len() as u64) {
+        return Err(Refusal::TooManyFiles {
+            number,
+            changed,
+            listed: files.len(),
+        });
+    }
+    let outside = files_outside_requests(&files);
+    if !outside.is_empty() {
+        return Err(Refusal::ChangesOutsideRequests {
+            number,
+            paths: outside,
+        });
+    }
     if !files
         .iter()
         .any(|f| f.filename == input.request_path && f.status != "removed")
@@ -443,7 +544,6 @@ pub async fn verify(
         });
     }
 
-    let context = context_for(client, repo, &pull, input.config_path, identities).await?;
     context.check_requester(input.requester)?;
     check_commit_authors(client, repo, &context, input.request_path).await?;
     let (codeowners_path, owners_line, owners) = context.owners_of(input.request_path)?;
@@ -474,7 +574,7 @@ pub async fn verify(
     let mut rejected: Vec<(String, NotCounted)> = Vec::new();
     for (login, review_id, state, commit_id) in latest {
         if state == "CHANGES_REQUESTED" {
-            if owner_match(client, &owners, &login).await?.is_some() {
+            if let OwnerMatch::Owner(_) = owner_match(client, repo, &owners, &login).await? {
                 return Err(Refusal::ChangesRequested { number, login });
             }
             continue;
@@ -497,9 +597,16 @@ pub async fn verify(
             rejected.push((login, why));
             continue;
         }
-        let Some(as_owner) = owner_match(client, &owners, &login).await? else {
-            rejected.push((login, NotCounted::NotOwner));
-            continue;
+        let as_owner = match owner_match(client, repo, &owners, &login).await? {
+            OwnerMatch::Owner(owner) => owner,
+            OwnerMatch::TeamWithoutWriteAccess { team, role } => {
+                rejected.push((login, NotCounted::TeamWithoutWriteAccess { team, role }));
+                continue;
+            }
+            OwnerMatch::NotOwner => {
+                rejected.push((login, NotCounted::NotOwner));
+                continue;
+            }
         };
         let permission = client
             .collaborator_permission(repo, &login)
@@ -538,6 +645,7 @@ pub async fn verify(
         head_sha,
         base_sha,
         merge_commit_sha: pull.merge_commit_sha,
+        merged_at: pull.merged_at,
         codeowners_path,
         codeowners_line: owners_line,
         approvers,
@@ -595,36 +703,63 @@ fn upn_of<'a>(identities: &'a BTreeMap<String, String>, login: &str) -> Option<&
         .map(|(_, upn)| upn.as_str())
 }
 
-/// Which owner entry makes `login` an owner: a user entry first, then active team membership.
+/// How `login` relates to a file's owners.
+enum OwnerMatch {
+    /// The owner entry (`@login` or `@org/team`) that makes them count.
+    Owner(String),
+    /// Only through teams without write access; the first such team and its role.
+    TeamWithoutWriteAccess {
+        team: String,
+        role: String,
+    },
+    NotOwner,
+}
+
+/// Which owner entry makes `login` an owner: a user entry first, then active membership of a
+/// team that has write access to the repository (GitHub ignores a CODEOWNERS team without it).
 /// E-mail owners never match: mapping an address to an account needs an API GitHub does not
 /// offer reliably, so they fail closed.
 async fn owner_match(
     client: &GithubClient,
+    repo: &Repo,
     owners: &[Owner],
     login: &str,
-) -> Result<Option<String>, Refusal> {
+) -> Result<OwnerMatch, Refusal> {
     if let Some(owner) = owners
         .iter()
         .find(|o| matches!(o, Owner::User(u) if u.eq_ignore_ascii_case(login)))
     {
-        return Ok(Some(owner.to_string()));
+        return Ok(OwnerMatch::Owner(owner.to_string()));
     }
+    let not_readable = |org: &str, slug: &str, e: GithubError| match e.status() {
+        Some(401 | 403 | 404) => Refusal::TeamNotReadable {
+            team: format!("{org}/{slug}"),
+            login: login.into(),
+            message: e.to_string(),
+        },
+        _ => Refusal::Github(e),
+    };
+    let mut without_write: Option<(String, String)> = None;
     for owner in owners {
         let Owner::Team { org, slug } = owner else {
             continue;
         };
         match client.team_membership(org, slug, login).await {
-            Ok(TeamMembership::Active) => return Ok(Some(owner.to_string())),
-            Ok(TeamMembership::Pending | TeamMembership::NotMember) => {}
-            Err(e) if matches!(e.status(), Some(401 | 403 | 404)) => {
-                return Err(Refusal::TeamNotReadable {
-                    team: format!("{org}/{slug}"),
-                    login: login.into(),
-                    message: e.to_string(),
-                });
-            }
-            Err(e) => return Err(e.into()),
+            Ok(TeamMembership::Active) => {}
+            Ok(TeamMembership::Pending | TeamMembership::NotMember) => continue,
+            Err(e) => return Err(not_readable(org, slug, e)),
         }
+        // The team is visible (membership read it), so a 404 here means no access at all.
+        let role = match client.team_repo_permissions(org, slug, repo).await {
+            Ok(Some(p)) if p.can_write() => return Ok(OwnerMatch::Owner(owner.to_string())),
+            Ok(Some(p)) => p.role().to_owned(),
+            Ok(None) => "no access".to_owned(),
+            Err(e) => return Err(not_readable(org, slug, e)),
+        };
+        without_write.get_or_insert((format!("{org}/{slug}"), role));
     }
-    Ok(None)
+    Ok(match without_write {
+        Some((team, role)) => OwnerMatch::TeamWithoutWriteAccess { team, role },
+        None => OwnerMatch::NotOwner,
+    })
 }

@@ -1,5 +1,5 @@
 //! Announcing a run's outcome: a Teams card through an incoming webhook, and the GitHub job
-//! summary. The webhook URL is a credential (whoever holds it can post): it comes from the
+//! summary. Both, and the PR comment, escape untrusted text with the one [`escape_markdown`]. The webhook URL is a credential (whoever holds it can post): it comes from the
 //! environment variable the config names, is never printed, and never enters the ledger.
 
 use crate::ledger::{Event, NewEntry};
@@ -7,7 +7,7 @@ use crate::ledger::{Event, NewEntry};
 /// One Markdown table of what the run did, for the job summary. Request ids and messages are
 /// escaped: they come from files and from Azure.
 pub fn summary_markdown(title: &str, entries: &[NewEntry]) -> String {
-    let mut out = format!("### {}\n\n", escape(title));
+    let mut out = format!("### {}\n\n", escape_markdown(title));
     if entries.is_empty() {
         out.push_str("Nothing to do.\n");
         return out;
@@ -19,9 +19,9 @@ pub fn summary_markdown(title: &str, entries: &[NewEntry]) -> String {
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} |\n",
             event_name(e),
-            escape(e.request.as_deref().unwrap_or("-")),
-            escape(e.requester.as_deref().unwrap_or("-")),
-            escape(&format!(
+            escape_markdown(e.request.as_deref().unwrap_or("-")),
+            escape_markdown(e.requester.as_deref().unwrap_or("-")),
+            escape_markdown(&format!(
                 "{}/{}",
                 e.vault.as_deref().unwrap_or("-"),
                 e.secret.as_deref().unwrap_or("-")
@@ -29,7 +29,7 @@ pub fn summary_markdown(title: &str, entries: &[NewEntry]) -> String {
             e.window.map_or("-".to_owned(), |w| w
                 .expires
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-            escape(e.error.as_deref().unwrap_or("")),
+            escape_markdown(e.error.as_deref().unwrap_or("")),
         ));
     }
     out
@@ -52,21 +52,85 @@ fn event_name(e: &NewEntry) -> String {
     }
 }
 
-/// One line of text, no Markdown or HTML meaning, no @mentions.
-fn escape(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars().take(300) {
+/// The longest untrusted text any Markdown sink shows; the rest is cut (a request file can hold
+/// anything).
+pub const MAX_MARKDOWN_CHARS: usize = 400;
+
+/// The one escaper for every Markdown sink: the PR comment and plan table, the job summary and
+/// the Teams card. Untrusted text comes out as one line of literal text, and plain names and
+/// times come out as they were:
+/// - every character that can open inline Markdown is backslash-escaped (CommonMark lets any
+///   ASCII punctuation be, and then it means only itself): `\\` `` ` `` `*` `_` `~` `[` `]` `<`
+///   `>` `&` `|` `$` `!` `#`, so no code span, emphasis, link, image, HTML tag or entity, table
+///   cell break or math;
+/// - what would make a block at the start (`-`, `+`, `=`, `1.`, `1)`) is escaped there;
+/// - autolinks are defused: the `:` of `scheme://` and the `.` of `www.` are escaped;
+/// - `@` and `#` are followed by a zero-width space, so GitHub makes no @mention, e-mail
+///   autolink or issue reference of them (those filters run on the rendered text, where an
+///   escape is already gone);
+/// - line breaks and tabs become spaces; other control characters and bidirectional overrides
+///   are dropped;
+/// - at most [`MAX_MARKDOWN_CHARS`] characters are kept, then `…`.
+pub fn escape_markdown(text: &str) -> String {
+    let chars: Vec<char> = text.chars().take(MAX_MARKDOWN_CHARS + 1).collect();
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    // Still at the start of the line (only spaces so far): block markers count here.
+    let mut at_start = true;
+    for (i, &c) in chars.iter().enumerate() {
+        if i == MAX_MARKDOWN_CHARS {
+            out.push('…');
+            break;
+        }
+        let c = match c {
+            '\r' | '\n' | '\t' => ' ',
+            c => c,
+        };
+        // `1.` or `1)` after nothing but spaces: an ordered list item.
+        let ordered_marker = || {
+            let digits = chars[..i]
+                .iter()
+                .rev()
+                .take_while(|d| d.is_ascii_digit())
+                .count();
+            digits > 0 && chars[..i - digits].iter().all(|s| s.is_whitespace())
+        };
+        let escape = match c {
+            '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '<' | '>' | '&' | '|' | '$' | '!' | '#' => {
+                true
+            }
+            '-' | '+' | '=' => at_start,
+            '.' | ')' => ordered_marker() || (c == '.' && follows_www(&chars[..i])),
+            ':' => chars.get(i + 1..i + 3) == Some(&['/', '/'][..]),
+            _ => false,
+        };
+        if c == ' ' {
+            out.push(c);
+            continue;
+        }
+        at_start = false;
         match c {
-            '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '!' | '~' => {
+            c if escape => {
                 out.push('\\');
                 out.push(c);
+                if c == '#' {
+                    out.push('\u{200B}');
+                }
             }
-            '@' => out.push_str("@\u{200b}"),
-            c if c.is_control() => out.push(' '),
+            '@' => out.push_str("@\u{200B}"),
+            c if c.is_control() => {}
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {}
             c => out.push(c),
         }
     }
     out
+}
+
+/// Whether `before` ends with `www` as a word (GitHub autolinks `www.` there).
+fn follows_www(before: &[char]) -> bool {
+    let n = before.len();
+    n >= 3
+        && before[n - 3..].iter().all(|c| c.eq_ignore_ascii_case(&'w'))
+        && (n == 3 || !before[n - 4].is_alphanumeric())
 }
 
 /// The Adaptive Card body a Teams incoming webhook (Workflows) accepts.
@@ -74,11 +138,12 @@ pub fn teams_card(title: &str, run_url: Option<&str>, entries: &[NewEntry]) -> s
     let facts: Vec<serde_json::Value> = entries
         .iter()
         .map(|e| {
+            // FactSet text is Markdown in Teams: everything from files or Azure is escaped.
             let mut value = format!(
                 "{} on {}/{}",
-                e.requester.as_deref().unwrap_or("-"),
-                e.vault.as_deref().unwrap_or("-"),
-                e.secret.as_deref().unwrap_or("-")
+                escape_markdown(e.requester.as_deref().unwrap_or("-")),
+                escape_markdown(e.vault.as_deref().unwrap_or("-")),
+                escape_markdown(e.secret.as_deref().unwrap_or("-"))
             );
             if let Some(w) = e.window {
                 value.push_str(&format!(
@@ -87,10 +152,10 @@ pub fn teams_card(title: &str, run_url: Option<&str>, entries: &[NewEntry]) -> s
                 ));
             }
             if let Some(err) = &e.error {
-                value.push_str(&format!(": {err}"));
+                value.push_str(&format!(": {}", escape_markdown(err)));
             }
             serde_json::json!({
-                "title": format!("{} {}", event_name(e), e.request.as_deref().unwrap_or("-")),
+                "title": format!("{} {}", event_name(e), escape_markdown(e.request.as_deref().unwrap_or("-"))),
                 "value": value,
             })
         })
@@ -196,7 +261,7 @@ mod tests {
         );
         assert_eq!(
             card["attachments"][0]["content"]["body"][1]["facts"][0]["title"],
-            "revoked (expired) 2026/a|b"
+            "revoked (expired) 2026/a\\|b"
         );
     }
 }

@@ -4,7 +4,7 @@
 #[path = "support/github.rs"]
 mod support;
 
-use kv_jit::approval::{Approval, ApprovalInput, NotCounted, Refusal, verify};
+use kv_jit::approval::{Approval, ApprovalInput, NotCounted, Refusal, TrustedBase, verify};
 use kv_jit::emulator::github::{FileSeed, GithubSeed, PullSeed};
 use support::*;
 
@@ -14,6 +14,8 @@ struct Case {
     requester: String,
     approvals: u32,
     token: &'static str,
+    /// Where the trusted base is read from the seed's files (the caller's job in production).
+    trusted_at: String,
 }
 
 impl Case {
@@ -24,10 +26,12 @@ impl Case {
             requester: "alice@contoso.com".into(),
             approvals: 1,
             token: APP_TOKEN,
+            trusted_at: BASE.into(),
         }
     }
 
     async fn run(self) -> Result<Approval, Refusal> {
+        let base = trusted(&self.seed, &self.trusted_at);
         let (url, _state) = start(self.seed).await;
         let client = client(&url, self.token);
         let repo = repo();
@@ -37,9 +41,8 @@ impl Case {
             request_path: REQUEST,
             requester: &self.requester,
             approvals_required: self.approvals,
-            config_path: ".github/kv-jit.yml",
         };
-        verify(&client, &input, &identities).await
+        verify(&client, &input, &base).await
     }
 }
 
@@ -311,7 +314,7 @@ async fn requester_not_bound_to_author_is_refused() {
     match case.run().await {
         Err(e @ Refusal::RequesterMismatch { .. }) => assert_eq!(
             e.to_string(),
-            "pull request author @alice-gh may request only for `alice@contoso.com` (identities on the base branch), not for `bob@contoso.com`"
+            "pull request author @alice-gh may request only for `alice@contoso.com` (identities on the default branch), not for `bob@contoso.com`"
         ),
         other => panic!("{other:?}"),
     }
@@ -461,7 +464,7 @@ async fn commit_by_someone_else_touching_the_request_is_refused() {
 async fn pr_that_does_not_change_the_file_is_refused() {
     let mut seed = support::seed();
     pull_mut(&mut seed).files = vec![FileSeed {
-        filename: "README.md".into(),
+        filename: "requests/2026/someone-else.yaml".into(),
         status: "modified".into(),
         previous_filename: None,
     }];
@@ -530,7 +533,7 @@ async fn paging_over_150_reviews_and_120_files() {
     pull.reviews.push(review("carol", "APPROVED", Some(HEAD)));
     pull.files = (0..120)
         .map(|i| FileSeed {
-            filename: format!("docs/f{i}.md"),
+            filename: format!("requests/notes/f{i}.md"),
             ..Default::default()
         })
         .collect();
@@ -538,6 +541,7 @@ async fn paging_over_150_reviews_and_120_files() {
         filename: REQUEST.into(),
         ..Default::default()
     });
+    let seed_copy = seed.clone();
     let (url, state) = start(seed).await;
     let client = client(&url, APP_TOKEN);
     let repo = repo();
@@ -547,9 +551,10 @@ async fn paging_over_150_reviews_and_120_files() {
         request_path: REQUEST,
         requester: "alice@contoso.com",
         approvals_required: 1,
-        config_path: ".github/kv-jit.yml",
     };
-    let approval = verify(&client, &input, &identities).await.unwrap();
+    let approval = verify(&client, &input, &trusted(&seed_copy, BASE))
+        .await
+        .unwrap();
     assert_eq!(approval.approvers[0].login, "carol");
     let paths: Vec<String> = state.request_log().into_iter().map(|r| r.path).collect();
     assert!(
@@ -571,6 +576,7 @@ async fn ghes_base_url_with_api_v3_prefix() {
     pull_mut(&mut seed)
         .reviews
         .push(review("carol", "APPROVED", Some(HEAD)));
+    let seed_copy = seed.clone();
     let (url, state) = start(seed).await;
     let client = client(&format!("{url}/api/v3"), APP_TOKEN);
     let repo = repo();
@@ -580,9 +586,10 @@ async fn ghes_base_url_with_api_v3_prefix() {
         request_path: REQUEST,
         requester: "alice@contoso.com",
         approvals_required: 1,
-        config_path: ".github/kv-jit.yml",
     };
-    verify(&client, &input, &identities).await.unwrap();
+    verify(&client, &input, &trusted(&seed_copy, BASE))
+        .await
+        .unwrap();
     let log = state.request_log();
     assert!(
         log.iter().all(|r| r.path.starts_with("/api/v3/")),
@@ -628,10 +635,11 @@ async fn pr_context_before_merge_gives_owners_and_binding() {
         .get_mut(HEAD)
         .unwrap()
         .insert(".github/CODEOWNERS".into(), "* @mallory\n".into());
+    let seed_copy = seed.clone();
     let (url, _state) = start(seed).await;
     let client = client(&url, APP_TOKEN);
     let repo = repo();
-    let context = pr_context(&client, &repo, 7, ".github/kv-jit.yml", &identities)
+    let context = pr_context(&client, &repo, 7, &trusted(&seed_copy, BASE))
         .await
         .unwrap();
     assert_eq!(context.author, "alice-gh");
@@ -667,7 +675,276 @@ async fn more_commits_than_github_lists_fails_closed() {
 
 /// The grant engine may run verifications on spawned tasks.
 #[allow(dead_code)]
-fn verify_future_is_send(client: &kv_jit::github::client::GithubClient, input: &ApprovalInput<'_>) {
+fn verify_future_is_send(
+    client: &kv_jit::github::client::GithubClient,
+    input: &ApprovalInput<'_>,
+    base: &TrustedBase,
+) {
     fn assert_send<T: Send>(_: T) {}
-    assert_send(verify(client, input, &identities));
+    assert_send(verify(client, input, base));
+}
+
+// ---- issue 8: a pull request's own changes never apply to its own check or grant ----------
+
+/// main's tip after the PR opened: carol is no longer an owner of requests/.
+const TIP: &str = "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0";
+
+#[tokio::test]
+async fn a_code_owner_removed_on_main_after_the_pr_opened_does_not_count() {
+    // GitHub leaves `base.sha` at the tip the PR was opened on (BASE, where carol owns
+    // requests/); main has since dropped her. The trusted base is main, not `base.sha`.
+    let mut seed = seed();
+    let mut tip = repo_mut(&mut seed).files[BASE].clone();
+    tip.insert(
+        ".github/CODEOWNERS".into(),
+        "/requests/ @acme/security\n".into(),
+    );
+    repo_mut(&mut seed).files.insert(TIP.into(), tip);
+    repo_mut(&mut seed)
+        .branches
+        .insert("main".into(), TIP.into());
+    let mut case = Case::new(seed);
+    case.trusted_at = "main".into();
+    let (_, rejected, _) = not_enough(case.run().await);
+    assert_eq!(rejected, vec![("carol".into(), NotCounted::NotOwner)]);
+}
+
+#[tokio::test]
+async fn a_pull_into_a_side_branch_is_refused() {
+    // Merged into `side` (whose CODEOWNERS could name anyone), then fast-forwarded to main.
+    let mut seed = seed();
+    pull_mut(&mut seed).base_ref = "side".into();
+    match Case::new(seed).run().await {
+        Err(e @ Refusal::BaseNotDefaultBranch { .. }) => assert_eq!(
+            e.to_string(),
+            "pull request #7 targets `side`, not the default branch `main`: only a pull request \
+             into the default branch is reviewed under its CODEOWNERS and config"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn pr_context_refuses_a_pull_into_a_side_branch() {
+    use kv_jit::approval::pr_context;
+    let mut seed = seed();
+    pull_mut(&mut seed).base_ref = "release".into();
+    let base = trusted(&seed, BASE);
+    let (url, _state) = start(seed).await;
+    let refused = pr_context(&client(&url, APP_TOKEN), &repo(), 7, &base).await;
+    assert!(
+        matches!(refused, Err(Refusal::BaseNotDefaultBranch { ref base_ref, .. }) if base_ref == "release"),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_request_pr_that_changes_files_outside_requests_is_refused() {
+    let mut seed = seed();
+    pull_mut(&mut seed).files.extend([
+        FileSeed {
+            filename: ".github/kv-jit.yml".into(),
+            status: "modified".into(),
+            previous_filename: None,
+        },
+        FileSeed {
+            filename: ".github/CODEOWNERS".into(),
+            status: "modified".into(),
+            previous_filename: None,
+        },
+    ]);
+    match Case::new(seed).run().await {
+        Err(e @ Refusal::ChangesOutsideRequests { .. }) => {
+            let m = e.to_string();
+            assert!(
+                m.starts_with("pull request #7 changes files outside requests/ (`.github/kv-jit.yml`, `.github/CODEOWNERS`)"),
+                "{m}"
+            );
+            assert!(m.contains("change in their own pull requests"), "{m}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_change_outside_requests_beyond_the_first_page_of_files_is_refused() {
+    // 130 request files, then a workflow edit on the second page of the list.
+    let mut seed = seed();
+    let pull = pull_mut(&mut seed);
+    pull.files.extend((0..130).map(|i| FileSeed {
+        filename: format!("requests/2026/r{i}.yaml"),
+        ..Default::default()
+    }));
+    pull.files.push(FileSeed {
+        filename: ".github/workflows/grant.yml".into(),
+        status: "modified".into(),
+        previous_filename: None,
+    });
+    assert!(matches!(
+        Case::new(seed).run().await,
+        Err(Refusal::ChangesOutsideRequests { paths, .. }) if paths == [".github/workflows/grant.yml"]
+    ));
+}
+
+#[tokio::test]
+async fn a_rename_out_of_requests_counts_as_a_change_outside() {
+    let mut seed = seed();
+    pull_mut(&mut seed).files.push(FileSeed {
+        filename: "requests/2026/moved.yaml".into(),
+        status: "renamed".into(),
+        previous_filename: Some("audit/ledger.jsonl".into()),
+    });
+    assert!(matches!(
+        Case::new(seed).run().await,
+        Err(Refusal::ChangesOutsideRequests { paths, .. }) if paths == ["audit/ledger.jsonl"]
+    ));
+}
+
+#[tokio::test]
+async fn more_files_than_github_lists_fails_closed() {
+    // GitHub lists 3000 files of a pull request; what it does not list cannot be checked.
+    let mut seed = seed();
+    pull_mut(&mut seed).files = (0..3001)
+        .map(|i| FileSeed {
+            filename: if i == 0 {
+                REQUEST.into()
+            } else {
+                format!("requests/2026/r{i}.yaml")
+            },
+            ..Default::default()
+        })
+        .collect();
+    assert!(matches!(
+        Case::new(seed).run().await,
+        Err(Refusal::TooManyFiles {
+            changed: 3001,
+            listed: 3000,
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn a_foreign_commit_hidden_past_the_first_page_of_files_is_refused() {
+    // GitHub answers a commit with 300 files and links to the rest: bob's change to the request
+    // is the 401st.
+    let mut seed = seed();
+    let mut files: Vec<String> = (0..400).map(|i| format!("docs/f{i}.md")).collect();
+    files.push(REQUEST.into());
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    pull_mut(&mut seed)
+        .commits
+        .insert(1, commit("abababababababab", Some("bob"), &files));
+    assert!(matches!(
+        Case::new(seed).run().await,
+        Err(Refusal::ForeignCommit { committer: Some(c), .. }) if c == "bob"
+    ));
+}
+
+#[tokio::test]
+async fn a_commit_with_more_files_than_github_lists_is_refused_as_uncheckable() {
+    let mut seed = seed();
+    let files: Vec<String> = (0..3200).map(|i| format!("docs/f{i}.md")).collect();
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    pull_mut(&mut seed)
+        .commits
+        .insert(1, commit("abababababababab", Some("bob"), &files));
+    match Case::new(seed).run().await {
+        Err(e @ Refusal::CommitTooLarge { listed: 3000, .. }) => {
+            assert!(e.to_string().contains("all GitHub will list"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_team_without_write_access_does_not_count() {
+    // dave is an active member of @acme/security, which only has `pull` on the repository.
+    let mut seed = with_reviews(vec![review("dave", "APPROVED", Some(HEAD))]);
+    seed.teams[0].repositories = team_access("pull");
+    let (_, rejected, message) = not_enough(Case::new(seed.clone()).run().await);
+    assert_eq!(
+        rejected,
+        vec![(
+            "dave".into(),
+            NotCounted::TeamWithoutWriteAccess {
+                team: "acme/security".into(),
+                role: "pull".into()
+            }
+        )]
+    );
+    assert!(message.contains("not write access"), "{message}");
+    // No access at all (GitHub answers 404): the same.
+    seed.teams[0].repositories.clear();
+    let (_, rejected, _) = not_enough(Case::new(seed.clone()).run().await);
+    assert_eq!(
+        rejected,
+        vec![(
+            "dave".into(),
+            NotCounted::TeamWithoutWriteAccess {
+                team: "acme/security".into(),
+                role: "no access".into()
+            }
+        )]
+    );
+    // With `maintain` it counts.
+    seed.teams[0].repositories = team_access("maintain");
+    let approval = Case::new(seed).run().await.unwrap();
+    assert_eq!(approval.approvers[0].as_owner, "@acme/security");
+}
+
+#[tokio::test]
+async fn approval_carries_the_merge_time() {
+    let mut seed = seed();
+    pull_mut(&mut seed).merged_at = Some("2026-11-27T08:42:00Z".parse().unwrap());
+    let approval = Case::new(seed).run().await.unwrap();
+    assert_eq!(
+        approval.merged_at,
+        Some("2026-11-27T08:42:00Z".parse().unwrap())
+    );
+}
+
+#[test]
+fn files_outside_requests_table() {
+    use kv_jit::approval::files_outside_requests;
+    use kv_jit::github::client::PullFile;
+    let file = |name: &str, previous: Option<&str>| PullFile {
+        filename: name.into(),
+        status: if previous.is_some() {
+            "renamed"
+        } else {
+            "modified"
+        }
+        .into(),
+        previous_filename: previous.map(Into::into),
+    };
+    let cases: &[(&[PullFile], &[&str])] = &[
+        (&[file("requests/2026/a.yaml", None)], &[]),
+        (&[file("requests/notes.md", None)], &[]),
+        (&[file(".github/kv-jit.yml", None)], &[".github/kv-jit.yml"]),
+        (&[file("CODEOWNERS", None)], &["CODEOWNERS"]),
+        (&[file("audit/ledger.jsonl", None)], &["audit/ledger.jsonl"]),
+        (&[file("requests", None)], &["requests"]),
+        (&[file("requests/", None)], &["requests/"]),
+        (&[file("requestsx/a.yaml", None)], &["requestsx/a.yaml"]),
+        (&[file("Requests/a.yaml", None)], &["Requests/a.yaml"]),
+        (&[file("requests/../x", None)], &["requests/../x"]),
+        (&[file("requests//a.yaml", None)], &["requests//a.yaml"]),
+        (&[file("x/requests/a.yaml", None)], &["x/requests/a.yaml"]),
+        (
+            &[file("requests/a.yaml", Some(".github/workflows/grant.yml"))],
+            &[".github/workflows/grant.yml"],
+        ),
+        (
+            &[file("docs/a.md", Some("requests/a.yaml"))],
+            &["docs/a.md"],
+        ),
+        (
+            &[file("a", None), file("b", Some("a")), file("a", None)],
+            &["a", "b"],
+        ),
+    ];
+    for (files, want) in cases {
+        assert_eq!(&files_outside_requests(files), want, "{files:?}");
+    }
 }

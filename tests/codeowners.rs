@@ -235,3 +235,54 @@ fn hostile_patterns_stay_fast() {
 fn question_mark_is_one_character_not_one_byte() {
     owned("?.md @o", "é.md", &["@o"]);
 }
+
+#[test]
+fn emu_login_with_underscore_shortcode_is_a_valid_owner() {
+    // Enterprise Managed Users are `handle_shortcode` (GitHub docs, "Username considerations
+    // for external authentication"); the setup user is `shortcode_admin`.
+    let parsed = Codeowners::parse("/requests/ @mona-lisa_acme @acme_admin @acme/sec_team\n");
+    assert!(parsed.errors().is_empty(), "{:?}", parsed.errors());
+    owned(
+        "/requests/ @mona-lisa_acme @acme_admin",
+        "requests/x.yaml",
+        &["@mona-lisa_acme", "@acme_admin"],
+    );
+}
+
+#[test]
+fn genuinely_invalid_logins_stay_invalid() {
+    for bad in [
+        "@_acme",
+        "@mona_",
+        "@mona__acme",
+        "@mona_ac_me",
+        "@mona_ac-me",
+        "@-mona",
+        "@mona!",
+        "@acme_org/team",
+        "@",
+        &format!("@{}_acme", "a".repeat(35)),
+    ] {
+        let parsed = Codeowners::parse(&format!("* {bad}\n"));
+        assert_eq!(parsed.errors().len(), 1, "{bad} must be refused");
+    }
+}
+
+#[test]
+fn pick_takes_the_first_location_github_would() {
+    use kv_jit::github::codeowners::pick;
+    let mut asked = Vec::new();
+    let found = pick(|path| {
+        asked.push(path.to_owned());
+        (path != ".github/CODEOWNERS").then(|| format!("* @{}", path.len()))
+    });
+    let (path, file) = found.unwrap();
+    assert_eq!(path, "CODEOWNERS");
+    assert_eq!(file.ownership("x").owners(), &[Owner::User("10".into())]);
+    assert_eq!(
+        asked,
+        [".github/CODEOWNERS", "CODEOWNERS"],
+        "stops at the first"
+    );
+    assert!(pick(|_| None).is_none());
+}

@@ -396,7 +396,7 @@ async fn a_grant_is_announced_in_teams_and_the_job_summary() {
     assert_eq!(fact["title"], format!("granted {REQUEST_ID}"));
     assert_eq!(
         fact["value"],
-        "alice@contoso.com on flowlibs-demo-kv/demo-api-key until 2026-11-27T11:00:00Z"
+        "alice@\u{200b}contoso.com on flowlibs-demo-kv/demo-api-key until 2026-11-27T11:00:00Z"
     );
     let md = std::fs::read_to_string(&summary).unwrap();
     assert!(md.contains("| granted | 2026/alice-api-key | alice@\u{200b}contoso.com | flowlibs-demo-kv/demo-api-key | 2026-11-27T11:00:00Z |"), "{md}");
@@ -598,15 +598,13 @@ async fn a_pull_request_cannot_approve_itself_by_editing_the_policy() {
     // The same PR adds `demo-extra` to the allow-list and requests it.
     let text = world::request("alice@contoso.com", "2h")
         .replace("secret: demo-api-key", "secret: demo-extra");
-    let w = World::new_with(&text, |c| {
+    let w = World::new_with_pr_config(&text, |c| {
         c.replace(
             "secrets: [demo-api-key, demo-connection-string]",
             "secrets: [demo-api-key, demo-connection-string, demo-extra]",
         )
     })
     .await;
-    let base_config = world::config(w.azure.base_url().trim_end_matches('/'));
-    w.reseed_github(&base_config, "carol");
     let run = w.kv_jit(&["grant", "--now", T0]).await;
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(
@@ -708,25 +706,28 @@ async fn a_tampered_ledger_stops_recording_but_not_revocation() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lowering_the_approval_count_in_the_same_pull_request_does_not_count() {
+async fn lowering_the_approval_count_after_the_merge_does_not_count() {
+    // Before this PR the vault needed two distinct code-owner approvals; carol alone approved.
+    // The count is lowered on main after the merge: the larger of the two still applies.
     let w = World::new_with(&world::request("alice@contoso.com", "2h"), |c| {
         c.replace(
             "    max_duration: 4h\n",
-            "    max_duration: 4h\n    approvals: 1\n",
+            "    max_duration: 4h\n    approvals: 2\n",
         )
     })
     .await;
-    // Before this PR the vault needed two distinct code-owner approvals; carol alone approved.
-    let base = world::config(w.azure.base_url().trim_end_matches('/')).replace(
-        "    max_duration: 4h\n",
-        "    max_duration: 4h\n    approvals: 2\n",
-    );
-    w.reseed_github(&base, "carol");
+    let path = w.work.join(".github/kv-jit.yml");
+    let lowered = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("    approvals: 2\n", "    approvals: 1\n");
+    std::fs::write(&path, lowered).unwrap();
+    world::git(&w.work, &["commit", "--quiet", "-am", "approvals: 1"]);
+    world::git(&w.work, &["push", "--quiet", "origin", "main"]);
     let run = w.kv_jit(&["grant", "--now", T0]).await;
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(
         run.stdout
-            .contains("needed 2 code-owner approvals before this pull request; it has 1"),
+            .contains("has 1 of 2 required code-owner approvals"),
         "{}",
         run.stdout
     );

@@ -5,9 +5,13 @@ mod support;
 
 use kv_jit::emulator::github::{CommentSeed, FileSeed};
 use kv_jit::github::feedback::{
-    PLAN_MARKER, PlanRow, Sticky, changed_files, escape_cell, render_plan, upsert_sticky_comment,
+    PLAN_MARKER, PlanRow, Sticky, changed_files, render_plan, upsert_sticky_comment,
 };
+use kv_jit::notify::escape_markdown;
 use support::*;
+
+/// The login APP_TOKEN comments as (a GitHub App: `<slug>[bot]`).
+const BOT: &str = "kv-jit[bot]";
 
 #[tokio::test]
 async fn sticky_comment_is_updated_not_duplicated_across_three_runs() {
@@ -27,20 +31,20 @@ async fn sticky_comment_is_updated_not_duplicated_across_three_runs() {
     let client = client(&url, APP_TOKEN);
     let repo = repo();
 
-    let first = upsert_sticky_comment(&client, &repo, 7, "plan v1")
+    let first = upsert_sticky_comment(&client, &repo, 7, BOT, "plan v1")
         .await
         .unwrap();
     let Sticky::Created(id) = first else {
         panic!("{first:?}")
     };
     assert_eq!(
-        upsert_sticky_comment(&client, &repo, 7, "plan v1")
+        upsert_sticky_comment(&client, &repo, 7, BOT, "plan v1")
             .await
             .unwrap(),
         Sticky::Unchanged(id)
     );
     assert_eq!(
-        upsert_sticky_comment(&client, &repo, 7, "plan v2")
+        upsert_sticky_comment(&client, &repo, 7, BOT, "plan v2")
             .await
             .unwrap(),
         Sticky::Updated(id)
@@ -87,7 +91,7 @@ async fn sticky_comment_found_beyond_the_first_page() {
     });
     let (url, state) = start(seed).await;
     let client = client(&url, APP_TOKEN);
-    let outcome = upsert_sticky_comment(&client, &repo(), 7, "new")
+    let outcome = upsert_sticky_comment(&client, &repo(), 7, BOT, "new")
         .await
         .unwrap();
     assert!(matches!(outcome, Sticky::Updated(_)), "{outcome:?}");
@@ -131,11 +135,13 @@ fn plan_table_escapes_untrusted_text() {
     let row = lines[2];
     // Every pipe inside a cell is escaped, so the row keeps its 8 cells.
     assert_eq!(row.matches(" | ").count(), 7, "{row}");
-    assert!(row.contains(r"requests/a\|b.yaml"));
-    assert!(row.contains(r"demo\`api\`"));
-    assert!(row.contains("&lt;img src=x onerror=alert\\(1\\)&gt;"));
-    assert!(!row.contains("<img"));
-    assert!(row.contains("alice@\u{200B}contoso.com \\| injected \\| row \\|"));
+    assert!(row.contains(r"requests/a\|b.yaml"), "{row}");
+    assert!(row.contains(r"demo\`api\`"), "{row}");
+    assert!(row.contains(r"\<img src=x onerror=alert(1)\>"), "{row}");
+    assert!(
+        row.contains("alice@\u{200B}contoso.com \\| injected \\| row \\|"),
+        "{row}"
+    );
     assert!(row.contains("1 of @\u{200B}acme/security, @\u{200B}carol"));
     assert!(
         !table.contains("@carol"),
@@ -144,17 +150,36 @@ fn plan_table_escapes_untrusted_text() {
 }
 
 #[test]
-fn escape_cell_rules() {
-    assert_eq!(escape_cell("a|b"), r"a\|b");
-    assert_eq!(escape_cell("x\r\ny"), "x  y");
-    assert_eq!(escape_cell("<b>&"), "&lt;b&gt;&amp;");
-    assert_eq!(escape_cell("@here"), "@\u{200B}here");
+fn escape_markdown_rules() {
+    assert_eq!(escape_markdown("a|b"), r"a\|b");
+    assert_eq!(escape_markdown("x\r\ny"), "x  y");
+    assert_eq!(escape_markdown("<b>&amp;"), r"\<b\>\&amp;");
+    assert_eq!(escape_markdown("@here"), "@\u{200B}here");
+    assert_eq!(escape_markdown("see #12"), "see \\#\u{200B}12");
     assert_eq!(
-        escape_cell("[link](javascript:x)"),
-        r"\[link\]\(javascript:x\)"
+        escape_markdown("[link](javascript:x)"),
+        r"\[link\](javascript:x)"
     );
-    assert_eq!(escape_cell("a\u{0}b"), "ab");
-    assert_eq!(escape_cell(&"x".repeat(500)).chars().count(), 201);
+    assert_eq!(escape_markdown("![i](x)"), r"\!\[i\](x)");
+    assert_eq!(escape_markdown("go https://x.io"), r"go https\://x.io");
+    assert_eq!(escape_markdown("www.x.io, WWW.y"), r"www\.x.io, WWW\.y");
+    assert_eq!(escape_markdown("awww.x"), "awww.x");
+    assert_eq!(escape_markdown("- item"), r"\- item");
+    assert_eq!(escape_markdown("  12. item"), r"  12\. item");
+    assert_eq!(escape_markdown("3) item"), r"3\) item");
+    assert_eq!(escape_markdown("a-b 1. c"), "a-b 1. c");
+    assert_eq!(
+        escape_markdown("$x$ ~s~ *b* _i_"),
+        r"\$x\$ \~s\~ \*b\* \_i\_"
+    );
+    assert_eq!(escape_markdown(r"\[x]"), r"\\\[x\]");
+    assert_eq!(escape_markdown("a\u{0}b\u{202E}c"), "abc");
+    // Names and times stay readable.
+    assert_eq!(
+        escape_markdown("alice on flowlibs-demo-kv/demo-api-key until 2026-11-27T11:00:00Z"),
+        "alice on flowlibs-demo-kv/demo-api-key until 2026-11-27T11:00:00Z"
+    );
+    assert_eq!(escape_markdown(&"x".repeat(500)).chars().count(), 401);
 }
 
 #[test]
@@ -179,4 +204,149 @@ fn pr_number_from_pull_request_event() {
         None
     );
     assert_eq!(pr_number_from_event("not json"), None);
+}
+
+#[tokio::test]
+async fn a_humans_comment_starting_with_the_marker_is_neither_edited_nor_adopted() {
+    let mut seed = seed();
+    repo_mut(&mut seed).comments.push(CommentSeed {
+        issue: 7,
+        user: "mallory".into(),
+        body: format!("{PLAN_MARKER}\nAll approved, nothing to see here"),
+    });
+    let (url, state) = start(seed).await;
+    let client = client(&url, APP_TOKEN);
+    let outcome = upsert_sticky_comment(&client, &repo(), 7, BOT, "the real plan")
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Sticky::Created(_)), "{outcome:?}");
+    let comments = state.comments();
+    assert_eq!(comments.len(), 2);
+    assert_eq!(comments[0].user, "mallory");
+    assert_eq!(comments[0].updated, 0, "mallory's comment was edited");
+    assert_eq!(
+        comments[0].body,
+        format!("{PLAN_MARKER}\nAll approved, nothing to see here")
+    );
+    assert_eq!(comments[1].user, "kv-jit[bot]");
+    assert_eq!(comments[1].body, format!("{PLAN_MARKER}\nthe real plan"));
+}
+
+#[test]
+fn own_plan_comment_needs_the_bots_login_and_type() {
+    use kv_jit::github::client::{IssueComment, User};
+    use kv_jit::github::feedback::{ACTIONS_BOT_LOGIN, bot_login, is_own_plan_comment};
+    let comment = |login: &str, kind: &str, body: &str| IssueComment {
+        id: 1,
+        body: Some(body.into()),
+        user: Some(User {
+            login: login.into(),
+            kind: Some(kind.into()),
+        }),
+    };
+    let plan = format!("{PLAN_MARKER}\nplan");
+    assert!(is_own_plan_comment(
+        &comment("kv-jit[bot]", "Bot", &plan),
+        BOT
+    ));
+    assert!(is_own_plan_comment(
+        &comment("KV-JIT[bot]", "Bot", &plan),
+        BOT
+    ));
+    assert!(!is_own_plan_comment(
+        &comment("mallory", "User", &plan),
+        BOT
+    ));
+    assert!(!is_own_plan_comment(
+        &comment("kv-jit[bot]", "User", &plan),
+        BOT
+    ));
+    assert!(!is_own_plan_comment(
+        &comment("github-actions[bot]", "Bot", &plan),
+        BOT
+    ));
+    assert!(!is_own_plan_comment(
+        &comment("kv-jit[bot]", "Bot", "LGTM"),
+        BOT
+    ));
+    // A machine user (PAT) named through KV_JIT_BOT_LOGIN is a User.
+    assert!(is_own_plan_comment(
+        &comment("acme-bot", "User", &plan),
+        "acme-bot"
+    ));
+    let env = |v: Option<&str>| -> std::collections::HashMap<String, String> {
+        v.map(|v| ("KV_JIT_BOT_LOGIN".to_string(), v.to_string()))
+            .into_iter()
+            .collect()
+    };
+    assert_eq!(bot_login(&env(None)), ACTIONS_BOT_LOGIN);
+    assert_eq!(bot_login(&env(Some(" "))), ACTIONS_BOT_LOGIN);
+    assert_eq!(bot_login(&env(Some("kv-jit[bot]"))), "kv-jit[bot]");
+}
+
+/// Request text a hostile requester could write into any field that reaches a Markdown sink.
+const HOSTILE: &str = "[click](https://evil.example) @someone <img src=x onerror=alert(1)> `x` a|b\nrow www.evil.example *bold* _i_ ~s~ #7 $x$ \\[y](z)";
+
+/// What must never survive into Markdown: links, mentions, HTML, code spans, emphasis, math,
+/// table breaks. A Markdown character counts only when no backslash escapes it.
+fn assert_inert(sink: &str, out: &str) {
+    for raw in ["https://", "www.evil", "@someone", "\nrow", "\r"] {
+        assert!(!out.contains(raw), "{sink}: `{raw}` survived in {out:?}");
+    }
+    let chars: Vec<char> = out.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if !"<>[]`*_~$&!".contains(c) {
+            continue;
+        }
+        let backslashes = chars[..i].iter().rev().take_while(|&&b| b == '\\').count();
+        assert!(
+            backslashes % 2 == 1,
+            "{sink}: unescaped `{c}` at {i} in {out:?}"
+        );
+    }
+}
+
+#[test]
+fn request_text_cannot_form_a_link_mention_html_or_break_a_table_in_any_sink() {
+    use kv_jit::ledger::{Event, NewEntry};
+    use kv_jit::notify::{summary_markdown, teams_card};
+    let entry = NewEntry {
+        request: Some("2026/alice-api-key".into()),
+        requester: Some(HOSTILE.into()),
+        vault: Some("kv".into()),
+        secret: Some(HOSTILE.into()),
+        error: Some(HOSTILE.into()),
+        ..NewEntry::new("2026-11-27T09:00:00Z".parse().unwrap(), Event::Refused)
+    };
+    // Job summary: still one table row of six cells.
+    let md = summary_markdown("kv-jit grant", std::slice::from_ref(&entry));
+    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
+    assert_eq!(rows.len(), 3, "{md}");
+    assert_eq!(rows[2].matches(" | ").count(), 5, "{}", rows[2]);
+    assert_inert("job summary", rows[2]);
+    // Teams card: every text that reaches the card.
+    let card = teams_card("kv-jit grant", None, &[entry]);
+    let fact = &card["attachments"][0]["content"]["body"][1]["facts"][0];
+    assert_inert("teams title", fact["title"].as_str().unwrap());
+    assert_inert("teams value", fact["value"].as_str().unwrap());
+    // PR comment: the plan table.
+    let table = render_plan(&[PlanRow {
+        request: "requests/2026/a.yaml".into(),
+        who: HOSTILE.into(),
+        secret: HOSTILE.into(),
+        vault: "kv".into(),
+        role: HOSTILE.into(),
+        duration: "2h".into(),
+        start: "at merge".into(),
+        owners: vec!["@acme/security".into()],
+        approvals: 1,
+    }]);
+    let rows: Vec<&str> = table.lines().filter(|l| l.starts_with('|')).collect();
+    assert_eq!(rows.len(), 3, "{table}");
+    assert_eq!(rows[2].matches(" | ").count(), 7, "{}", rows[2]);
+    // `<code>` is the table's own markup around names; what it wraps must be inert.
+    assert_inert(
+        "PR comment",
+        &rows[2].replace("<code>", "").replace("</code>", ""),
+    );
 }

@@ -425,3 +425,139 @@ async fn retry_policy_default_is_bounded() {
     let policy = RetryPolicy::default();
     assert!(policy.attempts >= 2 && policy.attempts <= 5);
 }
+
+#[tokio::test]
+async fn commit_files_are_paged_like_github_and_read_to_the_end() {
+    let mut seed = seed();
+    let files: Vec<String> = (0..650).map(|i| format!("docs/f{i}.md")).collect();
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    repo_mut(&mut seed)
+        .commits
+        .push(commit("abcdabcdabcdabcd", Some("bob"), &files));
+    let (url, state) = start(seed).await;
+    let client = client(&url, APP_TOKEN);
+    // As GitHub: 300 files on the first answer, `Link` to the rest, on our own host.
+    let raw = client
+        .octocrab()
+        ._get("/repos/acme/access/commits/abcdabcdabcdabcd")
+        .await
+        .unwrap();
+    let link = raw.headers()["link"].to_str().unwrap().to_owned();
+    assert!(
+        link.contains(&format!(
+            "<{url}/repos/acme/access/commits/abcdabcdabcdabcd?page=2>; rel=\"next\""
+        )),
+        "{link}"
+    );
+    let body: serde_json::Value =
+        serde_json::from_str(&client.octocrab().body_to_string(raw).await.unwrap()).unwrap();
+    assert_eq!(body["files"].as_array().unwrap().len(), 300);
+    assert_eq!(body["sha"], "abcdabcdabcdabcd");
+
+    let listed = client
+        .commit_paths(&repo(), "abcdabcdabcdabcd")
+        .await
+        .unwrap();
+    assert_eq!(listed.files_listed, 650);
+    assert_eq!(
+        listed.paths.last().map(String::as_str),
+        Some("docs/f649.md")
+    );
+    assert!(!listed.maybe_truncated());
+    let pages: Vec<String> = state
+        .request_log()
+        .into_iter()
+        .map(|r| r.path)
+        .filter(|p| p.contains("/commits/abcd"))
+        .collect();
+    assert_eq!(pages.len(), 1 + 7, "{pages:#?}");
+}
+
+#[tokio::test]
+async fn a_commit_at_githubs_file_limit_may_hide_more() {
+    let mut seed = seed();
+    let files: Vec<String> = (0..3005).map(|i| format!("f{i}")).collect();
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    repo_mut(&mut seed)
+        .commits
+        .push(commit("dededededededede", None, &files));
+    let (url, _state) = start(seed).await;
+    let listed = client(&url, APP_TOKEN)
+        .commit_paths(&repo(), "dededededededede")
+        .await
+        .unwrap();
+    assert_eq!(listed.files_listed, 3000, "GitHub lists no more");
+    assert!(listed.maybe_truncated());
+}
+
+#[tokio::test]
+async fn team_repo_permissions_answers() {
+    use kv_jit::emulator::github::TeamSeed;
+    let mut seed = seed();
+    seed.teams.push(TeamSeed {
+        org: "acme".into(),
+        slug: "readers".into(),
+        members: vec!["bob".into()],
+        pending: vec![],
+        repositories: team_access("pull"),
+    });
+    seed.teams.push(TeamSeed {
+        org: "acme".into(),
+        slug: "elsewhere".into(),
+        members: vec!["bob".into()],
+        pending: vec![],
+        repositories: Default::default(),
+    });
+    let (url, _state) = start(seed).await;
+    let app = client(&url, APP_TOKEN);
+    let push = app
+        .team_repo_permissions("acme", "security", &repo())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(push.can_write() && push.pull && !push.admin, "{push:?}");
+    let pull = app
+        .team_repo_permissions("acme", "readers", &repo())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!pull.can_write());
+    assert_eq!(pull.role(), "pull");
+    assert_eq!(
+        app.team_repo_permissions("acme", "elsewhere", &repo())
+            .await
+            .unwrap(),
+        None
+    );
+    let denied = client(&url, ACTIONS_TOKEN)
+        .team_repo_permissions("acme", "security", &repo())
+        .await
+        .unwrap_err();
+    assert_eq!(denied.status(), Some(403));
+}
+
+#[tokio::test]
+async fn default_branch_and_merged_at_are_read() {
+    let mut seed = seed();
+    repo_mut(&mut seed).default_branch = "trunk".into();
+    let (url, _state) = start(seed.clone()).await;
+    let client = client(&url, APP_TOKEN);
+    assert_eq!(client.default_branch(&repo()).await.unwrap(), "trunk");
+    let pull = client.pull(&repo(), 7).await.unwrap();
+    assert_eq!(
+        pull.merged_at,
+        Some("2026-11-27T08:00:00Z".parse().unwrap()),
+        "a merged seed without merged_at: the emulator's fixed instant"
+    );
+    pull_mut(&mut seed).merged_at = Some("2026-11-27T08:30:15Z".parse().unwrap());
+    let (url, _state) = start(seed).await;
+    let pull = support::client(&url, APP_TOKEN)
+        .pull(&repo(), 7)
+        .await
+        .unwrap();
+    assert_eq!(
+        pull.merged_at,
+        Some("2026-11-27T08:30:15Z".parse().unwrap())
+    );
+    assert_eq!(pull.changed_files, Some(1));
+}

@@ -9,20 +9,21 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::Exit;
-use crate::approval::{self, ApprovalInput};
+use crate::approval::{self, ApprovalInput, TrustedBase};
 use crate::azure::{AzureClient, Credential, RetryPolicy};
 use crate::cli::{RevokeArgs, RunArgs};
-use crate::config::Config;
+use crate::config::{Config, VaultPolicy};
 use crate::diag::{Format, Severity};
 use crate::engine::execute::{ApprovalCheck, Denied, Executor, reconcile};
 use crate::engine::plan::{self, Action, Desired, Invalid, LedgerState};
 use crate::engine::state;
 use crate::github::client::{GithubClient, Repo};
+use crate::github::codeowners;
 use crate::ledger::{self, Approval, Approvals, Entry, Event, NewEntry, Reason};
 use crate::output;
 use crate::request::RequestId;
 
-use super::pr::{GithubEnv, identities_from};
+use super::pr::GithubEnv;
 use super::validate::{ReadProblem, check_files, collect};
 
 /// What every engine command starts from.
@@ -268,7 +269,9 @@ fn describe(a: &Action) -> String {
     }
 }
 
-/// Verifies approvals through GitHub: the PR that brought the file to the default branch.
+/// Verifies approvals through GitHub: the PR that brought the file to the default branch,
+/// judged under the default branch as it was just before that PR (local git, never GitHub's
+/// copy of anything the PR could have written).
 struct GithubApprovals<'a> {
     client: &'a GithubClient,
     repo: &'a Repo,
@@ -290,17 +293,27 @@ impl ApprovalCheck for GithubApprovals<'_> {
         // A committer date in the future is not "fresh": it would make the grace last forever.
         let age = self.now - committed;
         let fresh = age >= -chrono::Duration::minutes(2) && age < PR_LINK_GRACE;
-        let approvals_required = self.config.vaults.get(&r.vault).map_or(1, |p| p.approvals);
+        // The trust root: the default branch just before the commit that brought the request
+        // (its first parent; for a merge or squash commit on the default branch, main as it was
+        // before the merge). Read from local git: nothing the pull request wrote is in it.
+        let default_branch = self.default_branch().await?;
+        let (base_config, base) = self.first_parent(&commit, default_branch)?;
+        self.check_base_policy(desired, &base_config)?;
+        // Either config's demand holds: lowering `approvals` in the same PR does not count, and
+        // a later raise on main applies to what is still waiting.
+        let approvals_required = [self.config, &base_config]
+            .iter()
+            .filter_map(|c| c.vaults.get(&r.vault).map(|p| p.approvals))
+            .max()
+            .unwrap_or(1);
         let input = ApprovalInput {
             repo: self.repo,
             commit: &commit,
             request_path: &r.path,
             requester: r.requester.as_str(),
             approvals_required,
-            config_path: self.config_path,
         };
-        let identities = identities_from(self.config_path);
-        let a = approval::verify(self.client, &input, &identities)
+        let a = approval::verify(self.client, &input, &base)
             .await
             .map_err(|e| match e {
                 approval::Refusal::Github(_) => Denied::Unavailable(e.to_string()),
@@ -309,8 +322,6 @@ impl ApprovalCheck for GithubApprovals<'_> {
                 )),
                 _ => Denied::Refused(e.to_string()),
             })?;
-        self.check_base_policy(desired, &a.base_sha, a.approvers.len())
-            .await?;
         Ok(Approvals {
             pr: a.pull_number,
             commit: a.head_sha.clone(),
@@ -327,40 +338,20 @@ impl ApprovalCheck for GithubApprovals<'_> {
 }
 
 impl GithubApprovals<'_> {
-    /// A pull request cannot approve itself by editing the policy: the request must also pass
-    /// under the config on the PR's base, with the same role, subscription, resource group,
-    /// scope and expiry mode, and as many approvals as the base demanded.
-    async fn check_base_policy(
-        &self,
-        desired: &Desired,
-        base_sha: &str,
-        approvers: usize,
-    ) -> Result<(), Denied> {
+    /// A pull request cannot approve itself by editing the policy: the request must pass
+    /// `policy::check` under the config of the first parent (`base`), and everything that decides
+    /// what a grant does must be the same in both configs: the tenant, the cloud's endpoints, the
+    /// resolved role id and the vault's whole policy. The policy is compared field by field
+    /// through an exhaustive destructuring, so a field added to `VaultPolicy` later does not
+    /// compile until it is compared here (positions are not policy; `approvals` is taken as the
+    /// larger of the two by the caller).
+    fn check_base_policy(&self, desired: &Desired, base: &Config) -> Result<(), Denied> {
         let r = &desired.request;
-        let text = self
-            .client
-            .file_text(self.repo, self.config_path, base_sha)
-            .await
-            .map_err(|e| {
-                Denied::Unavailable(format!("cannot read the config on the base commit: {e}"))
-            })?
-            .ok_or_else(|| {
-                Denied::Refused(format!(
-                    "no config `{}` on the base commit {base_sha}",
-                    self.config_path
-                ))
-            })?;
-        let mut sink = crate::diag::Sink::new(self.config_path);
-        let Some(base) = crate::config::parse(text.as_bytes(), &mut sink) else {
-            return Err(Denied::Refused(format!(
-                "the config on the base commit {base_sha} is invalid"
-            )));
-        };
         let bytes = std::fs::read(self.repo_dir.join(&r.path))
             .map_err(|e| Denied::Unavailable(format!("cannot read {}: {e}", r.path)))?;
         let mut sink = crate::diag::Sink::new(r.path.clone());
         let under_base = crate::request::parse_raw(&bytes, &mut sink)
-            .and_then(|raw| crate::policy::check(&raw, Some(r.id.clone()), &base, None, &mut sink));
+            .and_then(|raw| crate::policy::check(&raw, Some(r.id.clone()), base, None, &mut sink));
         let Some(under_base) = under_base else {
             let problems: Vec<String> = sink
                 .diags
@@ -372,25 +363,198 @@ impl GithubApprovals<'_> {
                 problems.join("; ")
             )));
         };
-        let (now_p, base_p) = (&self.config.vaults[&r.vault], &base.vaults[&r.vault]);
-        let same = under_base.role_id == r.role_id
-            && now_p.subscription_id == base_p.subscription_id
-            && now_p.resource_group == base_p.resource_group
-            && now_p.scope == base_p.scope
-            && now_p.expiry == base_p.expiry;
-        if !same {
-            return Err(Denied::Refused(format!(
-                "the role or vault `{}` is defined differently than before this pull request; merge policy changes in their own pull request first",
-                r.vault
-            )));
+        let mut differs: Vec<&str> = Vec::new();
+        if self.config.tenant_id != base.tenant_id {
+            differs.push("tenant_id");
         }
-        if approvers < base_p.approvals as usize {
+        if self.config.cloud != base.cloud {
+            differs.push("cloud");
+        }
+        if under_base.role_id != r.role_id {
+            differs.push("the role's id");
+        }
+        match (self.config.vaults.get(&r.vault), base.vaults.get(&r.vault)) {
+            (Some(now), Some(before)) => differs.extend(Self::policy_differences(now, before)),
+            _ => differs.push("the vault"),
+        }
+        if !differs.is_empty() {
             return Err(Denied::Refused(format!(
-                "vault `{}` needed {} code-owner approvals before this pull request; it has {approvers}",
-                r.vault, base_p.approvals
+                "vault `{}`: {} differ from the config before this pull request; merge policy changes in their own pull request first",
+                r.vault,
+                differs.join(", ")
             )));
         }
         Ok(())
+    }
+
+    /// The config at the first parent of `commit` and the [`TrustedBase`] there (its identities,
+    /// the CODEOWNERS GitHub would pick there), all from local git.
+    fn first_parent(
+        &self,
+        commit: &str,
+        default_branch: String,
+    ) -> Result<(Config, TrustedBase), Denied> {
+        let git = |args: &[&str]| -> Result<std::process::Output, Denied> {
+            std::process::Command::new("git")
+                .current_dir(self.repo_dir)
+                .args(args)
+                .output()
+                .map_err(|e| Denied::Unavailable(format!("cannot run git: {e}")))
+        };
+        let out = git(&["rev-list", "--parents", "-n", "1", commit])?;
+        let line = String::from_utf8_lossy(&out.stdout).into_owned();
+        let Some(parent) = line.split_whitespace().nth(1).map(str::to_owned) else {
+            let shallow = git(&["rev-parse", "--is-shallow-repository"])?;
+            return Err(
+                if String::from_utf8_lossy(&shallow.stdout).trim() != "false" {
+                    Denied::Unavailable(format!(
+                        "the parent of {commit} is not in this checkout; run kv-jit in a full clone of the default branch (fetch-depth: 0)"
+                    ))
+                } else {
+                    Denied::Refused(format!(
+                        "{commit} has no parent: there is no default branch before it to trust"
+                    ))
+                },
+            );
+        };
+        // `git ls-tree` names the object and its mode: only a regular file counts (a symlink
+        // could point anywhere).
+        let read = |path: &str| -> Result<Option<String>, Denied> {
+            let out = git(&["ls-tree", "-z", &parent, "--", path])?;
+            if !out.status.success() {
+                return Err(Denied::Unavailable(format!(
+                    "git cannot list {path} at {parent}: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )));
+            }
+            let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+            let Some(entry) = listing.split('\0').find(|e| !e.is_empty()) else {
+                return Ok(None);
+            };
+            let mut fields = entry.split_whitespace();
+            let (mode, kind, object) = (fields.next(), fields.next(), fields.next());
+            if !matches!(mode, Some("100644" | "100755")) || kind != Some("blob") {
+                return Err(Denied::Refused(format!(
+                    "`{path}` at {parent} is not a regular file"
+                )));
+            }
+            let blob = git(&["cat-file", "blob", object.unwrap_or_default()])?;
+            if !blob.status.success() {
+                return Err(Denied::Unavailable(format!(
+                    "git cannot read {path} at {parent}"
+                )));
+            }
+            String::from_utf8(blob.stdout)
+                .map(Some)
+                .map_err(|_| Denied::Refused(format!("`{path}` at {parent} is not UTF-8")))
+        };
+        let config_path = self.config_path.trim_start_matches("./");
+        if Path::new(config_path).is_absolute() {
+            return Err(Denied::Refused(format!(
+                "the config `{config_path}` is outside the repository, so it cannot be read as it was before the pull request; pass a repository path to --config"
+            )));
+        }
+        let text = read(config_path)?.ok_or_else(|| {
+            Denied::Refused(format!(
+                "no config `{config_path}` before this pull request (at {parent})"
+            ))
+        })?;
+        let mut sink = crate::diag::Sink::new(config_path);
+        let config = crate::config::parse(text.as_bytes(), &mut sink).ok_or_else(|| {
+            Denied::Refused(format!(
+                "the config `{config_path}` before this pull request (at {parent}) is invalid"
+            ))
+        })?;
+        let mut failed = None;
+        let codeowners = codeowners::pick(|path| match read(path) {
+            Ok(text) => text,
+            Err(e) => {
+                failed.get_or_insert(e);
+                None
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let base = TrustedBase {
+            sha: parent,
+            default_branch,
+            identities: config
+                .identities
+                .iter()
+                .map(|(login, upn)| (login.clone(), upn.to_string()))
+                .collect(),
+            codeowners,
+        };
+        Ok((config, base))
+    }
+
+    /// The repository's default branch: the event payload says it; else GitHub.
+    async fn default_branch(&self) -> Result<String, Denied> {
+        let from_event = std::env::var_os("GITHUB_EVENT_PATH")
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| {
+                v["repository"]["default_branch"]
+                    .as_str()
+                    .map(str::to_owned)
+            });
+        match from_event {
+            Some(branch) => Ok(branch),
+            None => {
+                self.client.default_branch(self.repo).await.map_err(|e| {
+                    Denied::Unavailable(format!("cannot read the default branch: {e}"))
+                })
+            }
+        }
+    }
+
+    /// The names of the fields in which two policies for one vault differ (positions aside, and
+    /// `approvals`, whose larger value applies).
+    fn policy_differences(now: &VaultPolicy, before: &VaultPolicy) -> Vec<&'static str> {
+        let VaultPolicy {
+            name,
+            pos: _,
+            subscription_id,
+            resource_group,
+            secrets,
+            max_duration,
+            roles,
+            scope,
+            approvals: _,
+            require_ticket,
+            expiry,
+        } = now;
+        let texts = |p: &[crate::config::SecretPattern]| -> Vec<String> {
+            p.iter().map(|s| s.text.clone()).collect()
+        };
+        [
+            ("name", *name == before.name),
+            (
+                "subscription_id",
+                *subscription_id == before.subscription_id,
+            ),
+            ("resource_group", *resource_group == before.resource_group),
+            (
+                "secrets",
+                texts(&secrets.value) == texts(&before.secrets.value),
+            ),
+            (
+                "max_duration",
+                max_duration.value == before.max_duration.value,
+            ),
+            ("roles", roles.value == before.roles.value),
+            ("scope", *scope == before.scope),
+            (
+                "require_ticket",
+                require_ticket.value == before.require_ticket.value,
+            ),
+            ("expiry", *expiry == before.expiry),
+        ]
+        .into_iter()
+        .filter(|(_, same)| !same)
+        .map(|(field, _)| field)
+        .collect()
     }
 }
 

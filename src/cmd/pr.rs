@@ -1,19 +1,26 @@
 //! `kv-jit validate --pr N`: the PR check. Validates only the request files the pull request
 //! changes, adds the checks that need GitHub and can be known before merge (requester binding,
-//! code owners, commit authors), and keeps one sticky plan comment on the pull request.
-//! Everything here is advisory for reviewers; `kv-jit grant` re-checks it all after merge.
+//! code owners, commit authors, nothing changed outside `requests/`), and keeps one sticky plan
+//! comment on the pull request. Everything here is advisory for reviewers; `kv-jit grant`
+//! re-checks it all after merge.
+//!
+//! A pull request's own changes never apply to its own check: policy, identities, CODEOWNERS and
+//! the Azure endpoints (which receive the credential of the online check) come from the default
+//! branch's tip, read through GitHub, never from the checkout, which holds the pull request's
+//! edits. The checkout's config is only compared with it, to say when they differ.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
 use crate::Exit;
-use crate::approval::{self, PrContext, Refusal};
+use crate::approval::{self, PrContext, Refusal, TrustedBase};
 use crate::config::Config;
-use crate::diag::{Code, Diagnostic, Format, Pos, Severity, render, render_text};
+use crate::diag::{Code, Diagnostic, Format, Pos, Severity, Sink, render, render_text};
 use crate::github::client::{GithubClient, Repo, Token};
 use crate::github::feedback::{self, PlanRow};
+use crate::notify::escape_markdown;
 use crate::output;
 
 use super::validate::{check_files, collect};
@@ -62,21 +69,77 @@ pub fn pr_number(flag: Option<u64>, env: &HashMap<String, String>) -> Option<u64
     })
 }
 
-/// Reads `identities` from a config file's text, for checks made on the base branch.
-pub fn identities_from(
+/// The config and what it trusts, as they are on the default branch's tip.
+pub struct BaseConfig {
+    pub config: Config,
+    /// The config file's text there, to compare with the checkout's.
+    pub text: String,
+    pub trusted: TrustedBase,
+}
+
+/// Why the default branch's config could not be used: the check cannot run (fail closed).
+pub struct BaseProblem {
+    pub message: String,
+    /// The config's own diagnostics when it is there but invalid.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Reads the config at the default branch's tip through the contents API, parses it, and builds
+/// the [`TrustedBase`] from it and from CODEOWNERS there.
+pub async fn base_config(
+    client: &GithubClient,
+    repo: &Repo,
     config_path: &str,
-) -> impl Fn(&str) -> Result<BTreeMap<String, String>, String> + Sync + '_ {
-    move |text: &str| {
-        let mut sink = crate::diag::Sink::new(config_path);
-        crate::config::parse(text.as_bytes(), &mut sink)
-            .map(|c| {
-                c.identities
-                    .into_iter()
-                    .map(|(login, upn)| (login, upn.to_string()))
-                    .collect()
-            })
-            .ok_or_else(|| render_text(&sink.diags).trim_end().replace('\n', "; "))
-    }
+) -> Result<BaseConfig, BaseProblem> {
+    let problem = |message: String| BaseProblem {
+        message,
+        diagnostics: Vec::new(),
+    };
+    let branch = client
+        .default_branch(repo)
+        .await
+        .map_err(|e| problem(format!("cannot read the repository's default branch: {e}")))?;
+    let text = client
+        .file_text(repo, config_path, &branch)
+        .await
+        .map_err(|e| {
+            problem(format!(
+                "cannot read the config `{config_path}` on the default branch `{branch}`: {e}"
+            ))
+        })?
+        .ok_or_else(|| {
+            problem(format!(
+                "there is no config `{config_path}` on the default branch `{branch}`: merge the config in its own pull request first"
+            ))
+        })?;
+    let mut sink = Sink::new(config_path);
+    let Some(config) = crate::config::parse(text.as_bytes(), &mut sink) else {
+        return Err(BaseProblem {
+            message: format!(
+                "the config `{config_path}` on the default branch `{branch}` is invalid ({} problems); fix it there in its own pull request",
+                sink.diags.len()
+            ),
+            diagnostics: sink.diags,
+        });
+    };
+    let codeowners = approval::load_codeowners(client, repo, &branch)
+        .await
+        .map_err(|e| problem(format!("cannot read CODEOWNERS on `{branch}`: {e}")))?;
+    let trusted = TrustedBase {
+        sha: branch.clone(),
+        default_branch: branch,
+        identities: config
+            .identities
+            .iter()
+            .map(|(login, upn)| (login.clone(), upn.to_string()))
+            .collect(),
+        codeowners,
+    };
+    Ok(BaseConfig {
+        config,
+        text,
+        trusted,
+    })
 }
 
 fn is_request_path(p: &str) -> bool {
@@ -85,7 +148,7 @@ fn is_request_path(p: &str) -> bool {
 
 pub fn run(
     number: u64,
-    config: &Config,
+    config_path: &Path,
     now: DateTime<Utc>,
     format: Format,
     annotate: bool,
@@ -112,12 +175,39 @@ pub fn run(
             return Exit::Usage;
         }
     };
-    let config_shown = config.path.clone();
+    let bot = feedback::bot_login(env);
+    let config_shown = config_path
+        .to_string_lossy()
+        .replace('\\', "/")
+        .trim_start_matches("./")
+        .to_owned();
+    let base = match runtime.block_on(base_config(&client, &gh.repo, &config_shown)) {
+        Ok(b) => b,
+        Err(p) => {
+            // Not annotations: the lines are the default branch's, not this pull request's.
+            output::stderr(&render_text(&p.diagnostics));
+            output::stderr(&format!("error: {}\n", p.message));
+            let body = format!(
+                "### kv-jit plan\n\n**The check could not run:** {}\n",
+                escape_markdown(&p.message)
+            );
+            if let Err(e) = runtime.block_on(feedback::upsert_sticky_comment(
+                &client, &gh.repo, number, &bot, &body,
+            )) {
+                output::stderr(&format!(
+                    "warning: could not update the plan comment on #{number}: {e}\n"
+                ));
+            }
+            return Exit::Usage;
+        }
+    };
+    let checkout = std::fs::read(config_path).ok();
     let (diagnostics, body) = runtime.block_on(check_pr(
         &client,
         &gh.repo,
         number,
-        config,
+        &base,
+        checkout.as_deref(),
         &config_shown,
         now,
         online,
@@ -125,7 +215,7 @@ pub fn run(
 
     output::stdout(&render(&diagnostics, format, annotate));
     if let Err(e) = runtime.block_on(feedback::upsert_sticky_comment(
-        &client, &gh.repo, number, &body,
+        &client, &gh.repo, number, &bot, &body,
     )) {
         output::stderr(&format!(
             "warning: could not update the plan comment on #{number}: {e}\n"
@@ -150,16 +240,43 @@ pub fn run(
 }
 
 /// All the checks for one pull request: diagnostics and the Markdown for the plan comment.
+/// `base` is the default branch's config and trust; `checkout` the config file's bytes in the
+/// checkout (the pull request's version), only compared with the base and never used.
+#[allow(clippy::too_many_arguments)]
 pub async fn check_pr(
     client: &GithubClient,
     repo: &Repo,
     number: u64,
-    config: &Config,
+    base: &BaseConfig,
+    checkout: Option<&[u8]>,
     config_path: &str,
     now: DateTime<Utc>,
     online: Option<&HashMap<String, String>>,
 ) -> (Vec<Diagnostic>, String) {
+    let config = &base.config;
+    let branch = &base.trusted.default_branch;
     let mut diags = Vec::new();
+    let mut notes = Vec::new();
+    if checkout != Some(base.text.as_bytes()) {
+        let note = format!(
+            "checked under the config on the default branch `{branch}`: the checkout's `{config_path}` differs (a pull request's own config applies only once merged)"
+        );
+        let mut sink = Sink::new(config_path);
+        match checkout {
+            // The pull request's version is its own file: its problems are worth showing.
+            Some(bytes) if crate::config::parse(bytes, &mut sink).is_none() => {
+                diags.append(&mut sink.diags)
+            }
+            Some(_) => diags.push(Diagnostic::warning(
+                Code::ChangesOutsideRequests,
+                config_path,
+                Pos::START,
+                note.clone(),
+            )),
+            None => {}
+        }
+        notes.push(note);
+    }
     let changed = match feedback::changed_files(client, repo, number).await {
         Ok(f) => f,
         Err(e) => {
@@ -217,11 +334,23 @@ pub async fn check_pr(
         }
     }
 
-    let identities = identities_from(config_path);
+    // A request is granted only from a pull request that changes nothing else.
+    let outside = approval::files_outside_requests(&changed);
+    if !outside.is_empty() {
+        let refusal = Refusal::ChangesOutsideRequests {
+            number,
+            paths: outside,
+        };
+        for req in &validation.requests {
+            diags.push(located(&req.path, Pos::START, &refusal).help(
+                "move the request into a pull request of its own; changes outside requests/ are reviewed by their owners in theirs",
+            ));
+        }
+    }
     let context: Option<PrContext> = if validation.requests.is_empty() {
         None
     } else {
-        match approval::pr_context(client, repo, number, config_path, &identities).await {
+        match approval::pr_context(client, repo, number, &base.trusted).await {
             Ok(c) => Some(c),
             Err(e) => {
                 diags.push(Diagnostic::error(
@@ -250,7 +379,7 @@ pub async fn check_pr(
         };
         if let Some(ctx) = &context {
             if let Err(e) = ctx.check_requester(req.requester.as_str()) {
-                diags.push(located(&req.path, req.requester_pos, &e).help("an author may request only for the principal `identities` maps their login to on the base branch"));
+                diags.push(located(&req.path, req.requester_pos, &e).help("an author may request only for the principal `identities` maps their login to on the default branch"));
             }
             match ctx.owners_of(&req.path) {
                 Ok((_, _, owners)) => row.owners = owners.iter().map(ToString::to_string).collect(),
@@ -266,7 +395,7 @@ pub async fn check_pr(
         rows.push(row);
     }
     diags.sort_by(|a, b| (a.file.as_str(), a.pos()).cmp(&(b.file.as_str(), b.pos())));
-    (diags.clone(), comment_body(&rows, &removed, &diags))
+    (diags.clone(), comment_body(&rows, &removed, &diags, &notes))
 }
 
 fn located(path: &str, pos: Pos, refusal: &Refusal) -> Diagnostic {
@@ -277,21 +406,32 @@ fn located(path: &str, pos: Pos, refusal: &Refusal) -> Diagnostic {
         Refusal::NoCodeowners { .. }
         | Refusal::CodeownersInvalid { .. }
         | Refusal::NoOwner { .. } => Code::NoCodeOwner,
-        Refusal::ForeignCommit { .. } | Refusal::TooManyCommits { .. } => Code::ForeignCommit,
+        Refusal::ForeignCommit { .. }
+        | Refusal::TooManyCommits { .. }
+        | Refusal::CommitTooLarge { .. } => Code::ForeignCommit,
+        Refusal::ChangesOutsideRequests { .. } => Code::ChangesOutsideRequests,
         _ => Code::GithubCheckFailed,
     };
     Diagnostic::error(code, path, pos, refusal.to_string())
 }
 
 /// The plan table, then what will be revoked, then every problem (escaped: it quotes files).
-fn comment_body(rows: &[PlanRow], removed: &[String], diags: &[Diagnostic]) -> String {
+fn comment_body(
+    rows: &[PlanRow],
+    removed: &[String],
+    diags: &[Diagnostic],
+    notes: &[String],
+) -> String {
     let mut body = feedback::render_plan(rows);
+    for note in notes {
+        body.push_str(&format!("\nNote: {}\n", escape_markdown(note)));
+    }
     if !removed.is_empty() {
         body.push_str(
             "\nOn merge, these requests are revoked early (their files are deleted):\n\n",
         );
         for r in removed {
-            body.push_str(&format!("- {}\n", feedback::escape_cell(r)));
+            body.push_str(&format!("- {}\n", escape_markdown(r)));
         }
     }
     let errors: Vec<&Diagnostic> = diags
@@ -308,11 +448,11 @@ fn comment_body(rows: &[PlanRow], removed: &[String], diags: &[Diagnostic]) -> S
         for d in errors {
             body.push_str(&format!(
                 "- {}:{}:{} `{}`: {}\n",
-                feedback::escape_cell(&d.file),
+                escape_markdown(&d.file),
                 d.line,
                 d.column,
                 d.code,
-                feedback::escape_cell(&d.message)
+                escape_markdown(&d.message)
             ));
         }
     }

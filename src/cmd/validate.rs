@@ -225,15 +225,17 @@ pub fn run(
     format: Format,
     annotate: bool,
 ) -> Exit {
+    let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+    // PR mode never uses the checkout's config (the pull request's edits): it reads the default
+    // branch's.
+    if let Some(number) = super::pr::pr_number(args.pr, &env) {
+        let online = (!args.offline).then_some(&env);
+        return super::pr::run(number, config_path, now, format, annotate, &env, online);
+    }
     let config = match super::load_config(config_path, format, annotate) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let env: std::collections::HashMap<String, String> = std::env::vars().collect();
-    if let Some(number) = super::pr::pr_number(args.pr, &env) {
-        let online = (!args.offline).then_some(&env);
-        return super::pr::run(number, &config, now, format, annotate, &env, online);
-    }
     let files = match collect(&args.paths) {
         Ok(f) => f,
         Err(m) => {

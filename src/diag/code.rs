@@ -69,6 +69,7 @@ codes! {
     NoCodeOwner => "no-code-owner", "no CODEOWNERS entry on the base branch owns the request file, so nobody can approve it";
     ForeignCommit => "foreign-commit", "a commit by someone other than the PR author changes the request";
     GithubCheckFailed => "github-check-failed", "a pull request check could not be completed through the GitHub API";
+    ChangesOutsideRequests => "changes-outside-requests", "a request pull request also changes files outside `requests/` (config, CODEOWNERS, workflows and the ledger change in their own pull requests)";
     // Configuration.
     InvalidConfig => "invalid-config", "a configuration value is invalid (see the message)";
     InsecureEndpoint => "insecure-endpoint", "an endpoint uses plain http on a non-loopback host";

@@ -81,6 +81,10 @@ pub struct PullSeed {
     pub base_sha: String,
     #[serde(default)]
     pub merged: bool,
+    /// When it was merged; a merged pull request without it was merged at the emulator's fixed
+    /// instant (`2026-11-27T08:00:00Z`).
+    #[serde(default)]
+    pub merged_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default)]
     pub merge_commit_sha: Option<String>,
     #[serde(default)]
@@ -165,6 +169,10 @@ pub struct TeamSeed {
     /// Invited but not accepted.
     #[serde(default)]
     pub pending: Vec<String>,
+    /// Repositories (`owner/name`) the team has access to -> its role there: `admin`,
+    /// `maintain`, `push`, `triage` or `pull`. A repository not listed: no access (404).
+    #[serde(default)]
+    pub repositories: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -328,6 +336,10 @@ pub fn router(state: Arc<GithubState>) -> Router {
             "/orgs/{org}/teams/{slug}/memberships/{user}",
             get(team_membership),
         )
+        .route(
+            "/orgs/{org}/teams/{slug}/repos/{owner}/{repo}",
+            get(team_repo),
+        )
         .layer(axum::middleware::from_fn_with_state(state.clone(), gate))
         .with_state(state.clone());
     let control = Router::new()
@@ -472,6 +484,21 @@ fn paged(items: Vec<Value>, paging: &Paging, headers: &HeaderMap, uri: &Original
         .skip((page - 1) * per_page)
         .take(per_page)
         .collect();
+    let mut response = axum::Json(Value::Array(body)).into_response();
+    if let Some(value) = link_header(page, last, headers, uri) {
+        response.headers_mut().insert(header::LINK, value);
+    }
+    response
+}
+
+/// GitHub's `Link` header for page `page` of `last` (absolute, on our own host; other query
+/// parameters kept); `None` when there is only one page.
+fn link_header(
+    page: usize,
+    last: usize,
+    headers: &HeaderMap,
+    uri: &OriginalUri,
+) -> Option<HeaderValue> {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -497,13 +524,10 @@ fn paged(items: Vec<Value>, paging: &Paging, headers: &HeaderMap, uri: &Original
         links.push(format!("{}; rel=\"first\"", link_to(1)));
         links.push(format!("{}; rel=\"prev\"", link_to(page - 1)));
     }
-    let mut response = axum::Json(Value::Array(body)).into_response();
-    if !links.is_empty()
-        && let Ok(value) = HeaderValue::from_str(&links.join(", "))
-    {
-        response.headers_mut().insert(header::LINK, value);
+    if links.is_empty() {
+        return None;
     }
-    response
+    HeaderValue::from_str(&links.join(", ")).ok()
 }
 
 fn find_repo<'a>(inner: &'a Inner, owner: &str, repo: &str) -> Option<&'a RepoSeed> {
@@ -556,7 +580,11 @@ fn pull_json(base: &str, repo: &RepoSeed, pull: &PullSeed) -> Value {
     let full = format!("{}/{}", repo.owner, repo.name);
     let url = format!("{base}/repos/{full}/pulls/{}", pull.number);
     let html = format!("https://github.com/{full}/pull/{}", pull.number);
-    let merged_at = pull.merged.then_some(EPOCH);
+    let merged_at = pull.merged.then(|| {
+        pull.merged_at.map_or(EPOCH.to_owned(), |t| {
+            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        })
+    });
     let side = |r: &str, sha: &str| json!({ "label": format!("{}:{r}", repo.owner), "ref": r, "sha": sha, "user": user_json(base, &repo.owner) });
     let links = json!({
         "self": { "href": url }, "html": { "href": html },
@@ -795,9 +823,12 @@ async fn list_pull_commits(
     paged(items, &p, &h, &u)
 }
 
+/// GitHub answers a commit with up to 300 of its files by default, `Link`s to the pages holding
+/// the rest, and lists no more than 3000 files in all; each page repeats the commit.
 async fn get_commit(
     State(s): State<Arc<GithubState>>,
     Path((o, r, sha)): Path<(String, String, String)>,
+    Query(p): Query<Paging>,
     h: HeaderMap,
     u: OriginalUri,
 ) -> Response {
@@ -814,9 +845,16 @@ async fn get_commit(
     let base = api_base(&h, &u);
     let full = format!("{}/{}", repo.owner, repo.name);
     let mut v = commit_json(&base, &full, commit);
+    let per_page = p.per_page.unwrap_or(300).clamp(1, 300);
+    let page = p.page.unwrap_or(1).max(1);
+    let listed = commit.files.len().min(3000);
+    let last = listed.div_ceil(per_page).max(1);
     let files: Vec<Value> = commit
         .files
         .iter()
+        .take(listed)
+        .skip((page - 1) * per_page)
+        .take(per_page)
         .map(|f| {
             file_json(
                 &base,
@@ -830,9 +868,14 @@ async fn get_commit(
             )
         })
         .collect();
-    v["stats"] = json!({ "total": files.len(), "additions": files.len(), "deletions": 0 });
+    let changes = commit.files.len();
+    v["stats"] = json!({ "total": changes, "additions": changes, "deletions": 0 });
     v["files"] = Value::Array(files);
-    axum::Json(v).into_response()
+    let mut response = axum::Json(v).into_response();
+    if let Some(value) = link_header(page, last, &h, &u) {
+        response.headers_mut().insert(header::LINK, value);
+    }
+    response
 }
 
 async fn pulls_for_commit(
@@ -1159,6 +1202,58 @@ async fn team_membership(
         team.slug
     );
     axum::Json(json!({ "url": url, "role": "member", "state": state })).into_response()
+}
+
+/// `GET /orgs/{org}/teams/{slug}/repos/{owner}/{repo}`: with the repository media type, the
+/// repository and the team's `permissions` there; 404 when the team has no access.
+async fn team_repo(
+    State(s): State<Arc<GithubState>>,
+    Path((org, slug, owner, name)): Path<(String, String, String, String)>,
+    h: HeaderMap,
+    u: OriginalUri,
+) -> Response {
+    let inner = s.lock();
+    if let Some(denied) = team_gate(&inner, &h) {
+        return denied;
+    }
+    let Some(team) = find_team(&inner, &org, &slug) else {
+        return not_found_response();
+    };
+    let Some(repo) = find_repo(&inner, &owner, &name) else {
+        return not_found_response();
+    };
+    let full = format!("{}/{}", repo.owner, repo.name);
+    let Some((_, role)) = team
+        .repositories
+        .iter()
+        .find(|(r, _)| r.eq_ignore_ascii_case(&full))
+    else {
+        return not_found_response();
+    };
+    let rank = ["pull", "triage", "push", "maintain", "admin"]
+        .iter()
+        .position(|r| r == role)
+        .map_or(0, |i| i + 1);
+    let permissions = json!({
+        "pull": rank >= 1, "triage": rank >= 2, "push": rank >= 3, "maintain": rank >= 4, "admin": rank >= 5
+    });
+    let accept = h
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // Without the repository media type GitHub answers 204: the team has access.
+    if !accept.contains("application/vnd.github.v3.repository+json") {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let base = api_base(&h, &u);
+    axum::Json(json!({
+        "id": id_of(&full), "node_id": format!("R_{}", id_of(&full)), "name": repo.name, "full_name": full,
+        "owner": user_json(&base, &repo.owner), "private": true,
+        "html_url": format!("https://github.com/{full}"), "url": format!("{base}/repos/{full}"),
+        "default_branch": repo.default_branch, "visibility": "private", "fork": false,
+        "permissions": permissions, "role_name": role
+    }))
+    .into_response()
 }
 
 // ---- control routes ---------------------------------------------------------------------------

@@ -176,6 +176,9 @@ impl GithubError {
 #[derive(Debug, Clone, Deserialize)]
 pub struct User {
     pub login: String,
+    /// `User`, `Bot` or `Organization`.
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
 }
 
 /// One side (head or base) of a pull request.
@@ -195,8 +198,9 @@ pub struct PullRequest {
     pub user: Option<User>,
     pub head: GitRef,
     pub base: GitRef,
+    /// When it was merged (GitHub's ISO 8601 `merged_at`); `None` while open or closed unmerged.
     #[serde(default)]
-    pub merged_at: Option<String>,
+    pub merged_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default)]
     pub merged: Option<bool>,
     #[serde(default)]
@@ -204,6 +208,9 @@ pub struct PullRequest {
     /// Number of commits on the branch (absent from list answers).
     #[serde(default)]
     pub commits: Option<u64>,
+    /// Number of files the pull request changes (absent from list answers).
+    #[serde(default)]
+    pub changed_files: Option<u64>,
 }
 
 impl PullRequest {
@@ -275,6 +282,83 @@ struct ContentFile {
 struct CommitDetail {
     #[serde(default)]
     files: Vec<PullFile>,
+}
+
+/// GitHub lists at most this many of one commit's files, over all pages (REST "Get a commit":
+/// "pagination link headers for the remaining files, up to a limit of 3000 files").
+pub const MAX_COMMIT_FILES: usize = 3000;
+
+/// Every path a commit changes, as far as GitHub lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitPaths {
+    /// File names, and the previous name of each rename.
+    pub paths: Vec<String>,
+    /// How many files GitHub listed (a rename counts once).
+    pub files_listed: usize,
+}
+
+impl CommitPaths {
+    /// GitHub stops listing at [`MAX_COMMIT_FILES`]: a commit with that many may have more that
+    /// nobody can see, so it cannot be checked.
+    pub fn maybe_truncated(&self) -> bool {
+        self.files_listed >= MAX_COMMIT_FILES
+    }
+}
+
+/// What a team may do in a repository (`permissions` of the repository media type).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct TeamRepoPermissions {
+    #[serde(default)]
+    pub admin: bool,
+    #[serde(default)]
+    pub maintain: bool,
+    #[serde(default)]
+    pub push: bool,
+    #[serde(default)]
+    pub triage: bool,
+    #[serde(default)]
+    pub pull: bool,
+}
+
+impl TeamRepoPermissions {
+    /// GitHub honours a team in CODEOWNERS only with write access: push, maintain or admin.
+    pub fn can_write(&self) -> bool {
+        self.admin || self.maintain || self.push
+    }
+
+    /// The highest role, for messages.
+    pub fn role(&self) -> &'static str {
+        if self.admin {
+            "admin"
+        } else if self.maintain {
+            "maintain"
+        } else if self.push {
+            "push"
+        } else if self.triage {
+            "triage"
+        } else if self.pull {
+            "pull"
+        } else {
+            "none"
+        }
+    }
+}
+
+/// The `rel="next"` URL of a `Link` header.
+fn next_link(headers: &http::HeaderMap) -> Option<String> {
+    let value = headers.get(http::header::LINK)?.to_str().ok()?;
+    value.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        params
+            .split(';')
+            .any(|p| p.trim() == "rel=\"next\"")
+            .then(|| {
+                url.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_owned()
+            })
+    })
 }
 
 #[derive(Deserialize)]
@@ -380,6 +464,35 @@ impl GithubClient {
             .await
     }
 
+    /// A GET whose headers matter (`Link` on a paged object, a custom media type): the headers
+    /// and the body text of a 2xx answer.
+    async fn get_raw(
+        &self,
+        route: &str,
+        accept: Option<&'static str>,
+    ) -> Result<(http::HeaderMap, String), GithubError> {
+        self.retrying(route, || async {
+            let headers = accept.map(|a| {
+                let mut h = http::HeaderMap::new();
+                h.insert(http::header::ACCEPT, http::HeaderValue::from_static(a));
+                h
+            });
+            let response = self.octocrab._get_with_headers(route, headers).await?;
+            let response = octocrab::map_github_error(response).await?;
+            let headers = response.headers().clone();
+            let body = self.octocrab.body_to_string(response).await?;
+            Ok((headers, body))
+        })
+        .await
+    }
+
+    fn decode<T: DeserializeOwned>(route: &str, body: &str) -> Result<T, GithubError> {
+        serde_json::from_str(body).map_err(|e| GithubError::Decode {
+            route: route.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
     /// Every item of a paged list: 100 per page, following `Link: rel="next"`.
     async fn get_all<T: DeserializeOwned>(&self, route: &str) -> Result<Vec<T>, GithubError> {
         let sep = if route.contains('?') { '&' } else { '?' };
@@ -474,16 +587,79 @@ impl GithubClient {
             .await
     }
 
-    /// The paths one commit changes (renames give both names).
-    pub async fn commit_paths(&self, repo: &Repo, sha: &str) -> Result<Vec<String>, GithubError> {
-        let detail: CommitDetail = self
-            .get_json(&format!("/repos/{repo}/commits/{}", encode(sha)))
-            .await?;
-        Ok(detail
-            .files
-            .into_iter()
-            .flat_map(|f| std::iter::once(f.filename).chain(f.previous_filename))
-            .collect())
+    /// The paths one commit changes (renames give both names), over every page: GitHub answers
+    /// the commit with its first files and `Link`s to the pages holding the rest, up to
+    /// [`MAX_COMMIT_FILES`] (check [`CommitPaths::maybe_truncated`]).
+    pub async fn commit_paths(&self, repo: &Repo, sha: &str) -> Result<CommitPaths, GithubError> {
+        let mut route = format!("/repos/{repo}/commits/{}?per_page=100", encode(sha));
+        let mut out = CommitPaths {
+            paths: Vec::new(),
+            files_listed: 0,
+        };
+        // Bounded whatever the `Link`s say: 3000 files at 100 a page, plus slack.
+        for _ in 0..(MAX_COMMIT_FILES / 100 + 5) {
+            let (headers, body) = self.get_raw(&route, None).await?;
+            let detail: CommitDetail = Self::decode(&route, &body)?;
+            out.files_listed += detail.files.len();
+            out.paths.extend(
+                detail
+                    .files
+                    .into_iter()
+                    .flat_map(|f| std::iter::once(f.filename).chain(f.previous_filename)),
+            );
+            match next_link(&headers) {
+                Some(next) => route = next,
+                None => return Ok(out),
+            }
+        }
+        Err(GithubError::Decode {
+            route,
+            message: "the pages of the commit's files do not end".into(),
+        })
+    }
+
+    /// The repository's default branch (`GET /repos/{owner}/{repo}`).
+    pub async fn default_branch(&self, repo: &Repo) -> Result<String, GithubError> {
+        #[derive(Deserialize)]
+        struct Body {
+            default_branch: String,
+        }
+        let body: Body = self.get_json(&format!("/repos/{repo}")).await?;
+        Ok(body.default_branch)
+    }
+
+    /// What team `@org/slug` may do in `repo`; `None` when it has no access (GitHub answers 404;
+    /// the caller has already seen the team, so the 404 is about the repository).
+    pub async fn team_repo_permissions(
+        &self,
+        org: &str,
+        slug: &str,
+        repo: &Repo,
+    ) -> Result<Option<TeamRepoPermissions>, GithubError> {
+        #[derive(Deserialize)]
+        struct Body {
+            #[serde(default)]
+            permissions: Option<TeamRepoPermissions>,
+        }
+        let route = format!(
+            "/orgs/{}/teams/{}/repos/{}/{}",
+            encode(org),
+            encode(slug),
+            encode(&repo.owner),
+            encode(&repo.name)
+        );
+        match self
+            .get_raw(&route, Some("application/vnd.github.v3.repository+json"))
+            .await
+        {
+            Ok((_, body)) => {
+                let body: Body = Self::decode(&route, &body)?;
+                // Without `permissions` nothing says the team may write: none.
+                Ok(Some(body.permissions.unwrap_or_default()))
+            }
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Membership of `login` in `@org/slug`. Reads the team first: a 404 on the membership alone

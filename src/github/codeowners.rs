@@ -202,17 +202,11 @@ fn parse_owner(token: &str) -> Result<Owner, String> {
             "invalid owner `{token}`: expected @user, @org/team or an e-mail address"
         ))
     };
-    let login_ok = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 39
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            && !s.starts_with('-')
-    };
     if let Some(name) = token.strip_prefix('@') {
         return match name.split_once('/') {
-            None if login_ok(name) => Ok(Owner::User(name.to_owned())),
+            None if user_login_ok(name) => Ok(Owner::User(name.to_owned())),
             Some((org, slug))
-                if login_ok(org)
+                if plain_login_ok(org)
                     && !slug.is_empty()
                     && slug
                         .chars()
@@ -237,6 +231,40 @@ fn parse_owner(token: &str) -> Result<Owner, String> {
         }
         _ => invalid(),
     }
+}
+
+/// A GitHub account or organization name: ASCII letters, digits and `-`, not starting with `-`,
+/// at most 39 characters. (New accounts also cannot end with `-` or hold `--`, but older ones
+/// can, so those are accepted.)
+fn plain_login_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 39
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !s.starts_with('-')
+}
+
+/// A user login: a plain login, or an Enterprise Managed User's `handle_shortcode` (the
+/// normalized IdP handle, one `_`, the enterprise's alphanumeric short code; the setup user is
+/// `shortcode_admin`), 39 characters in all at most.
+fn user_login_ok(s: &str) -> bool {
+    match s.split_once('_') {
+        None => plain_login_ok(s),
+        Some((handle, shortcode)) => {
+            s.len() <= 39
+                && plain_login_ok(handle)
+                && !shortcode.is_empty()
+                && shortcode.chars().all(|c| c.is_ascii_alphanumeric())
+        }
+    }
+}
+
+/// CODEOWNERS as GitHub picks it: the first of [`LOCATIONS`] that `read` finds (`read` returns
+/// the file's text at whatever commit or branch the caller trusts), with its path. Pure, so the
+/// grant path can read local git and the PR check the contents API with the same rule.
+pub fn pick(mut read: impl FnMut(&str) -> Option<String>) -> Option<(String, Codeowners)> {
+    LOCATIONS
+        .iter()
+        .find_map(|path| read(path).map(|text| (path.to_string(), Codeowners::parse(&text))))
 }
 
 /// Turns a pattern into segments. A pattern with a `/` at its start or middle is anchored at the

@@ -1,11 +1,48 @@
 //! Pull request feedback: the files a pull request changes, one sticky plan comment, and the
 //! Markdown plan table. Text from request files is untrusted and escaped before it reaches
-//! Markdown.
+//! Markdown, with the one escaper every Markdown sink uses ([`escape_markdown`]).
 
-use crate::github::client::{GithubClient, GithubError, PullFile, Repo};
+use std::collections::HashMap;
+
+use crate::github::client::{GithubClient, GithubError, IssueComment, PullFile, Repo};
+use crate::notify::escape_markdown;
 
 /// Hidden marker that finds our comment again; it starts the body.
 pub const PLAN_MARKER: &str = "<!-- kv-jit:plan -->";
+
+/// Who Actions' `GITHUB_TOKEN` comments as. An installation token cannot ask GitHub who it is
+/// (`GET /user` answers 403 "Resource not accessible by integration"), so the login is known,
+/// not looked up.
+pub const ACTIONS_BOT_LOGIN: &str = "github-actions[bot]";
+
+/// Names the login the token comments as when it is not `GITHUB_TOKEN`: `<app-slug>[bot]` for a
+/// GitHub App token, or a machine user's login for a PAT.
+pub const BOT_LOGIN_ENV: &str = "KV_JIT_BOT_LOGIN";
+
+/// The login our own comments carry: [`BOT_LOGIN_ENV`] if set, else [`ACTIONS_BOT_LOGIN`].
+pub fn bot_login(env: &HashMap<String, String>) -> String {
+    env.get(BOT_LOGIN_ENV)
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .unwrap_or(ACTIONS_BOT_LOGIN)
+        .to_owned()
+}
+
+/// Whether `comment` is our sticky plan: it starts with [`PLAN_MARKER`] and was written by
+/// `bot` (the token's own identity). Anyone can write the marker; only we are `bot`. A `[bot]`
+/// login must also be of type `Bot` (no user can hold such a login, but it costs nothing to ask).
+pub fn is_own_plan_comment(comment: &IssueComment, bot: &str) -> bool {
+    let Some(user) = &comment.user else {
+        return false;
+    };
+    let by_bot = user.login.eq_ignore_ascii_case(bot)
+        && (!bot.to_ascii_lowercase().ends_with("[bot]") || user.kind.as_deref() == Some("Bot"));
+    by_bot
+        && comment
+            .body
+            .as_deref()
+            .is_some_and(|b| b.trim_start().starts_with(PLAN_MARKER))
+}
 
 /// One row of the plan table, as plain text (escaped here, not by the caller).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,22 +89,21 @@ pub async fn changed_files(
     client.pull_files(repo, number).await
 }
 
-/// Creates or updates the one comment that starts with [`PLAN_MARKER`]; never posts a second.
-/// `body` is the Markdown below the marker. When several marked comments exist (e.g. left by an
-/// older version), the oldest is updated.
+/// Creates or updates the one comment by `bot` (see [`bot_login`]) that starts with
+/// [`PLAN_MARKER`]; never posts a second. `body` is the Markdown below the marker. When several
+/// such comments exist (e.g. left by an older version), the oldest is updated. Someone else's
+/// comment that starts with the marker is left alone: adopting it would let anyone plant a
+/// "plan" that kv-jit then appears to have written.
 pub async fn upsert_sticky_comment(
     client: &GithubClient,
     repo: &Repo,
     number: u64,
+    bot: &str,
     body: &str,
 ) -> Result<Sticky, GithubError> {
     let full = format!("{PLAN_MARKER}\n{body}");
     let existing = client.issue_comments(repo, number).await?;
-    match existing.iter().find(|c| {
-        c.body
-            .as_deref()
-            .is_some_and(|b| b.trim_start().starts_with(PLAN_MARKER))
-    }) {
+    match existing.iter().find(|c| is_own_plan_comment(c, bot)) {
         Some(c) if c.body.as_deref() == Some(full.as_str()) => Ok(Sticky::Unchanged(c.id)),
         Some(c) => client
             .update_comment(repo, c.id, &full)
@@ -93,17 +129,17 @@ pub fn render_plan(rows: &[PlanRow]) -> String {
         let owners = if row.owners.is_empty() {
             "no code owner: cannot be approved".to_owned()
         } else {
-            let names: Vec<String> = row.owners.iter().map(|o| escape_cell(o)).collect();
+            let names: Vec<String> = row.owners.iter().map(|o| escape_markdown(o)).collect();
             format!("{} of {}", row.approvals.max(1), names.join(", "))
         };
         let cells = [
             code_cell(&row.request),
-            escape_cell(&row.who),
+            escape_markdown(&row.who),
             code_cell(&row.secret),
             code_cell(&row.vault),
-            escape_cell(&row.role),
-            escape_cell(&row.duration),
-            escape_cell(&row.start),
+            escape_markdown(&row.role),
+            escape_markdown(&row.duration),
+            escape_markdown(&row.start),
             owners,
         ];
         out.push_str(&format!("| {} |\n", cells.join(" | ")));
@@ -112,37 +148,8 @@ pub fn render_plan(rows: &[PlanRow]) -> String {
     out
 }
 
-/// Longest cell we print; the rest is cut (a request file can hold anything).
-const MAX_CELL: usize = 200;
-
-/// Escapes untrusted text for a Markdown table cell: one line, no HTML, no table breaks,
-/// no emphasis, links or code spans, no @mentions (a zero-width space follows `@`).
-pub fn escape_cell(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for (count, c) in text.chars().enumerate() {
-        if count == MAX_CELL {
-            out.push('…');
-            break;
-        }
-        match c {
-            '\r' | '\n' | '\t' => out.push(' '),
-            c if c.is_control() => {}
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '@' => out.push_str("@\u{200B}"),
-            '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '~' | '!' | '#' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// A code-styled cell for names (vault, secret, path): escaped, never a raw code span, so a
 /// backtick in the name cannot close it.
 fn code_cell(text: &str) -> String {
-    format!("<code>{}</code>", escape_cell(text))
+    format!("<code>{}</code>", escape_markdown(text))
 }

@@ -5,11 +5,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kv_jit::approval::TrustedBase;
 use kv_jit::emulator::github::{
     CommitSeed, FileSeed, GithubSeed, GithubState, PullSeed, RepoSeed, ReviewSeed, TeamSeed,
     TokenSeed, spawn_for_tests,
 };
 use kv_jit::github::client::{GithubClient, Repo, RetryPolicy, Token};
+use kv_jit::github::codeowners;
 
 pub const REQUEST: &str = "requests/2026/alice-api-key.yaml";
 pub const BASE: &str = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0";
@@ -60,6 +62,7 @@ pub fn seed() -> GithubSeed {
         base_ref: "main".into(),
         base_sha: BASE.into(),
         merged: true,
+        merged_at: None,
         merge_commit_sha: Some(MERGE.into()),
         files: vec![FileSeed {
             filename: REQUEST.into(),
@@ -124,16 +127,25 @@ pub fn seed() -> GithubSeed {
                 slug: "security".into(),
                 members: vec!["dave".into(), "frank".into()],
                 pending: vec!["gina".into()],
+                repositories: team_access("push"),
             },
             TeamSeed {
                 org: "acme".into(),
                 slug: "platform".into(),
                 members: vec!["erin".into()],
                 pending: vec![],
+                repositories: team_access("push"),
             },
         ],
         tokens,
     }
+}
+
+/// A team's access to acme/access, as `TeamSeed::repositories`.
+pub fn team_access(role: &str) -> BTreeMap<String, String> {
+    [("acme/access".to_string(), role.to_string())]
+        .into_iter()
+        .collect()
 }
 
 pub fn pull_mut(seed: &mut GithubSeed) -> &mut PullSeed {
@@ -161,6 +173,27 @@ pub fn client(base_url: &str, token: &str) -> GithubClient {
 pub async fn start(seed: GithubSeed) -> (String, Arc<GithubState>) {
     let (url, state, _handle) = spawn_for_tests(seed).await;
     (url, state)
+}
+
+/// The trusted base as the seed's files at `at` (a sha or branch) hold it: what the grant reads
+/// from local git at the first parent, here taken from the emulator's seed.
+pub fn trusted(seed: &GithubSeed, at: &str) -> TrustedBase {
+    let repo = &seed.repos[0];
+    let sha = repo
+        .branches
+        .get(at)
+        .cloned()
+        .unwrap_or_else(|| at.to_owned());
+    let files = repo.files.get(&sha).cloned().unwrap_or_default();
+    TrustedBase {
+        sha: sha.clone(),
+        default_branch: repo.default_branch.clone(),
+        identities: files
+            .get(".github/kv-jit.yml")
+            .map(|t| identities(t).unwrap())
+            .unwrap_or_default(),
+        codeowners: codeowners::pick(|p| files.get(p).cloned()),
+    }
 }
 
 /// Stand-in for the lead's config parser: the `identities:` block of `login: upn` lines.

@@ -125,6 +125,20 @@ impl World {
 
     /// As [`World::new`], with the config text changed by `edit` (e.g. `scope: secret`).
     pub async fn new_with(request_text: &str, edit: impl Fn(String) -> String) -> World {
+        Self::build(request_text, edit, |c| c).await
+    }
+
+    /// As [`World::new`], but PR #7 itself changes the config with `edit` (main before it holds
+    /// the plain config); GitHub lists the config among the PR's files.
+    pub async fn new_with_pr_config(request_text: &str, edit: impl Fn(String) -> String) -> World {
+        Self::build(request_text, |c| c, edit).await
+    }
+
+    async fn build(
+        request_text: &str,
+        edit: impl Fn(String) -> String,
+        edit_in_pr: impl Fn(String) -> String,
+    ) -> World {
         let azure = kv_jit::emulator::spawn_at(
             Seed::from_yaml(&azure_seed()).unwrap(),
             crate::support::t0(),
@@ -157,6 +171,10 @@ impl World {
         git(&work, &["commit", "--quiet", "-m", "kv-jit config"]);
         let base_sha = git(&work, &["rev-parse", "HEAD"]);
         git(&work, &["checkout", "--quiet", "-b", "alice/api-key"]);
+        let pr_config = edit_in_pr(config.clone());
+        if pr_config != config {
+            write(&work, ".github/kv-jit.yml", &pr_config);
+        }
         write(&work, REQUEST, request_text);
         git(&work, &["add", "-A"]);
         git(&work, &["commit", "--quiet", "-m", "Request demo-api-key"]);
@@ -176,7 +194,16 @@ impl World {
         let merge_sha = git(&work, &["rev-parse", "HEAD"]);
         git(&work, &["push", "--quiet", "origin", "main"]);
 
-        let seed = github_seed(&config, &base_sha, &head_sha, &merge_sha, "carol");
+        let mut seed = github_seed(&config, &base_sha, &head_sha, &merge_sha, "carol");
+        if pr_config != config {
+            let pull = &mut seed.repos[0].pulls[0];
+            pull.files.push(FileSeed {
+                filename: ".github/kv-jit.yml".into(),
+                status: "modified".into(),
+                previous_filename: None,
+            });
+            pull.commits[0].files.push(".github/kv-jit.yml".into());
+        }
         let (github_url, github, _server) = kv_jit::emulator::github::spawn_for_tests(seed).await;
         World {
             tmp,
@@ -516,6 +543,7 @@ pub fn github_seed(
         base_ref: "main".into(),
         base_sha: base.into(),
         merged: true,
+        merged_at: None,
         merge_commit_sha: Some(merge.into()),
         files: vec![FileSeed {
             filename: REQUEST.into(),
