@@ -437,3 +437,26 @@ async fn an_untrusted_ledger_still_ends_access_revoked_early() {
             .is_empty()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_dated_away_from_githubs_merge_time_is_refused() {
+    // The merge commit says 09:00, but GitHub merged the pull request at 12:00: the commit's
+    // dates were chosen by whoever made it (a head pushed straight to main keeps them), so a
+    // window anchored on them could be moved at will.
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    let mut seed = w.reseed_github(
+        &world::config(w.azure.base_url().trim_end_matches('/')),
+        "carol",
+    );
+    seed.repos[0].pulls[0].merged_at = Some(support::t0() + chrono::Duration::hours(3));
+    w.github.reseed(seed);
+    let run = w.kv_jit(&["grant", "--now", &t0_plus(5)]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("the window is anchored on the merge, so the dates must agree"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 0);
+}

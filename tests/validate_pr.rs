@@ -233,6 +233,9 @@ async fn the_pr_check_never_sends_the_credential_where_the_pr_config_says() {
                 ("AZURE_CLIENT_ID", world::CLIENT_ID),
                 ("AZURE_TENANT_ID", world::TENANT),
                 ("AZURE_CLIENT_SECRET", "app-secret"),
+                // The operator allows main's emulator; even the PR's host being allowed
+                // would not matter: the PR's config is never used.
+                ("KV_JIT_ALLOWED_ENDPOINTS", azure_url.as_str()),
             ],
         )
     })

@@ -12,7 +12,7 @@ use crate::Exit;
 use crate::approval::{self, ApprovalInput, TrustedBase};
 use crate::azure::{AzureClient, Credential, RetryPolicy};
 use crate::cli::{RevokeArgs, RunArgs};
-use crate::config::{Config, VaultPolicy};
+use crate::config::Config;
 use crate::diag::{Format, Severity};
 use crate::engine::execute::{ApprovalCheck, Denied, Executor, reconcile};
 use crate::engine::plan::{self, Action, Desired, Invalid, LedgerState};
@@ -285,11 +285,20 @@ struct GithubApprovals<'a> {
 /// this long after the commit, "no pull request" is retried by the next run rather than refused.
 const PR_LINK_GRACE: chrono::Duration = chrono::Duration::minutes(15);
 
+/// How far a merge commit's date may be from GitHub's `merged_at` (clocks, a queue).
+const MERGE_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(10);
+
 impl ApprovalCheck for GithubApprovals<'_> {
     async fn check(&self, desired: &Desired) -> Result<Approvals, Denied> {
         let r = &desired.request;
-        let (commit, committed) =
-            last_commit_touching(self.repo_dir, &r.path).map_err(Denied::Unavailable)?;
+        // The merge the plan anchored the window on (one `git log` for all requests).
+        let Some(merge) = &desired.merged else {
+            return Err(Denied::Refused(format!(
+                "`{}` has no commit in this checkout; run kv-jit in a full clone of the default branch (fetch-depth: 0)",
+                r.path
+            )));
+        };
+        let (commit, committed) = (merge.commit.clone(), merge.at);
         // A committer date in the future is not "fresh": it would make the grace last forever.
         let age = self.now - committed;
         let fresh = age >= -chrono::Duration::minutes(2) && age < PR_LINK_GRACE;
@@ -322,6 +331,22 @@ impl ApprovalCheck for GithubApprovals<'_> {
                 )),
                 _ => Denied::Refused(e.to_string()),
             })?;
+        // The window is anchored on the commit's date, which whoever made the commit chose (a
+        // pull request "merged" by pushing its head to the default branch keeps the author's
+        // dates). GitHub's own merge time must agree, or a future date would postpone an
+        // approval without the `max_start_delay` bound, and a past one shorten it unseen.
+        if let Some(merged_at) = a.merged_at
+            && (merged_at - committed).abs() > MERGE_CLOCK_SKEW
+        {
+            return Err(Denied::Refused(format!(
+                "commit {} is dated {}, but GitHub merged pull request #{} at {}; the window is anchored on the merge, so the dates must agree (within {} minutes)",
+                &commit[..commit.len().min(12)],
+                committed.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                a.pull_number,
+                merged_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                MERGE_CLOCK_SKEW.num_minutes()
+            )));
+        }
         Ok(Approvals {
             pr: a.pull_number,
             commit: a.head_sha.clone(),
@@ -374,7 +399,7 @@ impl GithubApprovals<'_> {
             differs.push("the role's id");
         }
         match (self.config.vaults.get(&r.vault), base.vaults.get(&r.vault)) {
-            (Some(now), Some(before)) => differs.extend(Self::policy_differences(now, before)),
+            (Some(now), Some(before)) => differs.extend(now.differences(before)),
             _ => differs.push("the vault"),
         }
         if !differs.is_empty() {
@@ -507,75 +532,6 @@ impl GithubApprovals<'_> {
                 })
             }
         }
-    }
-
-    /// The names of the fields in which two policies for one vault differ (positions aside, and
-    /// `approvals`, whose larger value applies).
-    fn policy_differences(now: &VaultPolicy, before: &VaultPolicy) -> Vec<&'static str> {
-        let VaultPolicy {
-            name,
-            pos: _,
-            subscription_id,
-            resource_group,
-            secrets,
-            max_duration,
-            roles,
-            scope,
-            approvals: _,
-            require_ticket,
-            expiry,
-        } = now;
-        let texts = |p: &[crate::config::SecretPattern]| -> Vec<String> {
-            p.iter().map(|s| s.text.clone()).collect()
-        };
-        [
-            ("name", *name == before.name),
-            (
-                "subscription_id",
-                *subscription_id == before.subscription_id,
-            ),
-            ("resource_group", *resource_group == before.resource_group),
-            (
-                "secrets",
-                texts(&secrets.value) == texts(&before.secrets.value),
-            ),
-            (
-                "max_duration",
-                max_duration.value == before.max_duration.value,
-            ),
-            ("roles", roles.value == before.roles.value),
-            ("scope", *scope == before.scope),
-            (
-                "require_ticket",
-                require_ticket.value == before.require_ticket.value,
-            ),
-            ("expiry", *expiry == before.expiry),
-        ]
-        .into_iter()
-        .filter(|(_, same)| !same)
-        .map(|(field, _)| field)
-        .collect()
-    }
-}
-
-/// The commit on the default branch's first-parent line that last changed `path`: the merge
-/// (or squash) commit of the pull request that brought it.
-fn last_commit_touching(repo: &Path, path: &str) -> Result<(String, DateTime<Utc>), String> {
-    let out = std::process::Command::new("git")
-        .current_dir(repo)
-        .args(["log", "-1", "--first-parent", "--format=%H %ct", "--", path])
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    let line = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let parsed = line.split_once(' ').and_then(|(sha, t)| {
-        let at = DateTime::from_timestamp(t.parse().ok()?, 0)?;
-        Some((sha.to_owned(), at))
-    });
-    match parsed {
-        Some(p) if out.status.success() => Ok(p),
-        _ => Err(format!(
-            "`{path}` has no commit in this checkout; run kv-jit in a full clone of the default branch (fetch-depth: 0)"
-        )),
     }
 }
 

@@ -110,23 +110,57 @@ impl SecretPattern {
 }
 
 impl VaultPolicy {
-    /// Whether two policies grant the same way: every rule compared, positions ignored (a
-    /// config whose lines merely moved is the same policy).
-    pub fn same_rules(&self, other: &VaultPolicy) -> bool {
-        let texts = |p: &VaultPolicy| -> Vec<String> {
-            p.secrets.value.iter().map(|s| s.text.clone()).collect()
-        };
-        self.name == other.name
-            && self.subscription_id == other.subscription_id
-            && self.resource_group == other.resource_group
-            && texts(self) == texts(other)
-            && self.max_duration.value == other.max_duration.value
-            && self.roles.value == other.roles.value
-            && self.scope == other.scope
-            && self.approvals == other.approvals
-            && self.require_ticket.value == other.require_ticket.value
-            && self.expiry == other.expiry
-            && self.max_start_delay.value == other.max_start_delay.value
+    /// The names of the fields in which two policies for one vault differ: every rule, by an
+    /// exhaustive destructuring (a field added later does not compile until it is compared
+    /// here); positions are not policy, and `approvals` is left out (the larger one applies).
+    pub fn differences(&self, before: &VaultPolicy) -> Vec<&'static str> {
+        let VaultPolicy {
+            name,
+            pos: _,
+            subscription_id,
+            resource_group,
+            secrets,
+            max_duration,
+            roles,
+            scope,
+            approvals: _,
+            require_ticket,
+            expiry,
+            max_start_delay,
+        } = self;
+        let texts =
+            |p: &[SecretPattern]| -> Vec<String> { p.iter().map(|s| s.text.clone()).collect() };
+        [
+            ("name", *name == before.name),
+            (
+                "subscription_id",
+                *subscription_id == before.subscription_id,
+            ),
+            ("resource_group", *resource_group == before.resource_group),
+            (
+                "secrets",
+                texts(&secrets.value) == texts(&before.secrets.value),
+            ),
+            (
+                "max_duration",
+                max_duration.value == before.max_duration.value,
+            ),
+            ("roles", roles.value == before.roles.value),
+            ("scope", *scope == before.scope),
+            (
+                "require_ticket",
+                require_ticket.value == before.require_ticket.value,
+            ),
+            ("expiry", *expiry == before.expiry),
+            (
+                "max_start_delay",
+                max_start_delay.value == before.max_start_delay.value,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, same)| !same)
+        .map(|(field, _)| field)
+        .collect()
     }
 
     pub fn allows_secret(&self, secret: &SecretName) -> bool {

@@ -65,8 +65,8 @@ codes! {
     VaultNotRbac => "vault-not-rbac", "the vault does not use Azure RBAC authorization (online check)";
     AzureCheckFailed => "azure-check-failed", "the online existence check could not be completed";
     // Pull request checks (`validate --pr`).
-    RequesterNotBound => "requester-not-bound", "the PR author may not request for this requester (`identities` on the base branch)";
-    NoCodeOwner => "no-code-owner", "no CODEOWNERS entry on the base branch owns the request file, so nobody can approve it";
+    RequesterNotBound => "requester-not-bound", "the PR author may not request for this requester (`identities` on the default branch)";
+    NoCodeOwner => "no-code-owner", "no CODEOWNERS entry on the default branch owns the request file, so nobody can approve it";
     ForeignCommit => "foreign-commit", "a commit by someone other than the PR author changes the request";
     GithubCheckFailed => "github-check-failed", "a pull request check could not be completed through the GitHub API";
     ChangesOutsideRequests => "changes-outside-requests", "a request pull request also changes files outside `requests/` (config, CODEOWNERS, workflows and the ledger change in their own pull requests)";

@@ -543,7 +543,7 @@ pub fn github_seed(
         base_ref: "main".into(),
         base_sha: base.into(),
         merged: true,
-        merged_at: None,
+        merged_at: Some(crate::support::t0()),
         merge_commit_sha: Some(merge.into()),
         files: vec![FileSeed {
             filename: REQUEST.into(),
