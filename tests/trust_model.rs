@@ -460,3 +460,30 @@ async fn a_commit_dated_away_from_githubs_merge_time_is_refused() {
     );
     assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_line_claiming_a_shared_assignment_does_not_keep_it() {
+    // `2026/z` is on main but never granted (its start is tomorrow). A chained line says it was
+    // granted alice's real assignment until 2099, so alice's expiry would be "ledger only".
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    assert_eq!(w.kv_jit(&["grant", "--now", T0]).await.code, 0);
+    let real = ledger(&w)[0]["assignment"].as_str().unwrap().to_owned();
+    let z = world::request("alice@contoso.com", "1h") + "start: 2026-11-28T09:00:00Z\n";
+    w.merge_pr(8, "requests/2026/z.yaml", &z);
+    let z_sha = kv_jit::ledger::sha256_hex(z.as_bytes());
+    let mut forged = forged_grant("2026/z", ALICE_OID, &real, "2099-01-01T00:00:00Z");
+    forged.request_sha256 = Some(z_sha);
+    w.forge_ledger(vec![forged]);
+    let run = w.kv_jit(&["revoke", "--now", &t0_plus(125)]).await;
+    use kv_jit::azure::Azure;
+    assert!(
+        w.azure_client()
+            .list_managed(&World::vault_target())
+            .await
+            .unwrap()
+            .is_empty(),
+        "alice's access outlived its window: {}{}",
+        run.stdout,
+        run.stderr
+    );
+}

@@ -634,6 +634,8 @@ fn run_effects(
             grant,
             reason: plan::RevokeReason::Early,
             shared_with,
+            // A manual revoke trusts no sharing it cannot see in Azure's marker.
+            shared_by_extends: false,
             note: Some(m.reason.to_owned()),
         }];
     }

@@ -52,6 +52,14 @@ pub struct Executor<'a, A, P> {
     pub known_names: &'a BTreeSet<String>,
 }
 
+/// Another active grant that holds the same assignment as the one being revoked.
+#[derive(Debug, Clone, Copy)]
+pub struct Shared<'a> {
+    pub other: &'a crate::request::RequestId,
+    /// The request files link the two by `extends`.
+    pub by_extends: bool,
+}
+
 /// What Azure listed for each vault this run touches, read once before any effect: a revoke
 /// deletes only an assignment found here with kv-jit's marker, and an extension continues only
 /// a base found here.
@@ -76,11 +84,9 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
         let mut vaults: BTreeMap<String, VaultRef> = BTreeMap::new();
         for a in actions {
             let scope = match a {
-                Action::Revoke {
-                    grant,
-                    shared_with: None,
-                    ..
-                } if self.mode_of(grant) == ExpiryMode::Revoker => &grant.scope,
+                Action::Revoke { grant, .. } if self.mode_of(grant) == ExpiryMode::Revoker => {
+                    &grant.scope
+                }
                 Action::Grant {
                     extends: Some(x), ..
                 } => &x.base.scope,
@@ -133,15 +139,15 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
                 grant,
                 reason,
                 shared_with,
+                shared_by_extends,
                 note,
             } => {
+                let shared = shared_with.as_ref().map(|other| Shared {
+                    other,
+                    by_extends: *shared_by_extends,
+                });
                 let mut entry = self
-                    .revoke(
-                        grant,
-                        ledger_reason(*reason),
-                        shared_with.is_some(),
-                        listings,
-                    )
+                    .revoke(grant, ledger_reason(*reason), shared, listings)
                     .await;
                 entry.note = note.clone();
                 Some(entry)
@@ -361,15 +367,32 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
         &self,
         g: &ActiveGrant,
         reason: Reason,
-        ledger_only: bool,
+        shared: Option<Shared<'_>>,
         listings: &Listings,
     ) -> NewEntry {
         let entry = NewEntry {
             reason: Some(reason),
             ..about(g, Event::Revoked, self.now, self.run_url.clone())
         };
-        if ledger_only {
-            return entry;
+        // Another grant holds the same assignment: this one ends in the ledger only, if that
+        // sharing is real: approved (the files link them by `extends`) or made by kv-jit (Azure's
+        // marker names the other grant). A ledger line claiming the assignment is neither.
+        if let Some(s) = shared {
+            let key = target_from_scope(&g.scope).map(|t| t.vault.scope().to_ascii_lowercase());
+            let marked_for_other = key
+                .and_then(|k| listings.get(&k))
+                .and_then(|l| l.as_ref().ok())
+                .is_some_and(|l| {
+                    l.iter().any(|a| {
+                        a.name.eq_ignore_ascii_case(&g.assignment)
+                            && a.marker
+                                .as_ref()
+                                .is_some_and(|m| m.request_id == s.other.as_str())
+                    })
+                });
+            if s.by_extends || marked_for_other {
+                return entry;
+            }
         }
         let Some(target) = target_from_scope(&g.scope) else {
             return failed(
@@ -861,6 +884,7 @@ mod tests {
                 grant: grant.clone(),
                 reason: RevokeReason::Expired,
                 shared_with: None,
+                shared_by_extends: false,
                 note: None,
             },
         ];

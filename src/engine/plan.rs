@@ -120,6 +120,10 @@ pub enum Action {
         /// assignment per principal, role and scope), so this grant ends in the ledger only.
         #[serde(skip_serializing_if = "Option::is_none")]
         shared_with: Option<RequestId>,
+        /// Whether the request files on the default branch link the two by `extends` (approved
+        /// sharing); otherwise the executor shares only if Azure's marker names the other grant.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        shared_by_extends: bool,
         /// For an early revoke: what triggered it, for the ledger.
         #[serde(skip_serializing_if = "Option::is_none")]
         note: Option<String>,
@@ -150,32 +154,83 @@ pub enum Action {
 const MAX_LINEAGE: usize = 16;
 
 /// The window a request's approval covers, from its file and its merge alone (never from the
-/// ledger): `start:` (else the merge) plus `duration`; for an extension merged while its base's
-/// approved window was still open, that window's end plus `duration`. `None` without a merge.
+/// ledger): `start:` (else the merge) plus `duration`. An extension merged while its base's
+/// approved window was open runs from its merge to that window's end plus `duration` instead, but only when the base is the
+/// same access (vault, secret, requester, role), its own `start:` kept to `max_start_delay`,
+/// and no id repeats in the chain: an `extends` a reviewer cannot see through moves nothing.
+/// `None` without a merge.
 pub fn approved_window(
     d: &Desired,
     on_main: &BTreeMap<&RequestId, &Desired>,
+    config: &Config,
 ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    approved_window_at(d, on_main, 0)
+    approved_window_at(d, on_main, config, &mut Vec::new())
 }
 
-fn approved_window_at(
-    d: &Desired,
-    on_main: &BTreeMap<&RequestId, &Desired>,
-    depth: usize,
+fn approved_window_at<'a>(
+    d: &'a Desired,
+    on_main: &BTreeMap<&RequestId, &'a Desired>,
+    config: &Config,
+    seen: &mut Vec<&'a RequestId>,
 ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     let r = &d.request;
     let merged = d.merged.as_ref()?.at;
     let duration = r.duration.to_chrono();
-    if depth < MAX_LINEAGE
-        && let Some(base) = r.extends.as_ref().and_then(|b| on_main.get(b))
-        && let Some((_, base_end)) = approved_window_at(base, on_main, depth + 1)
+    seen.push(&r.id);
+    let base = r
+        .extends
+        .as_ref()
+        .filter(|b| seen.len() < MAX_LINEAGE && !seen.contains(b))
+        .and_then(|b| on_main.get(b).copied())
+        .filter(|b| same_access(&b.request, r) && start_in_bounds(b, config));
+    if let Some(base) = base
+        && let Some((base_start, base_end)) = approved_window_at(base, on_main, config, seen)
+        && base_start <= merged
         && merged < base_end
     {
-        return Some((base_end, base_end + duration));
+        // Granted at once (sharing the base's assignment), so it is in force from its merge.
+        return Some((merged, base_end + duration));
     }
     let start = r.start.unwrap_or(merged);
     Some((start, start + duration))
+}
+
+/// Whether `from`'s file on the default branch extends `to`, directly or through a chain.
+fn extends_reaches(
+    from: &RequestId,
+    to: &RequestId,
+    on_main: &BTreeMap<&RequestId, &Desired>,
+) -> bool {
+    let mut at = from;
+    for _ in 0..MAX_LINEAGE {
+        match on_main.get(at).and_then(|d| d.request.extends.as_ref()) {
+            Some(next) if next == to => return true,
+            Some(next) => at = next,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// Whether two requests are for the same access: what an extension may continue.
+fn same_access(a: &Request, b: &Request) -> bool {
+    a.vault == b.vault
+        && a.secret == b.secret
+        && a.requester == b.requester
+        && a.role_id == b.role_id
+}
+
+/// Whether a request's `start:` lies within its vault's `max_start_delay` of its merge.
+fn start_in_bounds(d: &Desired, config: &Config) -> bool {
+    match (
+        d.request.start,
+        &d.merged,
+        config.vaults.get(&d.request.vault),
+    ) {
+        (None, _, _) => true,
+        (Some(s), Some(m), Some(p)) => s <= m.at + p.max_start_delay.value.to_chrono(),
+        _ => false,
+    }
 }
 
 /// Plans every action due at `now`. Revokes come first: a run that is cut short has removed
@@ -197,12 +252,21 @@ pub fn plan(
 
     let mut ending: Vec<(&ActiveGrant, RevokeReason, Option<String>)> = Vec::new();
     for grant in ledger.active.values() {
-        if grant.expires <= now {
+        // The ledger's expiry is evidence; the approval is the authority. A grant whose file is
+        // on the default branch ends by its approved window at the latest, whatever a line says,
+        // and one whose approved window has not begun is not a grant kv-jit made: it ends now.
+        let approved = on_main
+            .get(&grant.request)
+            .and_then(|d| approved_window(d, &on_main, config));
+        let expires = approved.map_or(grant.expires, |(_, end)| end.min(grant.expires));
+        if expires <= now {
             ending.push((grant, RevokeReason::Expired, None));
             continue;
         }
         let early = match on_main.get(&grant.request) {
-            None if invalid_ids.contains(&grant.request) => None,
+            None if invalid_ids.contains(&grant.request) => Some(
+                "the request file no longer passes the policy on the default branch".to_owned(),
+            ),
             None => Some("the request file was deleted from the default branch".to_owned()),
             Some(d) if d.request.revoke => Some(match &d.merged {
                 Some(m) => format!(
@@ -211,6 +275,9 @@ pub fn plan(
                 ),
                 None => "the request file set `revoke: true`".to_owned(),
             }),
+            Some(_) if approved.is_some_and(|(start, _)| start > now) => {
+                Some("the ledger holds a grant whose approved window has not begun".to_owned())
+            }
             Some(_) => None,
         };
         if let Some(note) = early {
@@ -227,10 +294,15 @@ pub fn plan(
                     && !ending.iter().any(|(e, ..)| e.request == other.request)
             })
             .map(|other| other.request.clone());
+        let shared_by_extends = shared_with.as_ref().is_some_and(|other| {
+            extends_reaches(other, &grant.request, &on_main)
+                || extends_reaches(&grant.request, other, &on_main)
+        });
         revokes.push(Action::Revoke {
             grant: (*grant).clone(),
             reason: *reason,
             shared_with,
+            shared_by_extends,
             note: note.clone(),
         });
     }
@@ -345,7 +417,7 @@ pub fn plan(
                     );
                     continue;
                 }
-                (Some(g), Some(base_file)) => match approved_window(base_file, &on_main) {
+                (Some(g), Some(base_file)) => match approved_window(base_file, &on_main, config) {
                     // Its approved window is still open: continue it without a gap.
                     Some((_, base_end)) if base_end > now => Some((g, base_end)),
                     // The grant it extends already ended (or is due for it in this very run):

@@ -234,7 +234,8 @@ fn a_reused_id_is_refused() {
 }
 
 #[test]
-fn an_invalid_file_on_main_is_refused_and_does_not_count_as_deleted() {
+fn an_invalid_file_on_main_is_refused_and_ends_its_grant_early() {
+    // The policy tightened (or the file broke): access it no longer allows ends now.
     let ledger = ledger_with(&[active("a", "08:00", "12:00")]);
     let bad = Invalid {
         id: id("a"),
@@ -245,7 +246,10 @@ fn an_invalid_file_on_main_is_refused_and_does_not_count_as_deleted() {
     let got = plan(&[], &[bad], &ledger, t("09:00"));
     assert_eq!(
         show(&got),
-        ["refuse a: the request is invalid on the default branch: duration-too-long"]
+        [
+            "revoke a Early",
+            "refuse a: the request is invalid on the default branch: duration-too-long"
+        ]
     );
 }
 
@@ -335,13 +339,14 @@ fn an_extension_sharing_the_assignment_keeps_it_when_the_old_grant_ends() {
     let ledger = ledger_with(&[a, b]);
     let mut b_req = req("b", "2h");
     b_req.request.extends = Some(id("a"));
-    let got = plan(&[req("a", "2h"), b_req.clone()], &[], &ledger, t("10:00"));
+    let a_req = merged_at(req("a", "2h"), "08:00");
+    let got = plan(&[a_req.clone(), b_req.clone()], &[], &ledger, t("10:00"));
     assert_eq!(
         show(&got),
         ["revoke a Expired in the ledger only (assignment continues for b)"]
     );
     // When both end together the assignment is deleted once.
-    let got = plan(&[req("a", "2h"), b_req], &[], &ledger, t("12:00"));
+    let got = plan(&[a_req, b_req], &[], &ledger, t("12:00"));
     assert_eq!(show(&got), ["revoke a Expired", "revoke b Expired"]);
 }
 
@@ -469,4 +474,55 @@ fn a_deleted_request_re_added_byte_for_byte_is_refused() {
     );
     // The same bytes, untouched since the grant: already done, nothing to record.
     assert!(plan(&[req("a", "2h")], &[], &ledger, t("12:05")).is_empty());
+}
+
+// The security review's findings, one test each.
+
+#[test]
+fn an_extends_chain_through_a_refused_far_future_start_moves_nothing() {
+    // `a` starts in 2099 (beyond max_start_delay: refused, but on main); `b` extends `a` and was
+    // granted as a plain grant; `e` extends `b`. Nothing may run to 2099.
+    let mut a = req("a", "1h");
+    a.request.start = Some("2099-01-01T00:00:00Z".parse().unwrap());
+    let mut b = req("b", "1h");
+    b.request.extends = Some(id("a"));
+    let mut e = merged_at(req("e", "1h"), "09:30");
+    e.request.extends = Some(id("b"));
+    let ledger = ledger_with(&[active("b", "09:00", "10:00")]);
+    let got = plan(&[a, b, e], &[], &ledger, t("09:30"));
+    assert!(
+        show(&got).contains(&"grant e 09:30-11:00".to_owned()),
+        "{:?}",
+        show(&got)
+    );
+}
+
+#[test]
+fn an_extends_cycle_moves_nothing() {
+    let mut a = req("a", "4h");
+    a.request.extends = Some(id("b"));
+    let mut b = req("b", "4h");
+    b.request.extends = Some(id("a"));
+    let on_main: BTreeMap<&RequestId, &Desired> = [(&a.request.id, &a), (&b.request.id, &b)]
+        .into_iter()
+        .collect();
+    let (_, end) = approved_window(&b, &on_main, &config()).unwrap();
+    assert!(end <= t("17:00"), "{end}");
+}
+
+#[test]
+fn a_forged_line_for_a_waiting_request_is_ended_and_capped() {
+    // `z` waits for its start at 12:00; a chained line says it was granted until 2099.
+    let mut z = req("z", "1h");
+    z.request.start = Some(t("12:00"));
+    let mut forged = active("z", "09:00", "10:00");
+    forged.expires = "2099-01-01T00:00:00Z".parse().unwrap();
+    let ledger = ledger_with(&[forged]);
+    let got = plan(&[z.clone()], &[], &ledger, t("09:30"));
+    assert_eq!(show(&got), ["revoke z Early"]);
+    // And once its window is open, it ends with it.
+    assert_eq!(
+        show(&plan(&[z], &[], &ledger, t("13:00"))),
+        ["revoke z Expired"]
+    );
 }
