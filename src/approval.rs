@@ -32,7 +32,8 @@
 //! Everything that cannot be checked fails closed.
 //!
 //! [`verify`] is [`gather`] (I/O through the GitHub client: plain [`ApprovalFacts`]) then
-//! [`decide`] (pure: every rule above, in `approval/decide.rs`).
+//! [`decide`] (pure: every rule above, in `approval/decide.rs`; one row per attack in
+//! `approval/tests.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -45,6 +46,8 @@ use crate::github::client::{GithubClient, GithubError, PullRequest, Repo};
 use crate::github::codeowners::{self, Codeowners};
 
 mod decide;
+#[cfg(test)]
+mod tests;
 
 pub use decide::{
     ApprovalFacts, CommitFacts, PullFacts, Readable, ReviewFacts, ReviewState, ReviewerFacts,

@@ -337,15 +337,20 @@ pub(crate) fn judge(
     let mut rejected: Vec<(String, NotCounted)> = Vec::new();
     for review in latest_opinions(&facts.reviews) {
         let login = &review.login;
-        if review.state == ReviewState::ChangesRequested {
-            if let OwnerMatch::Owner(_) = owner_match(facts, &owners, login)? {
-                return Err(Refusal::ChangesRequested {
-                    number,
-                    login: login.clone(),
+        match review.state {
+            ReviewState::Approved | ReviewState::Dismissed => {}
+            ReviewState::ChangesRequested => {
+                if let OwnerMatch::Owner(_) = owner_match(facts, &owners, login)? {
+                    return Err(Refusal::ChangesRequested {
+                        number,
+                        login: login.clone(),
+                    }
+                    .into());
                 }
-                .into());
+                continue;
             }
-            continue;
+            // Not an opinion (`latest_opinions` keeps none of these): never an approval.
+            _ => continue,
         }
         // Cheap checks first, so a refusal names the plainest reason (and costs no lookup).
         let why = if login.eq_ignore_ascii_case(&context.author) {
