@@ -30,18 +30,30 @@
 //!    and has write access; `approvals` distinct such reviewers are needed.
 //!
 //! Everything that cannot be checked fails closed.
+//!
+//! [`verify`] is [`gather`] (I/O through the GitHub client: plain [`ApprovalFacts`]) then
+//! [`decide`] (pure: every rule above, in `approval/decide.rs`; one row per attack in
+//! `approval/tests.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::Serialize;
 
 use chrono::{DateTime, Utc};
 
-use crate::github::client::{
-    GithubClient, GithubError, PullFile, PullRequest, Repo, TeamMembership,
+use crate::github::client::{GithubClient, GithubError, PullRequest, Repo};
+use crate::github::codeowners::{self, Codeowners};
+
+mod decide;
+#[cfg(test)]
+mod tests;
+
+pub use decide::{
+    ApprovalFacts, CommitFacts, PullFacts, Readable, ReviewFacts, ReviewState, ReviewerFacts,
+    choose_pull, decide, files_outside_requests,
 };
-use crate::github::codeowners::{self, Codeowners, Owner, Ownership};
+use decide::{Need, Stop};
 
 /// The folder a request pull request may change, and nothing else.
 pub const REQUESTS_DIR: &str = "requests/";
@@ -57,29 +69,6 @@ pub struct TrustedBase {
     pub identities: BTreeMap<String, String>,
     /// CODEOWNERS as GitHub would pick it there (first of .github/, root, docs/), with its path.
     pub codeowners: Option<(String, Codeowners)>,
-}
-
-/// Every path of `files` outside `requests/`, in order, each once; a rename's previous name
-/// counts too (moving a file out of, or into, `requests/` changes both places). A path that is
-/// not plainly below `requests/` (`..`, `.` or empty segments) counts as outside.
-pub fn files_outside_requests(files: &[PullFile]) -> Vec<String> {
-    let inside = |path: &str| {
-        path.strip_prefix(REQUESTS_DIR).is_some_and(|rest| {
-            !rest.is_empty()
-                && rest
-                    .split('/')
-                    .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
-        })
-    };
-    let mut out: Vec<String> = Vec::new();
-    for file in files {
-        for path in std::iter::once(&file.filename).chain(file.previous_filename.as_ref()) {
-            if !inside(path) && !out.contains(path) {
-                out.push(path.clone());
-            }
-        }
-    }
-    out
 }
 
 /// How many outside paths a message names.
@@ -306,6 +295,10 @@ pub enum Refusal {
         "code owner @{login} requested changes on pull request #{number} and did not approve since"
     )]
     ChangesRequested { number: u64, login: String },
+    /// A fact the rules need was not looked up: [`decide`] fails closed (only a bug in
+    /// [`gather`], or facts built by hand, can get here).
+    #[error("cannot verify approval: {what} was not read from GitHub")]
+    Unread { what: String },
     #[error(
         "pull request #{number} has {} of {required} required code-owner approvals on its final \
          head {}{}",
@@ -377,52 +370,6 @@ pub struct PrContext {
     pub codeowners: Option<(String, Codeowners)>,
 }
 
-impl PrContext {
-    /// The requester binding: the author's identity on the base must be `requester`.
-    pub fn check_requester(&self, requester: &str) -> Result<(), Refusal> {
-        let bound_to =
-            upn_of(&self.identities, &self.author).ok_or_else(|| Refusal::AuthorNotBound {
-                author: self.author.clone(),
-                requester: requester.into(),
-            })?;
-        if bound_to.eq_ignore_ascii_case(requester) {
-            Ok(())
-        } else {
-            Err(Refusal::RequesterMismatch {
-                author: self.author.clone(),
-                bound_to: bound_to.into(),
-                requester: requester.into(),
-            })
-        }
-    }
-
-    /// The owners of `path` and the CODEOWNERS line naming them; refuses when there is no
-    /// CODEOWNERS, it has invalid lines, or nobody owns the path.
-    pub fn owners_of(&self, path: &str) -> Result<(String, usize, Vec<Owner>), Refusal> {
-        let (codeowners_path, file) =
-            self.codeowners
-                .as_ref()
-                .ok_or_else(|| Refusal::NoCodeowners {
-                    base_sha: self.base_sha.clone(),
-                })?;
-        if !file.errors().is_empty() {
-            return Err(Refusal::CodeownersInvalid {
-                path: codeowners_path.clone(),
-                errors: file.errors().iter().map(ToString::to_string).collect(),
-            });
-        }
-        match file.ownership(path) {
-            Ownership::Owned { line, owners } => {
-                Ok((codeowners_path.clone(), line, owners.to_vec()))
-            }
-            _ => Err(Refusal::NoOwner {
-                request_path: path.into(),
-                codeowners_path: codeowners_path.clone(),
-            }),
-        }
-    }
-}
-
 /// Reads [`PrContext`] for pull request `number`; refuses a pull request into any branch but
 /// the default one.
 pub async fn pr_context(
@@ -432,334 +379,146 @@ pub async fn pr_context(
     base: &TrustedBase,
 ) -> Result<PrContext, Refusal> {
     let pull = client.pull(repo, number).await?;
-    context_for(&pull, base)
-}
-
-fn context_for(pull: &PullRequest, base: &TrustedBase) -> Result<PrContext, Refusal> {
-    let number = pull.number;
-    if pull.base.ref_name != base.default_branch {
-        return Err(Refusal::BaseNotDefaultBranch {
-            number,
-            base_ref: pull.base.ref_name.clone(),
-            default_branch: base.default_branch.clone(),
-        });
-    }
-    let author = pull
-        .user
-        .as_ref()
-        .map(|u| u.login.clone())
-        .ok_or(Refusal::NoAuthor { number })?;
-    Ok(PrContext {
-        number,
-        author,
-        head_sha: pull.head.sha.clone(),
-        base_sha: base.sha.clone(),
-        commit_count: pull.commits,
-        identities: base.identities.clone(),
-        codeowners: base.codeowners.clone(),
-    })
+    decide::context_for(&PullFacts::from(&pull), base)
 }
 
 /// Refuses when a commit on the pull request that changes `path` is not attributed to the
-/// author. Attribution is GitHub's (commit e-mail to account); no attribution counts as someone
-/// else.
+/// author ([`decide`]'s commit rule, for the PR check). Reads the paths of the commits not by
+/// the author, up to the first that refuses.
 pub async fn check_commit_authors(
     client: &GithubClient,
     repo: &Repo,
     context: &PrContext,
     path: &str,
 ) -> Result<(), Refusal> {
-    let commits = client.pull_commits(repo, context.number).await?;
-    // GitHub lists at most 250 commits; the unseen ones cannot be checked.
-    if context
-        .commit_count
-        .is_some_and(|count| count > commits.len() as u64)
-    {
-        return Err(Refusal::TooManyCommits {
-            number: context.number,
-            listed: commits.len(),
-        });
-    }
-    for commit in commits {
-        let by = commit.author.as_ref().map(|u| u.login.as_str());
-        if by.is_some_and(|login| login.eq_ignore_ascii_case(&context.author)) {
-            continue;
-        }
-        let listed = client.commit_paths(repo, &commit.sha).await?;
-        if listed.maybe_truncated() {
-            return Err(Refusal::CommitTooLarge {
-                number: context.number,
-                sha: commit.sha,
-                listed: listed.files_listed,
-                path: path.into(),
-            });
-        }
-        if listed.paths.iter().any(|p| p == path) {
-            return Err(Refusal::ForeignCommit {
-                number: context.number,
-                sha: commit.sha,
-                committer: by.map(str::to_owned),
-                author: context.author.clone(),
-                path: path.into(),
-            });
+    let commits: Vec<CommitFacts> = client
+        .pull_commits(repo, context.number)
+        .await?
+        .into_iter()
+        .map(CommitFacts::from)
+        .collect();
+    let mut paths = BTreeMap::new();
+    loop {
+        match decide::check_commits(context, &commits, &paths, path) {
+            Ok(()) => return Ok(()),
+            Err(Stop::Refused(refusal)) => return Err(refusal),
+            Err(Stop::Need(Need::CommitPaths { sha })) if !paths.contains_key(&sha) => {
+                let listed = client.commit_paths(repo, &sha).await?;
+                paths.insert(sha, listed);
+            }
+            Err(Stop::Need(need)) => return Err(need.unread()),
         }
     }
-    Ok(())
 }
 
 /// Verifies that the request at `input.request_path` was approved; see the module docs.
+/// [`gather`], then [`decide`].
 pub async fn verify(
     client: &GithubClient,
     input: &ApprovalInput<'_>,
     base: &TrustedBase,
 ) -> Result<Approval, Refusal> {
-    let repo = input.repo;
-    let pull = find_merged_pull(client, repo, input.commit).await?;
-    let number = pull.number;
-    let context = context_for(&pull, base)?;
-
-    let files = client.pull_files(repo, number).await?;
-    // GitHub lists at most 3000 files: what it does not list cannot be checked.
-    if let Some(changed) = pull.changed_files.filter(|&n| n > files.len() as u64) {
-        return Err(Refusal::TooManyFiles {
-            number,
-            changed,
-            listed: files.len(),
-        });
-    }
-    let outside = files_outside_requests(&files);
-    if !outside.is_empty() {
-        return Err(Refusal::ChangesOutsideRequests {
-            number,
-            paths: outside,
-        });
-    }
-    if !files
-        .iter()
-        .any(|f| f.filename == input.request_path && f.status != "removed")
-    {
-        return Err(Refusal::FileNotInPull {
-            number,
-            path: input.request_path.into(),
-        });
-    }
-
-    context.check_requester(input.requester)?;
-    check_commit_authors(client, repo, &context, input.request_path).await?;
-    let (codeowners_path, owners_line, owners) = context.owners_of(input.request_path)?;
-    let PrContext {
-        author,
-        base_sha,
-        identities,
-        ..
-    } = context;
-
-    // Latest opinionated review per reviewer, in order of their latest review.
-    let mut latest: Vec<(String, u64, String, Option<String>)> = Vec::new();
-    for review in client.reviews(repo, number).await? {
-        let Some(user) = review.user else { continue };
-        if !matches!(
-            review.state.as_str(),
-            "APPROVED" | "CHANGES_REQUESTED" | "DISMISSED"
-        ) {
-            continue;
-        }
-        latest.retain(|(login, ..)| !login.eq_ignore_ascii_case(&user.login));
-        latest.push((user.login, review.id, review.state, review.commit_id));
-    }
-
-    let head_sha = pull.head.sha.clone();
-    let required = input.approvals_required.max(1);
-    let mut approvers: Vec<Approver> = Vec::new();
-    let mut rejected: Vec<(String, NotCounted)> = Vec::new();
-    for (login, review_id, state, commit_id) in latest {
-        if state == "CHANGES_REQUESTED" {
-            if let OwnerMatch::Owner(_) = owner_match(client, repo, &owners, &login).await? {
-                return Err(Refusal::ChangesRequested { number, login });
-            }
-            continue;
-        }
-        // Cheap checks first, so a refusal names the plainest reason.
-        let why = if login.eq_ignore_ascii_case(&author) {
-            Some(NotCounted::SelfApproval)
-        } else if upn_of(&identities, &login)
-            .is_some_and(|upn| upn.eq_ignore_ascii_case(input.requester))
-        {
-            Some(NotCounted::Requester)
-        } else if state == "DISMISSED" {
-            Some(NotCounted::Dismissed)
-        } else if commit_id.as_deref() != Some(head_sha.as_str()) {
-            Some(NotCounted::StaleCommit { commit_id })
-        } else {
-            None
-        };
-        if let Some(why) = why {
-            rejected.push((login, why));
-            continue;
-        }
-        let as_owner = match owner_match(client, repo, &owners, &login).await? {
-            OwnerMatch::Owner(owner) => owner,
-            OwnerMatch::TeamWithoutWriteAccess { team, role } => {
-                rejected.push((login, NotCounted::TeamWithoutWriteAccess { team, role }));
-                continue;
-            }
-            OwnerMatch::NotOwner => {
-                rejected.push((login, NotCounted::NotOwner));
-                continue;
-            }
-        };
-        let permission = client
-            .collaborator_permission(repo, &login)
-            .await
-            .map_err(|e| match e.status() {
-                Some(401 | 403) => Refusal::PermissionNotReadable {
-                    login: login.clone(),
-                    message: e.to_string(),
-                },
-                _ => Refusal::Github(e),
-            })?;
-        if !matches!(permission.as_str(), "admin" | "maintain" | "write") {
-            rejected.push((login, NotCounted::NoWriteAccess { permission }));
-            continue;
-        }
-        approvers.push(Approver {
-            login,
-            review_id,
-            as_owner,
-        });
-    }
-
-    if approvers.len() < required as usize {
-        return Err(Refusal::NotEnoughApprovals {
-            number,
-            required,
-            head_sha,
-            counted: approvers.into_iter().map(|a| a.login).collect(),
-            rejected,
-        });
-    }
-    Ok(Approval {
-        pull_number: number,
-        pull_url: pull.html_url,
-        author,
-        head_sha,
-        base_sha,
-        merge_commit_sha: pull.merge_commit_sha,
-        merged_at: pull.merged_at,
-        codeowners_path,
-        codeowners_line: owners_line,
-        approvers,
-    })
+    let facts = gather(client, input, base).await?;
+    decide(&facts, input, base)
 }
 
-/// The merged pull request that brought `commit`.
-async fn find_merged_pull(
+/// Reads what [`decide`] judges: the merged pull request that brought `input.commit`, its files,
+/// commits and reviews, then each lookup the rules ask for (see [`decide`]'s module), until they
+/// ask for nothing more. Refuses only what GitHub itself answers: no or no single merged pull
+/// request, or an error other than a token refused a team or permission (those are facts).
+pub async fn gather(
+    client: &GithubClient,
+    input: &ApprovalInput<'_>,
+    base: &TrustedBase,
+) -> Result<ApprovalFacts, Refusal> {
+    let repo = input.repo;
+    let pull = merged_pull(client, repo, input.commit).await?;
+    let number = pull.number;
+    let files = client.pull_files(repo, number).await?;
+    let commits = client.pull_commits(repo, number).await?;
+    let reviews = client.reviews(repo, number).await?;
+    let mut facts = ApprovalFacts::new(
+        PullFacts::from(&pull),
+        files,
+        commits.into_iter().map(CommitFacts::from).collect(),
+        reviews
+            .into_iter()
+            .filter_map(ReviewFacts::from_github)
+            .collect(),
+    );
+    // Each round adds the one fact asked for; one asked twice was not taken up (a bug), so stop:
+    // `decide` then fails closed on it.
+    let mut asked = BTreeSet::new();
+    while let Err(Stop::Need(need)) = decide::judge(&facts, input, base) {
+        if !asked.insert(need.clone()) {
+            break;
+        }
+        look_up(client, repo, &mut facts, need).await?;
+    }
+    Ok(facts)
+}
+
+/// Reads one fact into `facts`. A team or permission this token may not read is kept as a fact
+/// (the rules fail closed on it where it matters); any other error stops the verification.
+async fn look_up(
+    client: &GithubClient,
+    repo: &Repo,
+    facts: &mut ApprovalFacts,
+    need: Need,
+) -> Result<(), Refusal> {
+    match need {
+        Need::CommitPaths { sha } => {
+            let listed = client.commit_paths(repo, &sha).await?;
+            facts.commit_paths.insert(sha, listed);
+        }
+        Need::Membership { org, slug, login } => {
+            let membership = readable(
+                client.team_membership(&org, &slug, &login).await,
+                &[401, 403, 404],
+            )?;
+            facts
+                .reviewer_mut(&login)
+                .teams
+                .insert(format!("{org}/{slug}"), membership);
+        }
+        Need::TeamAccess { org, slug } => {
+            // The team is visible (membership read it), so a 404 here means no access at all.
+            let access = readable(
+                client.team_repo_permissions(&org, &slug, repo).await,
+                &[401, 403, 404],
+            )?;
+            facts.team_access.insert(format!("{org}/{slug}"), access);
+        }
+        Need::Permission { login } => {
+            let permission = readable(
+                client.collaborator_permission(repo, &login).await,
+                &[401, 403],
+            )?;
+            facts.reviewer_mut(&login).permission = Some(permission);
+        }
+    }
+    Ok(())
+}
+
+/// A lookup's answer; GitHub refusing it with one of `statuses` (this token may not read it) is
+/// an answer too, any other error is not.
+fn readable<T>(answer: Result<T, GithubError>, statuses: &[u16]) -> Result<Readable<T>, Refusal> {
+    match answer {
+        Ok(value) => Ok(Ok(value)),
+        Err(e) if e.status().is_some_and(|s| statuses.contains(&s)) => Ok(Err(e.to_string())),
+        Err(e) => Err(Refusal::Github(e)),
+    }
+}
+
+/// The merged pull request that brought `commit`, read in full.
+async fn merged_pull(
     client: &GithubClient,
     repo: &Repo,
     commit: &str,
 ) -> Result<PullRequest, Refusal> {
     let associated = client.pulls_for_commit(repo, commit).await?;
-    if associated.is_empty() {
-        return Err(Refusal::NoPullRequest {
-            commit: commit.into(),
-        });
-    }
-    let merged: Vec<&PullRequest> = associated.iter().filter(|p| p.is_merged()).collect();
-    let chosen = match merged.as_slice() {
-        [] => {
-            return Err(Refusal::NotMerged {
-                numbers: associated.iter().map(|p| p.number).collect(),
-            });
-        }
-        [one] => *one,
-        many => match many
-            .iter()
-            .find(|p| p.merge_commit_sha.as_deref() == Some(commit))
-        {
-            Some(p) => *p,
-            None => {
-                return Err(Refusal::AmbiguousPullRequest {
-                    commit: commit.into(),
-                    numbers: many.iter().map(|p| p.number).collect(),
-                });
-            }
-        },
-    };
-    // The list form can lag or omit fields; the full pull request is authoritative.
-    let pull = client.pull(repo, chosen.number).await?;
-    if !pull.is_merged() {
-        return Err(Refusal::NotMerged {
-            numbers: vec![pull.number],
-        });
-    }
-    Ok(pull)
-}
-
-/// The UPN a login may request for; logins compare case-insensitively.
-fn upn_of<'a>(identities: &'a BTreeMap<String, String>, login: &str) -> Option<&'a str> {
-    identities
-        .iter()
-        .find(|(l, _)| l.eq_ignore_ascii_case(login))
-        .map(|(_, upn)| upn.as_str())
-}
-
-/// How `login` relates to a file's owners.
-enum OwnerMatch {
-    /// The owner entry (`@login` or `@org/team`) that makes them count.
-    Owner(String),
-    /// Only through teams without write access; the first such team and its role.
-    TeamWithoutWriteAccess {
-        team: String,
-        role: String,
-    },
-    NotOwner,
-}
-
-/// Which owner entry makes `login` an owner: a user entry first, then active membership of a
-/// team that has write access to the repository (GitHub ignores a CODEOWNERS team without it).
-/// E-mail owners never match: mapping an address to an account needs an API GitHub does not
-/// offer reliably, so they fail closed.
-async fn owner_match(
-    client: &GithubClient,
-    repo: &Repo,
-    owners: &[Owner],
-    login: &str,
-) -> Result<OwnerMatch, Refusal> {
-    if let Some(owner) = owners
-        .iter()
-        .find(|o| matches!(o, Owner::User(u) if u.eq_ignore_ascii_case(login)))
-    {
-        return Ok(OwnerMatch::Owner(owner.to_string()));
-    }
-    let not_readable = |org: &str, slug: &str, e: GithubError| match e.status() {
-        Some(401 | 403 | 404) => Refusal::TeamNotReadable {
-            team: format!("{org}/{slug}"),
-            login: login.into(),
-            message: e.to_string(),
-        },
-        _ => Refusal::Github(e),
-    };
-    let mut without_write: Option<(String, String)> = None;
-    for owner in owners {
-        let Owner::Team { org, slug } = owner else {
-            continue;
-        };
-        match client.team_membership(org, slug, login).await {
-            Ok(TeamMembership::Active) => {}
-            Ok(TeamMembership::Pending | TeamMembership::NotMember) => continue,
-            Err(e) => return Err(not_readable(org, slug, e)),
-        }
-        // The team is visible (membership read it), so a 404 here means no access at all.
-        let role = match client.team_repo_permissions(org, slug, repo).await {
-            Ok(Some(p)) if p.can_write() => return Ok(OwnerMatch::Owner(owner.to_string())),
-            Ok(Some(p)) => p.role().to_owned(),
-            Ok(None) => "no access".to_owned(),
-            Err(e) => return Err(not_readable(org, slug, e)),
-        };
-        without_write.get_or_insert((format!("{org}/{slug}"), role));
-    }
-    Ok(match without_write {
-        Some((team, role)) => OwnerMatch::TeamWithoutWriteAccess { team, role },
-        None => OwnerMatch::NotOwner,
-    })
+    let number = decide::choose_pull(&associated, commit)?;
+    // The list form can lag or omit fields; the full pull request is authoritative (and
+    // `decide` checks that it is merged).
+    Ok(client.pull(repo, number).await?)
 }

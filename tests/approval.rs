@@ -948,3 +948,56 @@ fn files_outside_requests_table() {
         assert_eq!(&files_outside_requests(files), want, "{files:?}");
     }
 }
+
+#[tokio::test]
+async fn lookups_are_made_only_for_reviews_that_could_count_and_team_access_once() {
+    // Self-approval, a stale approval, a dismissed one and a comment cost no lookup; the two
+    // team owners share one read of the team's access; carol's user entry needs no team read.
+    let seed = with_reviews(vec![
+        review("carol", "APPROVED", Some(HEAD)),
+        review("dave", "APPROVED", Some(HEAD)),
+        review("frank", "APPROVED", Some(HEAD)),
+        review("alice-gh", "APPROVED", Some(HEAD)),
+        review("bob", "APPROVED", Some(H1)),
+        review("erin", "DISMISSED", Some(HEAD)),
+        review("gina", "COMMENTED", Some(HEAD)),
+    ]);
+    let base = trusted(&seed, BASE);
+    let (url, state) = start(seed).await;
+    let repo = repo();
+    let input = ApprovalInput {
+        repo: &repo,
+        commit: MERGE,
+        request_path: REQUEST,
+        requester: "alice@contoso.com",
+        approvals_required: 2,
+    };
+    let approval = verify(&client(&url, APP_TOKEN), &input, &base)
+        .await
+        .unwrap();
+    let logins: Vec<&str> = approval
+        .approvers
+        .iter()
+        .map(|a| a.login.as_str())
+        .collect();
+    assert_eq!(logins, ["carol", "dave"]);
+    let lookups: Vec<String> = state
+        .request_log()
+        .into_iter()
+        .map(|r| r.path)
+        .filter(|p| p.contains("/collaborators/") || p.starts_with("/orgs/"))
+        .collect();
+    assert_eq!(
+        lookups,
+        [
+            "/repos/acme/access/collaborators/carol/permission",
+            "/orgs/acme/teams/security",
+            "/orgs/acme/teams/security/memberships/dave",
+            "/orgs/acme/teams/security/repos/acme/access",
+            "/repos/acme/access/collaborators/dave/permission",
+            "/orgs/acme/teams/security",
+            "/orgs/acme/teams/security/memberships/frank",
+            "/repos/acme/access/collaborators/frank/permission",
+        ]
+    );
+}
