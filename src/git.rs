@@ -205,6 +205,19 @@ pub fn read_ledger(
     Ok(Some(crate::ledger::parse_ledger(ledger_path, &bytes)?))
 }
 
+/// Whether the repository at `repo` is a shallow clone (its history is cut off, so the commit
+/// that brought a request file may look like the boundary).
+pub fn is_shallow(repo: &Path) -> bool {
+    Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["rev-parse", "--is-shallow-repository"])
+        .stdin(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() != "false")
+        .unwrap_or(true)
+}
+
 /// The branch checked out at `repo` (`None` when detached).
 pub fn current_branch(repo: &Path) -> Option<String> {
     let out = Command::new("git")
@@ -224,6 +237,9 @@ pub fn current_branch(repo: &Path) -> Option<String> {
 /// Older ones are checked by size and line boundary only: reading every version in full costs
 /// the square of the ledger's size (a diff per commit took 6 s for 5,000 commits).
 const LEDGER_VERSIONS_COMPARED: usize = 32;
+
+/// And beyond those, as many more as fit in this many bytes read.
+const LEDGER_BYTES_COMPARED: usize = 64 << 20;
 
 /// Every version of `path` in the first-parent history up to `tip` must be a prefix of
 /// `current` (kv-jit only appends). Cheap for all versions: the size must not exceed today's
@@ -268,10 +284,19 @@ fn check_ledger_history(git: &Git, tip: &str, path: &str, current: &[u8]) -> Res
             .map(|(i, _)| i + 1),
     );
     boundaries.insert(current.len());
+    // The newest versions in full: at least LEDGER_VERSIONS_COMPARED, more while they fit the
+    // byte budget (a small ledger is compared in every version).
+    let mut budget = LEDGER_BYTES_COMPARED;
     let recent: Vec<&str> = blobs
         .iter()
-        .take(LEDGER_VERSIONS_COMPARED)
-        .copied()
+        .enumerate()
+        .take_while(|(i, b)| {
+            let size = sizes.get(*b).copied().unwrap_or(0);
+            let fits = size <= budget;
+            budget = budget.saturating_sub(size);
+            *i < LEDGER_VERSIONS_COMPARED || fits
+        })
+        .map(|(_, b)| *b)
         .collect();
     let contents = git.blobs(&recent)?;
     // Newest first: the first version that is not a prefix; the culprit is the change after it.

@@ -487,3 +487,83 @@ async fn a_forged_line_claiming_a_shared_assignment_does_not_keep_it() {
         run.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebase_merged_pull_request_cannot_pick_its_own_trusted_base() {
+    // After a rebase merge the commit before the request's commit is the PR's own earlier commit
+    // (which could have set CODEOWNERS and identities, reverted later in the PR). Here GitHub
+    // says the first parent belongs to the same pull request.
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    let mut seed = w.reseed_github(
+        &world::config(w.azure.base_url().trim_end_matches('/')),
+        "carol",
+    );
+    let mut earlier = seed.repos[0].pulls[0].commits[0].clone();
+    earlier.sha = w.base_sha.clone();
+    earlier.files = vec![".github/CODEOWNERS".into()];
+    seed.repos[0].pulls[0].commits.insert(0, earlier);
+    w.github.reseed(seed);
+    let run = w.kv_jit(&["grant", "--now", &t0_plus(5)]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("was merged by rebase"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_author_offboarded_after_the_merge_gets_nothing_that_still_waits() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    // Before the grant runs, alice's binding is removed on main (a reviewed config change).
+    world::git(&w.work, &["pull", "--quiet", "--ff-only", "origin", "main"]);
+    let path = w.work.join(".github/kv-jit.yml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("  alice-gh: alice@contoso.com\n", "");
+    std::fs::write(&path, text).unwrap();
+    world::git(&w.work, &["commit", "--quiet", "-am", "offboard alice"]);
+    world::git(&w.work, &["push", "--quiet", "origin", "main"]);
+    let run = w.kv_jit(&["grant", "--now", &t0_plus(5)]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("no longer bound"), "{}", run.stdout);
+    assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shallow_clone_grants_and_refuses_nothing_but_still_revokes() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    assert_eq!(w.kv_jit(&["grant", "--now", T0]).await.code, 0);
+    // A second request, and a checkout with one commit of history.
+    w.merge_pr(
+        8,
+        "requests/2026/alice-later.yaml",
+        &world::request("alice@contoso.com", "1h"),
+    );
+    let shallow = w.tmp.path().join("shallow");
+    world::git(
+        w.tmp.path(),
+        &[
+            "clone",
+            "--quiet",
+            "--depth",
+            "1",
+            &format!("file://{}", w.origin.display()),
+            shallow.to_str().unwrap(),
+        ],
+    );
+    let run = w
+        .kv_jit_in(&shallow, &["revoke", "--now", &t0_plus(125)], &[])
+        .await;
+    assert!(run.stderr.contains("shallow clone"), "{}", run.stderr);
+    let events = w.ledger_events();
+    assert!(
+        events.contains(&("revoked".into(), REQUEST_ID.into(), Some("expired".into()))),
+        "{events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| e.1 == "2026/alice-later"),
+        "nothing granted or refused from a cut history: {events:?}"
+    );
+}

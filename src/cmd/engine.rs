@@ -325,7 +325,13 @@ impl ApprovalCheck for GithubApprovals<'_> {
         let a = approval::verify(self.client, &input, &base)
             .await
             .map_err(|e| match e {
-                approval::Refusal::Github(_) => Denied::Unavailable(e.to_string()),
+                // What the token could not read is an operator's fix away, not a verdict on
+                // the request: retried, never a refusal that burns the id.
+                approval::Refusal::Github(_)
+                | approval::Refusal::TeamNotReadable { .. }
+                | approval::Refusal::PermissionNotReadable { .. } => {
+                    Denied::Unavailable(e.to_string())
+                }
                 approval::Refusal::NoPullRequest { .. } if fresh => Denied::Unavailable(format!(
                     "{e} (yet: GitHub may still be linking the merge; retried next run)"
                 )),
@@ -345,6 +351,38 @@ impl ApprovalCheck for GithubApprovals<'_> {
                 a.pull_number,
                 merged_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 MERGE_CLOCK_SKEW.num_minutes()
+            )));
+        }
+        // The first parent must be the default branch before the pull request, not one of its
+        // own commits: after a rebase merge it is the PR's previous commit, whose CODEOWNERS or
+        // identities the PR itself could have written (and reverted in its last commit).
+        let parent = &base.sha;
+        let theirs = self
+            .client
+            .pulls_for_commit(self.repo, parent)
+            .await
+            .map_err(|e| {
+                Denied::Unavailable(format!("cannot check the commit before the merge: {e}"))
+            })?;
+        if theirs.iter().any(|p| p.number == a.pull_number) {
+            return Err(Denied::Refused(format!(
+                "pull request #{} was merged by rebase, so the commit before it on the default branch ({}) is one of its own; merge request pull requests with a merge or squash commit",
+                a.pull_number,
+                &parent[..parent.len().min(12)]
+            )));
+        }
+        // Offboarding holds for what is still waiting: the author must still be bound to the
+        // requester by today's identities, not only by those before the merge.
+        let bound_now = self
+            .config
+            .identities
+            .iter()
+            .find(|(login, _)| login.eq_ignore_ascii_case(&a.author))
+            .is_some_and(|(_, upn)| upn.as_str().eq_ignore_ascii_case(r.requester.as_str()));
+        if !bound_now {
+            return Err(Denied::Refused(format!(
+                "@{} is no longer bound to `{}` in today's `identities`; nothing waiting for them is granted",
+                a.author, r.requester
             )));
         }
         Ok(Approvals {
@@ -427,6 +465,12 @@ impl GithubApprovals<'_> {
                 .map_err(|e| Denied::Unavailable(format!("cannot run git: {e}")))
         };
         let out = git(&["rev-list", "--parents", "-n", "1", commit])?;
+        if !out.status.success() {
+            return Err(Denied::Unavailable(format!(
+                "git cannot read commit {commit}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
         let line = String::from_utf8_lossy(&out.stdout).into_owned();
         let Some(parent) = line.split_whitespace().nth(1).map(str::to_owned) else {
             let shallow = git(&["rev-parse", "--is-shallow-repository"])?;
@@ -590,17 +634,12 @@ fn run_effects(
     };
     let entries = match ctx.ledger_checked() {
         Ok(e) => e,
-        Err(LedgerProblem::Unavailable(m)) => {
-            // A fetch that failed (network, GitHub down) is retried by the next run.
-            return fail(&m, Exit::Problems);
-        }
-        Err(LedgerProblem::Untrusted(m)) => {
+        // Access must still end on time, in a grant run as in a scheduled one, whether the
+        // ledger is unreachable or untrusted: revokes never wait on what grants need. A manual
+        // revoke then ends that request's kv-jit assignments by their marker.
+        Err(LedgerProblem::Unavailable(m) | LedgerProblem::Untrusted(m)) => {
             output::stderr(&format!("error: {m}\n"));
-            // Access must still end on time, in a grant run as in a scheduled one: revokes
-            // never wait on what grants need.
-            if manual.is_none() {
-                expiry_sweep(&ctx, now);
-            }
+            expiry_sweep(&ctx, now, manual.as_ref().map(|m| m.request));
             return Exit::Problems;
         }
     };
@@ -640,6 +679,31 @@ fn run_effects(
         }];
     }
 
+    // A shallow clone cuts the history the windows and ids are judged by: what depends on it
+    // (grants, refusals) waits for a full clone; revokes go ahead.
+    let shallow = manual.is_none() && crate::git::is_shallow(&ctx.repo_dir);
+    let held_by_shallow = if shallow {
+        actions
+            .iter()
+            .filter(|a| matches!(a, Action::Grant { .. } | Action::Refuse { .. }))
+            .count()
+    } else {
+        0
+    };
+    if shallow {
+        let held = held_by_shallow;
+        if held > 0 {
+            output::stderr(&format!(
+                "{}: this checkout is a shallow clone, so {held} grant(s) and refusal(s) wait for a run in a full clone (actions/checkout with fetch-depth: 0)\n",
+                if mode == Mode::Grant {
+                    "error"
+                } else {
+                    "warning"
+                }
+            ));
+        }
+        actions.retain(|a| !matches!(a, Action::Grant { .. } | Action::Refuse { .. }));
+    }
     let runtime = runtime();
     let _guard = runtime.enter();
     let azure = match azure_client(&ctx) {
@@ -648,7 +712,8 @@ fn run_effects(
     };
     // What grants need (GitHub to verify approvals, the default branch) never holds up the
     // revokes: without it, due grants wait for a run that has it, and revokes go ahead.
-    let mut grants_blocked: Option<String> = None;
+    let mut grants_blocked: Option<String> =
+        (held_by_shallow > 0).then(|| "the checkout is a shallow clone".to_owned());
     let due = actions
         .iter()
         .filter(|a| matches!(a, Action::Grant { .. }))
@@ -910,7 +975,7 @@ fn azure_client(ctx: &Ctx) -> Result<AzureClient, String> {
 /// so is every one whose request was revoked early (its file deleted, or `revoke: true`).
 /// Nothing is recorded (there is no trustworthy ledger to append to); the run still fails, so
 /// someone repairs the ledger, and the next good run records what happened through reconcile.
-fn expiry_sweep(ctx: &Ctx, now: DateTime<Utc>) {
+fn expiry_sweep(ctx: &Ctx, now: DateTime<Utc>, only: Option<&str>) {
     use crate::azure::{Azure, VaultRef};
     let runtime = runtime();
     let _guard = runtime.enter();
@@ -981,7 +1046,12 @@ fn expiry_sweep(ctx: &Ctx, now: DateTime<Utc>) {
             let Some(marker) = a.marker.as_ref() else {
                 continue;
             };
-            let why = if marker.expires_at <= now {
+            let why = if let Some(id) = only {
+                if marker.request_id != id {
+                    continue;
+                }
+                "revoked by hand"
+            } else if marker.expires_at <= now {
                 "expired by its marker"
             } else if !wanted(&marker.request_id) {
                 "its request was revoked early"
