@@ -15,8 +15,10 @@
 //!    reviewed under the side branch's rules) and which changes the file (a direct push has no
 //!    pull request: refused);
 //! 2. the pull request changes nothing outside `requests/` (config, CODEOWNERS, workflows and the
-//!    ledger change in their own pull requests, reviewed by their owners; this is also what keeps
-//!    a rebase-merged pull request's earlier commits out of the first parent the grant trusts);
+//!    ledger change in their own pull requests, reviewed by their owners). This is the net change:
+//!    a rebase-merged pull request's earlier commit could still change and revert CODEOWNERS, so
+//!    the grant path (`cmd/engine.rs`) refuses a request whose first parent belongs to its own
+//!    pull request;
 //! 3. the pull request author maps, through the trusted `identities`, to the request's
 //!    `requester`; and no commit on the branch that touches the file is by anyone else;
 //! 4. the trusted CODEOWNERS (first of `.github/`, root, `docs/`; no invalid line) names owners
