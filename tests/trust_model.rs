@@ -567,3 +567,27 @@ async fn a_shallow_clone_grants_and_refuses_nothing_but_still_revokes() {
         "nothing granted or refused from a cut history: {events:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typed_marker_on_standing_access_is_not_taken_over_by_a_grant() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    // Alice's standing access carries a copy of kv-jit's marker that ends soon.
+    w.assign_by_hand_described(
+        ALICE_OID,
+        SECRETS_USER,
+        BY_HAND,
+        Some("kv-jit:v1 request=2026/other expires=2026-11-27T09:30:00Z"),
+    )
+    .await;
+    let run = w.kv_jit(&["grant", "--now", T0]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let entries = ledger(&w);
+    assert_eq!(entries[0]["event"], "refused", "{entries:#?}");
+    assert_eq!(
+        w.azure_calls("PUT", BY_HAND),
+        1,
+        "only the hand-made PUT itself: kv-jit never rewrote its description"
+    );
+    let later = w.kv_jit(&["revoke", "--now", &t0_plus(60)]).await;
+    assert!(w.assignment_exists(BY_HAND).await, "{}", later.stdout);
+}

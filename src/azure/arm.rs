@@ -111,10 +111,18 @@ async fn take_over(
     body: &serde_json::Value,
     mut existing: Assignment,
 ) -> Assignment {
-    let later = existing
-        .marker
-        .as_ref()
-        .is_some_and(|m| m.request_id != spec.request_id && m.expires_at < spec.expires_at);
+    // Only an assignment kv-jit made is rewritten: a marker someone typed into a hand-made
+    // assignment's description does not make its name one kv-jit derives.
+    let ours = existing.marker.as_ref().is_some_and(|m| {
+        crate::azure::assignment_name(az.tenant_id(), scope, &m.request_id)
+            .to_string()
+            .eq_ignore_ascii_case(&existing.name)
+    });
+    let later = ours
+        && existing
+            .marker
+            .as_ref()
+            .is_some_and(|m| m.request_id != spec.request_id && m.expires_at < spec.expires_at);
     if !later {
         return existing;
     }

@@ -272,7 +272,12 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
         match self.azure.grant(&spec).await {
             // An extension's PUT resolves (409) to the assignment kv-jit already made for the
             // grant it extends: record that one, so the two share it.
-            Ok(assignment) if assignment.marker.is_some() => NewEntry {
+            // (A PIM grant is the schedule request kv-jit just made, named per request body.)
+            Ok(assignment)
+                if created_by_kv_jit(&assignment, &self.config.tenant_id, self.known_names)
+                    || (spec.mode == ExpiryMode::Pim && assignment.marker.is_some()) =>
+            {
+                NewEntry {
                 // Azure may refuse to rewrite an existing assignment's description: the base's
                 // marker stays, and only the expiry sweep (when the ledger cannot be trusted)
                 // reads it; it would end this access early, never late. Said in the entry.
@@ -287,7 +292,8 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
                 }),
                 assignment: Some(assignment.name),
                 ..entry
-            },
+                }
+            }
             // The PUT resolved to an assignment kv-jit did not create (standing access made by
             // hand): kv-jit granted nothing, so there is nothing it may ever remove. Recorded
             // as refused, so no revoke and no reconcile ever touches that assignment.
