@@ -591,3 +591,21 @@ async fn a_typed_marker_on_standing_access_is_not_taken_over_by_a_grant() {
     let later = w.kv_jit(&["revoke", "--now", &t0_plus(60)]).await;
     assert!(w.assignment_exists(BY_HAND).await, "{}", later.stdout);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approver_removed_from_codeowners_after_the_merge_no_longer_counts() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    // Before the grant runs (a retry, a future start), carol stops owning requests/ on main.
+    world::git(&w.work, &["pull", "--quiet", "--ff-only", "origin", "main"]);
+    std::fs::write(w.work.join(".github/CODEOWNERS"), "/requests/ @dave\n").unwrap();
+    world::git(&w.work, &["commit", "--quiet", "-am", "carol moved teams"]);
+    world::git(&w.work, &["push", "--quiet", "origin", "main"]);
+    let run = w.kv_jit(&["grant", "--now", &t0_plus(5)]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("@carol no longer owns"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 0);
+}

@@ -371,8 +371,34 @@ impl ApprovalCheck for GithubApprovals<'_> {
                 &parent[..parent.len().min(12)]
             )));
         }
-        // Offboarding holds for what is still waiting: the author must still be bound to the
-        // requester by today's identities, not only by those before the merge.
+        // Offboarding holds for what is still waiting: every counted approver must still own
+        // the file in today's CODEOWNERS (the checked-out default branch), and the author must
+        // still be bound to the requester by today's identities, not only by those before.
+        let today = codeowners::pick(|path| std::fs::read_to_string(self.repo_dir.join(path)).ok());
+        let owners_today: Vec<String> = match today.as_ref().map(|(_, c)| c.ownership(&r.path)) {
+            Some(codeowners::Ownership::Owned { owners, .. }) => {
+                owners.iter().map(ToString::to_string).collect()
+            }
+            _ => Vec::new(),
+        };
+        let gone: Vec<&str> = a
+            .approvers
+            .iter()
+            .filter(|p| {
+                !owners_today
+                    .iter()
+                    .any(|o| o.eq_ignore_ascii_case(&p.as_owner))
+            })
+            .map(|p| p.login.as_str())
+            .collect();
+        if !gone.is_empty() {
+            return Err(Denied::Refused(format!(
+                "@{} no longer own{} `{}` in today's CODEOWNERS; nothing they approved that still waits is granted",
+                gone.join(", @"),
+                if gone.len() == 1 { "s" } else { "" },
+                r.path
+            )));
+        }
         let bound_now = self
             .config
             .identities
