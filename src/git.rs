@@ -677,12 +677,16 @@ impl Git {
     /// Fetches `branch` into `into`; `None` when the remote has no such branch yet.
     fn fetch(&self, branch: &str, into: &str) -> Result<Option<String>, GitError> {
         let refspec = format!("+refs/heads/{branch}:{into}");
+        // `--refmap=` leaves the remote-tracking branches alone: only our temporary ref moves,
+        // so runs that share a clone (or a run's git outliving it after a kill) never race on
+        // `refs/remotes/origin/*` ("cannot lock ref … is at X but expected Y").
         let args = [
             "fetch",
             "--quiet",
             "--no-tags",
             "--no-write-fetch-head",
             "--no-recurse-submodules",
+            "--refmap=",
             self.remote.as_str(),
             refspec.as_str(),
         ];

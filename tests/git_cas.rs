@@ -561,8 +561,9 @@ fn run_to_end(repo: &Path) {
     let out = child(repo, "plain", "k").output().unwrap();
     assert!(
         out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 
