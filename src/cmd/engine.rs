@@ -586,14 +586,10 @@ impl GithubApprovals<'_> {
 
     /// The repository's default branch: the event payload says it; else GitHub.
     async fn default_branch(&self) -> Result<String, Denied> {
-        let from_event = std::env::var_os("GITHUB_EVENT_PATH")
-            .and_then(|p| std::fs::read_to_string(p).ok())
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| {
-                v["repository"]["default_branch"]
-                    .as_str()
-                    .map(str::to_owned)
-            });
+        let from_event = std::env::var("GITHUB_EVENT_PATH")
+            .ok()
+            .as_deref()
+            .and_then(event_default_branch);
         match from_event {
             Some(branch) => Ok(branch),
             None => {
@@ -956,6 +952,15 @@ fn announce(
     }
 }
 
+/// `repository.default_branch` from the workflow's event payload at `path`, if it says.
+fn event_default_branch(path: &str) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["repository"]["default_branch"]
+        .as_str()
+        .map(str::to_owned)
+}
+
 /// In GitHub Actions, whether the run is on the repository's default branch (from the event
 /// payload). Outside Actions (no `GITHUB_REF`) there is nothing to compare: true.
 fn on_default_branch(env: &HashMap<String, String>) -> bool {
@@ -964,13 +969,7 @@ fn on_default_branch(env: &HashMap<String, String>) -> bool {
     };
     let default = env
         .get("GITHUB_EVENT_PATH")
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| {
-            v["repository"]["default_branch"]
-                .as_str()
-                .map(str::to_owned)
-        });
+        .and_then(|p| event_default_branch(p));
     // Without the payload we cannot tell: fail closed.
     default.is_some_and(|d| *git_ref == format!("refs/heads/{d}"))
 }
