@@ -150,6 +150,10 @@ pub enum Action {
     },
 }
 
+/// How much later than an id's first grant a commit bringing its file again must be to count
+/// as a re-use (runner and GitHub clocks differ a little).
+const REUSE_SKEW_MINUTES: i64 = 5;
+
 /// How far back an extension's lineage is followed.
 const MAX_LINEAGE: usize = 16;
 
@@ -337,7 +341,11 @@ pub fn plan(
             // `revoke: true` edit is handled above. Anything else is refused, whether the grant
             // is still active or not: a changed file, or the same id brought again by a later
             // commit (deleted and re-added: ids are unique for all time, whatever the bytes).
-            let touched_since = d.merged.as_ref().is_some_and(|m| m.at > first.at);
+            // (The grant's time is the runner's clock, the merge's GitHub's: allow for skew.)
+            let touched_since = d
+                .merged
+                .as_ref()
+                .is_some_and(|m| m.at > first.at + chrono::Duration::minutes(REUSE_SKEW_MINUTES));
             let reason = if first.sha256 != d.sha256 && !r.revoke {
                 Some(if ledger.active.contains_key(&r.id) {
                     "the request file changed after it was granted; file a new request (ids are never reused)"
