@@ -205,28 +205,32 @@ pub fn read_ledger(
     Ok(Some(crate::ledger::parse_ledger(ledger_path, &bytes)?))
 }
 
-/// Whether the repository at `repo` is a shallow clone (its history is cut off, so the commit
-/// that brought a request file may look like the boundary).
-pub fn is_shallow(repo: &Path) -> bool {
-    Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(["rev-parse", "--is-shallow-repository"])
+/// Runs git in the local repository at `repo` (no remote, no token) with the same controlled
+/// environment as [`Git`]: none of the variables that would point it elsewhere, untranslated
+/// messages, never a prompt. The one way the engine reads local history.
+pub fn local(repo: &Path, args: &[&str]) -> std::io::Result<Output> {
+    let mut c = Command::new("git");
+    c.arg("-C").arg(repo).args(args);
+    for v in SCRUBBED_ENV {
+        c.env_remove(v);
+    }
+    c.env("GIT_TERMINAL_PROMPT", "0")
+        .env("LC_ALL", "C")
         .stdin(Stdio::null())
         .output()
+}
+
+/// Whether the repository at `repo` is a shallow clone (its history is cut off, so the commit
+/// that brought a request file may look like the boundary). Unknown counts as shallow.
+pub fn is_shallow(repo: &Path) -> bool {
+    local(repo, &["rev-parse", "--is-shallow-repository"])
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() != "false")
         .unwrap_or(true)
 }
 
 /// The branch checked out at `repo` (`None` when detached).
 pub fn current_branch(repo: &Path) -> Option<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(["symbolic-ref", "--quiet", "--short", "HEAD"])
-        .stdin(Stdio::null())
-        .output()
-        .ok()?;
+    let out = local(repo, &["symbolic-ref", "--quiet", "--short", "HEAD"]).ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
@@ -334,10 +338,9 @@ pub struct RequestHistory {
 
 /// Reads [`RequestHistory`] for `HEAD` of the repository at `repo` in one `git log` pass.
 pub fn request_history(repo: &Path) -> Result<RequestHistory, String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args([
+    let out = local(
+        repo,
+        &[
             "log",
             "--first-parent",
             "--diff-merges=first-parent",
@@ -348,13 +351,9 @@ pub fn request_history(repo: &Path) -> Result<RequestHistory, String> {
             "HEAD",
             "--",
             "requests/",
-        ])
-        .env("LC_ALL", "C")
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
+        ],
+    )
+    .map_err(|e| format!("cannot run git: {e}"))?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         // A repository without commits has no history to read.

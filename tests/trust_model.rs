@@ -15,6 +15,11 @@ const BOB_OID: &str = "bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb";
 const SECRETS_USER: &str = "4633458b-17de-408a-b874-0445c86b69e6";
 const BY_HAND: &str = "0b5fe924-9a61-425c-96af-cfe6e287ca2d";
 
+/// Empties the ledger file in a work clone (a truncation by a writer of its branch).
+fn truncate_ledger(work: &std::path::Path) {
+    std::fs::write(work.join("audit/ledger.jsonl"), "").unwrap();
+}
+
 fn ledger(w: &World) -> Vec<serde_json::Value> {
     w.origin_ledger()
         .lines()
@@ -141,10 +146,9 @@ async fn after_the_ledger_is_deleted_an_early_revoked_window_is_not_granted_agai
         .await;
     assert_eq!(revoke.code, 0, "{}{}", revoke.stdout, revoke.stderr);
     // A writer of the ledger branch deletes the record; the window (to 11:00) is still open.
-    world::git(&w.work, &["pull", "--quiet", "--ff-only", "origin", "main"]);
-    world::git(&w.work, &["rm", "--quiet", "audit/ledger.jsonl"]);
-    world::git(&w.work, &["commit", "--quiet", "-m", "clean up"]);
-    world::git(&w.work, &["push", "--quiet", "origin", "main"]);
+    w.push_to_main("clean up", |work| {
+        std::fs::remove_file(work.join("audit/ledger.jsonl")).unwrap()
+    });
     let run = w.kv_jit(&["grant", "--now", &t0_plus(20)]).await;
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(
@@ -163,11 +167,7 @@ async fn after_the_ledger_is_deleted_an_early_revoked_window_is_not_granted_agai
 async fn a_truncated_ledger_stops_grants_until_it_is_restored() {
     let w = World::new(&world::request("alice@contoso.com", "2h")).await;
     assert_eq!(w.kv_jit(&["grant", "--now", T0]).await.code, 0);
-    world::git(&w.work, &["pull", "--quiet", "--ff-only", "origin", "main"]);
-    std::fs::write(w.work.join("audit/ledger.jsonl"), "").unwrap();
-    world::git(&w.work, &["commit", "--quiet", "-am", "truncate"]);
-    let truncation = world::git(&w.work, &["rev-parse", "HEAD"]);
-    world::git(&w.work, &["push", "--quiet", "origin", "main"]);
+    let truncation = w.push_to_main("truncate", truncate_ledger);
     let run = w.kv_jit(&["grant", "--now", &t0_plus(5)]).await;
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(
@@ -359,13 +359,9 @@ async fn an_early_revoke_records_who_asked_and_why() {
     // Deleting the file also says what triggered it.
     let w2 = World::new(&world::request("alice@contoso.com", "2h")).await;
     assert_eq!(w2.kv_jit(&["grant", "--now", T0]).await.code, 0);
-    world::git(
-        &w2.work,
-        &["pull", "--quiet", "--ff-only", "origin", "main"],
-    );
-    world::git(&w2.work, &["rm", "--quiet", REQUEST]);
-    world::git(&w2.work, &["commit", "--quiet", "-m", "done with it"]);
-    world::git(&w2.work, &["push", "--quiet", "origin", "main"]);
+    w2.push_to_main("done with it", |work| {
+        std::fs::remove_file(work.join(REQUEST)).unwrap()
+    });
     assert_eq!(w2.kv_jit(&["revoke", "--now", &t0_plus(15)]).await.code, 0);
     let revoked = ledger(&w2).pop().unwrap();
     assert_eq!(
@@ -394,10 +390,7 @@ async fn a_typed_marker_does_not_make_an_assignment_kv_jits_to_remove() {
         run.stderr
     );
     // Nor does the expiry sweep, when the ledger cannot be trusted.
-    world::git(&w.work, &["pull", "--quiet", "--ff-only", "origin", "main"]);
-    std::fs::write(w.work.join("audit/ledger.jsonl"), "").unwrap();
-    world::git(&w.work, &["commit", "--quiet", "-am", "truncate"]);
-    world::git(&w.work, &["push", "--quiet", "origin", "main"]);
+    w.push_to_main("truncate", truncate_ledger);
     let swept = w.kv_jit(&["revoke", "--now", &t0_plus(180)]).await;
     assert_eq!(swept.code, 1, "{}{}", swept.stdout, swept.stderr);
     assert!(w.assignment_exists(BY_HAND).await, "{}", swept.stdout);
@@ -416,11 +409,10 @@ async fn an_untrusted_ledger_still_ends_access_revoked_early() {
     let w = World::new(&world::request("alice@contoso.com", "2h")).await;
     assert_eq!(w.kv_jit(&["grant", "--now", T0]).await.code, 0);
     // The ledger is truncated, and the request file deleted (an early revoke) in the same push.
-    world::git(&w.work, &["pull", "--quiet", "--ff-only", "origin", "main"]);
-    std::fs::write(w.work.join("audit/ledger.jsonl"), "").unwrap();
-    world::git(&w.work, &["rm", "--quiet", REQUEST]);
-    world::git(&w.work, &["commit", "--quiet", "-am", "tidy up"]);
-    world::git(&w.work, &["push", "--quiet", "origin", "main"]);
+    w.push_to_main("tidy up", |work| {
+        truncate_ledger(work);
+        std::fs::remove_file(work.join(REQUEST)).unwrap();
+    });
     let run = w.kv_jit(&["revoke", "--now", &t0_plus(10)]).await;
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(
@@ -517,14 +509,13 @@ async fn a_rebase_merged_pull_request_cannot_pick_its_own_trusted_base() {
 async fn an_author_offboarded_after_the_merge_gets_nothing_that_still_waits() {
     let w = World::new(&world::request("alice@contoso.com", "2h")).await;
     // Before the grant runs, alice's binding is removed on main (a reviewed config change).
-    world::git(&w.work, &["pull", "--quiet", "--ff-only", "origin", "main"]);
-    let path = w.work.join(".github/kv-jit.yml");
-    let text = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace("  alice-gh: alice@contoso.com\n", "");
-    std::fs::write(&path, text).unwrap();
-    world::git(&w.work, &["commit", "--quiet", "-am", "offboard alice"]);
-    world::git(&w.work, &["push", "--quiet", "origin", "main"]);
+    w.push_to_main("offboard alice", |work| {
+        let path = work.join(".github/kv-jit.yml");
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("  alice-gh: alice@contoso.com\n", "");
+        std::fs::write(&path, text).unwrap();
+    });
     let run = w.kv_jit(&["grant", "--now", &t0_plus(5)]).await;
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("no longer bound"), "{}", run.stdout);
@@ -596,10 +587,9 @@ async fn a_typed_marker_on_standing_access_is_not_taken_over_by_a_grant() {
 async fn an_approver_removed_from_codeowners_after_the_merge_no_longer_counts() {
     let w = World::new(&world::request("alice@contoso.com", "2h")).await;
     // Before the grant runs (a retry, a future start), carol stops owning requests/ on main.
-    world::git(&w.work, &["pull", "--quiet", "--ff-only", "origin", "main"]);
-    std::fs::write(w.work.join(".github/CODEOWNERS"), "/requests/ @dave\n").unwrap();
-    world::git(&w.work, &["commit", "--quiet", "-am", "carol moved teams"]);
-    world::git(&w.work, &["push", "--quiet", "origin", "main"]);
+    w.push_to_main("carol moved teams", |work| {
+        std::fs::write(work.join(".github/CODEOWNERS"), "/requests/ @dave\n").unwrap()
+    });
     let run = w.kv_jit(&["grant", "--now", &t0_plus(5)]).await;
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(

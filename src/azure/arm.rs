@@ -42,15 +42,7 @@ pub fn put_body(spec: &GrantSpec) -> serde_json::Value {
 }
 
 pub(crate) async fn grant(az: &AzureClient, spec: &GrantSpec) -> Result<Assignment, AzureError> {
-    if spec.request_id.is_empty() || spec.request_id.contains(char::is_whitespace) {
-        return Err(AzureError::Invalid {
-            what: "grant".into(),
-            detail: format!(
-                "request id `{}` is empty or has whitespace; it cannot go into the marker",
-                spec.request_id
-            ),
-        });
-    }
+    spec.check_request_id("grant")?;
     let scope = spec.target.scope();
     let name = assignment_name(&az.tenant_id, &scope, &spec.request_id);
     let url = az.arm_url(&format!("{scope}{PROVIDER}/{name}"), API_VERSION);

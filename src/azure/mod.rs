@@ -172,6 +172,23 @@ pub struct GrantSpec {
     pub justification: Option<String>,
 }
 
+impl GrantSpec {
+    /// The request id goes into kv-jit's marker (`request=<id>`), whose words are split on
+    /// whitespace: an empty id or one with whitespace could not be read back.
+    pub(crate) fn check_request_id(&self, what: &str) -> Result<(), AzureError> {
+        if self.request_id.is_empty() || self.request_id.contains(char::is_whitespace) {
+            return Err(AzureError::Invalid {
+                what: what.into(),
+                detail: format!(
+                    "request id `{}` is empty or has whitespace; it cannot go into the marker",
+                    self.request_id
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// One grant to end; the same request id and target give the same deterministic name.
 #[derive(Debug, Clone)]
 pub struct RevokeSpec {

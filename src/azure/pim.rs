@@ -197,15 +197,7 @@ pub struct Schedule {
 }
 
 pub(crate) async fn grant(az: &AzureClient, spec: &GrantSpec) -> Result<Assignment, AzureError> {
-    if spec.request_id.is_empty() || spec.request_id.contains(char::is_whitespace) {
-        return Err(AzureError::Invalid {
-            what: "PIM grant".into(),
-            detail: format!(
-                "request id `{}` is empty or has whitespace; it cannot go into the marker",
-                spec.request_id
-            ),
-        });
-    }
+    spec.check_request_id("PIM grant")?;
     let scope = spec.target.scope();
     let body = assign_body(spec);
     let name = request_name(&az.tenant_id, &scope, &body);

@@ -484,10 +484,7 @@ impl GithubApprovals<'_> {
         default_branch: String,
     ) -> Result<(Config, TrustedBase), Denied> {
         let git = |args: &[&str]| -> Result<std::process::Output, Denied> {
-            std::process::Command::new("git")
-                .current_dir(self.repo_dir)
-                .args(args)
-                .output()
+            crate::git::local(self.repo_dir, args)
                 .map_err(|e| Denied::Unavailable(format!("cannot run git: {e}")))
         };
         let out = git(&["rev-list", "--parents", "-n", "1", commit])?;

@@ -52,6 +52,23 @@ pub struct Executor<'a, A, P> {
     pub known_names: &'a BTreeSet<String>,
 }
 
+/// The key of a vault's listing: its ARM scope, case-folded as ARM compares scopes.
+fn vault_key(vault: &VaultRef) -> String {
+    vault.scope().to_ascii_lowercase()
+}
+
+/// What Azure listed for the vault holding `scope` (an assignment's scope, vault or secret).
+fn listing<'l>(listings: &'l Listings, scope: &str) -> Result<&'l [Assignment], String> {
+    let key = target_from_scope(scope)
+        .map(|t| vault_key(&t.vault))
+        .ok_or_else(|| format!("cannot read the scope `{scope}`"))?;
+    match listings.get(&key) {
+        Some(Ok(l)) => Ok(l),
+        Some(Err(e)) => Err(format!("cannot list the vault's assignments: {e}")),
+        None => Err("the vault's assignments were not listed".into()),
+    }
+}
+
 /// Another active grant that holds the same assignment as the one being revoked.
 #[derive(Debug, Clone, Copy)]
 pub struct Shared<'a> {
@@ -93,9 +110,7 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
                 _ => continue,
             };
             if let Some(t) = target_from_scope(scope) {
-                vaults
-                    .entry(t.vault.scope().to_ascii_lowercase())
-                    .or_insert(t.vault);
+                vaults.entry(vault_key(&t.vault)).or_insert(t.vault);
             }
         }
         let mut out = HashMap::new();
@@ -336,11 +351,9 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
         if !x.base.scope.eq_ignore_ascii_case(scope) {
             return refuse("the grant it extends is at another scope");
         }
-        let key = target_from_scope(scope).map(|t| t.vault.scope().to_ascii_lowercase());
-        let listed = match key.and_then(|k| listings.get(&k)) {
-            Some(Ok(l)) => l,
-            Some(Err(e)) => return refuse(&format!("cannot list the vault's assignments: {e}")),
-            None => return refuse("the vault's assignments were not listed"),
+        let listed = match listing(listings, scope) {
+            Ok(l) => l,
+            Err(e) => return refuse(&e),
         };
         let derivable = x.lineage.iter().any(|id| {
             azure::assignment_name(&self.config.tenant_id, scope, id.as_str())
@@ -384,18 +397,14 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
         // sharing is real: approved (the files link them by `extends`) or made by kv-jit (Azure's
         // marker names the other grant). A ledger line claiming the assignment is neither.
         if let Some(s) = shared {
-            let key = target_from_scope(&g.scope).map(|t| t.vault.scope().to_ascii_lowercase());
-            let marked_for_other = key
-                .and_then(|k| listings.get(&k))
-                .and_then(|l| l.as_ref().ok())
-                .is_some_and(|l| {
-                    l.iter().any(|a| {
-                        a.name.eq_ignore_ascii_case(&g.assignment)
-                            && a.marker
-                                .as_ref()
-                                .is_some_and(|m| m.request_id == s.other.as_str())
-                    })
-                });
+            let marked_for_other = listing(listings, &g.scope).is_ok_and(|l| {
+                l.iter().any(|a| {
+                    a.name.eq_ignore_ascii_case(&g.assignment)
+                        && a.marker
+                            .as_ref()
+                            .is_some_and(|m| m.request_id == s.other.as_str())
+                })
+            });
             if s.by_extends || marked_for_other {
                 return entry;
             }
@@ -418,21 +427,13 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
         let name = match mode {
             ExpiryMode::Pim => g.assignment.parse().ok(),
             ExpiryMode::Revoker => {
-                let key = target.vault.scope().to_ascii_lowercase();
-                let listed = match listings.get(&key) {
-                    Some(Ok(l)) => l,
-                    Some(Err(e)) => {
+                let listed = match listing(listings, &g.scope) {
+                    Ok(l) => l,
+                    Err(e) => {
                         return failed(
                             entry,
                             Event::RevokeFailed,
-                            format!("cannot list the vault's assignments before deleting: {e}"),
-                        );
-                    }
-                    None => {
-                        return failed(
-                            entry,
-                            Event::RevokeFailed,
-                            "the vault's assignments were not listed".into(),
+                            format!("{e} (before deleting)"),
                         );
                     }
                 };
@@ -603,7 +604,7 @@ pub async fn reconcile<A: Azure>(
             &policy.resource_group,
             policy.name.clone(),
         ) {
-            vaults.insert(vault.scope().to_ascii_lowercase(), vault);
+            vaults.insert(vault_key(&vault), vault);
         }
     }
     // A vault dropped from the config still has its recorded grants watched.
@@ -611,9 +612,7 @@ pub async fn reconcile<A: Azure>(
         if let Some(t) = target_from_scope(&g.scope)
             && !is_pim(t.vault.vault())
         {
-            vaults
-                .entry(t.vault.scope().to_ascii_lowercase())
-                .or_insert(t.vault);
+            vaults.entry(vault_key(&t.vault)).or_insert(t.vault);
         }
     }
     let held = |name: &str| {
@@ -655,7 +654,7 @@ pub async fn reconcile<A: Azure>(
         let Some(t) = target_from_scope(&g.scope) else {
             continue;
         };
-        let watched = listed_vaults.contains(&t.vault.scope().to_ascii_lowercase());
+        let watched = listed_vaults.contains(&vault_key(&t.vault));
         if watched
             && !seen.contains(&g.assignment.to_ascii_lowercase())
             && !already_drifted.contains(&g.assignment)

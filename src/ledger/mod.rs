@@ -40,6 +40,4 @@ pub use entry::{
     Approval, Approvals, Entry, Event, ExpiryMode, FORMAT_VERSION, MAX_ERROR_CHARS, NewEntry,
     Reason, Role, Window, scrub_error, whole_seconds,
 };
-pub use state::{
-    LagStats, active_grants, refused, request_hash_at_grant, revoke_lag, seen_requests,
-};
+pub use state::{LagStats, active_grants, refused, revoke_lag};

@@ -32,26 +32,6 @@ fn key(e: &Entry) -> Option<(&str, &str)> {
     Some((e.request.as_deref()?, e.assignment.as_deref()?))
 }
 
-/// Every request id that appears in the ledger, whatever the event. Request ids are unique for
-/// all time, so the planner refuses a request whose id is here unless the ledger's entries are
-/// about that very file (compare [`request_hash_at_grant`]).
-pub fn seen_requests(entries: &[Entry]) -> BTreeSet<&str> {
-    entries
-        .iter()
-        .filter_map(|e| e.request.as_deref())
-        .collect()
-}
-
-/// The `request_sha256` of the last `granted` entry for `request`: the file content that was
-/// approved and granted. A request file whose hash differs now was edited after its grant.
-pub fn request_hash_at_grant<'a>(entries: &'a [Entry], request: &str) -> Option<&'a str> {
-    entries
-        .iter()
-        .rev()
-        .find(|e| e.event == Event::Granted && e.request.as_deref() == Some(request))
-        .and_then(|e| e.request_sha256.as_deref())
-}
-
 /// (request, request_sha256) pairs already refused, so a refusal is recorded once per content.
 pub fn refused(entries: &[Entry]) -> BTreeSet<(&str, &str)> {
     entries
@@ -150,7 +130,7 @@ mod tests {
     }
 
     #[test]
-    fn ids_hashes_and_refusals() {
+    fn refusals() {
         let l = append(
             &Tip::genesis(),
             vec![
@@ -163,13 +143,11 @@ mod tests {
                 },
             ],
         );
-        assert_eq!(
-            seen_requests(&l).into_iter().collect::<Vec<_>>(),
-            ["a", "z"]
-        );
-        assert_eq!(request_hash_at_grant(&l, "a"), Some("1"));
-        assert_eq!(request_hash_at_grant(&l, "z"), None);
         assert!(refused(&l).contains(&("z", "9")));
+        assert!(
+            !refused(&l).iter().any(|(r, _)| *r == "a"),
+            "a grant is not a refusal"
+        );
     }
 
     #[test]
