@@ -10,7 +10,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Duration as Span, Utc};
-use kv_jit::ledger::{
+use kv_jit_core::ledger::{
     Approval, Approvals, Event, NewEntry, Reason, Role, Tip, Window, append, to_line, verify_file,
 };
 use sha2::{Digest, Sha256};

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 
-use crate::diag::Format;
+use kv_jit_core::diag::Format;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -19,14 +19,14 @@ use crate::diag::Format;
 )]
 pub struct Cli {
     /// The config file.
-    #[arg(long, global = true, value_name = "FILE", default_value = crate::config::DEFAULT_PATH)]
+    #[arg(long, global = true, value_name = "FILE", default_value = kv_jit_core::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// Evaluate as of this instant (RFC 3339) instead of the system clock.
     #[arg(long, global = true, value_name = "RFC3339", value_parser = parse_now)]
     pub now: Option<DateTime<Utc>>,
     /// Output format of reports.
-    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, global = true, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -172,4 +172,25 @@ fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| format!("`{s}` is not an RFC 3339 instant ({e}); e.g. 2026-11-27T09:00:00Z"))
+}
+
+/// `--format`: the core's [`Format`], as clap parses it (the core does not know about clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    /// `PATH:LINE:COL: error[CODE]: message`, with `help:` and `note:` lines.
+    Text,
+    /// One JSON document, for scripts.
+    Json,
+    /// Text plus GitHub Actions `::error` workflow commands (annotations on the diff).
+    Github,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Text => Format::Text,
+            FormatArg::Json => Format::Json,
+            FormatArg::Github => Format::Github,
+        }
+    }
 }

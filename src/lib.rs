@@ -1,27 +1,10 @@
-//! kv-jit: governed, just-in-time access to Azure Key Vault secrets, run as GitOps on GitHub.
-//!
-//! Data flows one way: files → model → plan → effects → ledger. The functional core (`yaml`,
-//! `fields`, `request`, `config`, `policy`) is pure; `cmd` is the shell that reads files and
-//! prints through `output`.
+//! kv-jit's shell: the command line. Each command module reads its inputs, wires the core
+//! (`kv_jit_core`), the engine (`kv_jit_engine`) and the effects (`kv_jit_effects`) together,
+//! and renders through [`output`]. The rules live in those crates, not here.
 
-pub mod approval;
-pub mod azure;
 pub mod cli;
 pub mod cmd;
-pub mod config;
-pub mod diag;
-pub mod emulator;
-pub mod engine;
-pub mod fields;
-pub mod git;
-pub mod github;
-pub mod ledger;
-pub mod names;
-pub mod notify;
 pub mod output;
-pub mod policy;
-pub mod request;
-pub mod yaml;
 
 use std::process::ExitCode;
 
@@ -55,19 +38,20 @@ pub fn run() -> ExitCode {
         }
     };
     let now = cli.now.unwrap_or_else(chrono::Utc::now);
+    let format: kv_jit_core::diag::Format = cli.format.into();
     let annotate = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let exit = match &cli.command {
         cli::Command::Validate(args) => {
-            cmd::validate::run(args, &cli.config, now, cli.format, annotate)
+            cmd::validate::run(args, &cli.config, now, format, annotate)
         }
-        cli::Command::New(args) => cmd::new::run(args, &cli.config, now, cli.format, annotate),
-        cli::Command::Emulator(args) => cmd::emulator(args),
-        cli::Command::Plan(a) => cmd::engine::plan_cmd(&cli.config, now, cli.format, &a.remote),
-        cli::Command::Grant(a) => cmd::engine::grant_cmd(a, &cli.config, now, cli.format),
-        cli::Command::Revoke(a) => cmd::engine::revoke_cmd(a, &cli.config, now, cli.format),
-        cli::Command::Status(a) => cmd::engine::status_cmd(&cli.config, now, cli.format, &a.remote),
+        cli::Command::New(args) => cmd::new::run(args, &cli.config, now, format, annotate),
+        cli::Command::Emulator(args) => cmd::emulator(args, now),
+        cli::Command::Plan(a) => cmd::engine::plan_cmd(&cli.config, now, format, &a.remote),
+        cli::Command::Grant(a) => cmd::engine::grant_cmd(a, &cli.config, now, format),
+        cli::Command::Revoke(a) => cmd::engine::revoke_cmd(a, &cli.config, now, format),
+        cli::Command::Status(a) => cmd::engine::status_cmd(&cli.config, now, format, &a.remote),
         cli::Command::Audit(cli::AuditCommand::Verify { path }) => {
-            cmd::engine::audit_verify_cmd(path.as_deref(), &cli.config, cli.format)
+            cmd::engine::audit_verify_cmd(path.as_deref(), &cli.config, format)
         }
         cli::Command::Schema => {
             output::stdout(&cmd::schema::request_schema());

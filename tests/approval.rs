@@ -4,8 +4,8 @@
 #[path = "support/github.rs"]
 mod support;
 
-use kv_jit::approval::{Approval, ApprovalInput, NotCounted, Refusal, TrustedBase, verify};
-use kv_jit::emulator::github::{FileSeed, GithubSeed, PullSeed};
+use kv_jit_effects::approval::{Approval, ApprovalInput, NotCounted, Refusal, TrustedBase, verify};
+use kv_jit_emulator::github::{FileSeed, GithubSeed, PullSeed};
 use support::*;
 
 struct Case {
@@ -46,7 +46,7 @@ impl Case {
     }
 }
 
-fn with_reviews(reviews: Vec<kv_jit::emulator::github::ReviewSeed>) -> GithubSeed {
+fn with_reviews(reviews: Vec<kv_jit_emulator::github::ReviewSeed>) -> GithubSeed {
     let mut seed = support::seed();
     pull_mut(&mut seed).reviews = reviews;
     seed
@@ -624,7 +624,7 @@ fn every_refusal_message_is_distinct() {
 
 #[tokio::test]
 async fn pr_context_before_merge_gives_owners_and_binding() {
-    use kv_jit::approval::{check_commit_authors, pr_context};
+    use kv_jit_effects::approval::{check_commit_authors, pr_context};
     let mut seed = support::seed();
     let pull = pull_mut(&mut seed);
     pull.merged = false;
@@ -676,7 +676,7 @@ async fn more_commits_than_github_lists_fails_closed() {
 /// The grant engine may run verifications on spawned tasks.
 #[allow(dead_code)]
 fn verify_future_is_send(
-    client: &kv_jit::github::client::GithubClient,
+    client: &kv_jit_effects::github::client::GithubClient,
     input: &ApprovalInput<'_>,
     base: &TrustedBase,
 ) {
@@ -726,7 +726,7 @@ async fn a_pull_into_a_side_branch_is_refused() {
 
 #[tokio::test]
 async fn pr_context_refuses_a_pull_into_a_side_branch() {
-    use kv_jit::approval::pr_context;
+    use kv_jit_effects::approval::pr_context;
     let mut seed = seed();
     pull_mut(&mut seed).base_ref = "release".into();
     let base = trusted(&seed, BASE);
@@ -906,8 +906,8 @@ async fn approval_carries_the_merge_time() {
 
 #[test]
 fn files_outside_requests_table() {
-    use kv_jit::approval::files_outside_requests;
-    use kv_jit::github::client::PullFile;
+    use kv_jit_effects::approval::files_outside_requests;
+    use kv_jit_effects::github::client::PullFile;
     let file = |name: &str, previous: Option<&str>| PullFile {
         filename: name.into(),
         status: if previous.is_some() {

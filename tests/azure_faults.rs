@@ -7,8 +7,8 @@ mod support;
 
 use std::time::Duration;
 
-use kv_jit::azure::{Azure, AzureError, ExpiryMode, RevokeOutcome};
-use kv_jit::emulator::{Fault, FaultKind};
+use kv_jit_effects::azure::{Azure, AzureError, ExpiryMode, RevokeOutcome};
+use kv_jit_emulator::{Fault, FaultKind};
 use support::*;
 
 fn fault(prefix: &str, method: Option<&str>, count: u32, kind: FaultKind) -> Fault {
@@ -28,7 +28,7 @@ fn status(status: u16, code: Option<&str>, retry_after: Option<u64>) -> FaultKin
     }
 }
 
-fn alice_grant(request: &str) -> kv_jit::azure::GrantSpec {
+fn alice_grant(request: &str) -> kv_jit_effects::azure::GrantSpec {
     grant_spec(
         request,
         target("flowlibs-demo-kv", None),
@@ -242,9 +242,9 @@ async fn the_token_endpoint_being_down_is_an_outage_not_a_crash() {
 /// replication lag are transient.
 #[tokio::test]
 async fn every_error_of_the_grant_path_is_sorted_permanent_or_transient() {
-    use kv_jit::azure::ErrorClass::{Permanent, Transient};
-    use kv_jit::azure::SecretStatus;
-    use kv_jit::names::SecretName;
+    use kv_jit_core::names::SecretName;
+    use kv_jit_effects::azure::ErrorClass::{Permanent, Transient};
+    use kv_jit_effects::azure::SecretStatus;
     let emu = emulator("").await;
     let (sleeper, _) = recording_sleeper(None);
     let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
@@ -486,7 +486,7 @@ mod single_calls {
     //! One request, one answer: wiremock pins the exact shapes.
 
     use super::*;
-    use kv_jit::azure::{Credential, Endpoints, arm};
+    use kv_jit_effects::azure::{Credential, Endpoints, arm};
     use wiremock::matchers::{body_json, header, method, path, query_param};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -510,7 +510,8 @@ mod single_calls {
     async fn put_body_matches_the_documented_shape() {
         let server = server_with_token().await;
         let spec = alice_grant("2026/alice-api-key");
-        let name = kv_jit::azure::assignment_name(TENANT, &vault_scope(), "2026/alice-api-key");
+        let name =
+            kv_jit_effects::azure::assignment_name(TENANT, &vault_scope(), "2026/alice-api-key");
         let expires = spec
             .expires_at
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -701,8 +702,9 @@ mod single_calls {
         let credential =
             Credential::from_env(&allowing(&server.uri(), &env), TENANT, &endpoints).unwrap();
         let (sleeper, _) = recording_sleeper(None);
-        let az = kv_jit::azure::AzureClient::new(TENANT, endpoints, credential, policy(sleeper))
-            .unwrap();
+        let az =
+            kv_jit_effects::azure::AzureClient::new(TENANT, endpoints, credential, policy(sleeper))
+                .unwrap();
         let err = az.resolve_principal("alice@contoso.com").await.unwrap_err();
         let text = err.to_string();
         for tried in [

@@ -301,7 +301,7 @@ fn the_committed_schema_matches_the_types() {
 #[test]
 fn the_readme_lists_every_diagnostic_code() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    for code in kv_jit::diag::Code::ALL {
+    for code in kv_jit_core::diag::Code::ALL {
         assert!(
             readme.contains(&format!("| `{code}` |")),
             "README is missing code {code}"

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use kv_jit::emulator::Seed;
+use kv_jit_emulator::Seed;
 use serde_json::{Value, json};
 use support::*;
 
@@ -80,9 +80,13 @@ fn the_documented_seed_file_parses() {
 
 #[tokio::test]
 async fn run_refuses_non_loopback_addresses() {
-    let err = kv_jit::emulator::run("0.0.0.0:0".parse().unwrap(), std::path::Path::new("x"))
-        .await
-        .unwrap_err();
+    let err = kv_jit_emulator::run(
+        "0.0.0.0:0".parse().unwrap(),
+        std::path::Path::new("x"),
+        "2026-11-27T09:00:00Z".parse().unwrap(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.contains("loopback"), "{err}");
 }
 

@@ -162,7 +162,7 @@ async fn three_runs_racing_to_grant_record_exactly_one_grant() {
         verify.stdout, verify_after.stdout
     );
     // However many PUTs raced, Azure holds one assignment.
-    use kv_jit::azure::Azure;
+    use kv_jit_effects::azure::Azure;
     assert_eq!(
         w.azure_client()
             .list_managed(&World::vault_target())
@@ -211,7 +211,7 @@ async fn killed_at_each_effect_boundary_the_next_run_converges() {
             ],
             "{point}"
         );
-        use kv_jit::azure::Azure;
+        use kv_jit_effects::azure::Azure;
         assert!(
             w.azure_client()
                 .list_managed(&World::vault_target())
@@ -225,7 +225,9 @@ async fn killed_at_each_effect_boundary_the_next_run_converges() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_removes_orphans_and_records_drift_once() {
-    use kv_jit::azure::{Azure, ExpiryMode, GrantSpec, Principal, PrincipalType, RevokeSpec};
+    use kv_jit_effects::azure::{
+        Azure, ExpiryMode, GrantSpec, Principal, PrincipalType, RevokeSpec,
+    };
     let w = World::new(&world::request("alice@contoso.com", "2h")).await;
     assert_eq!(w.kv_jit(&["grant", "--now", T0]).await.code, 0);
     let azure = w.azure_client();
@@ -320,7 +322,7 @@ async fn an_extension_continues_access_without_a_gap() {
 
     // The shared assignment's marker now names the extension and its later expiry, so
     // nothing that reads markers (reconcile, the expiry sweep) ends it at the old time.
-    use kv_jit::azure::Azure;
+    use kv_jit_effects::azure::Azure;
     let listed = w
         .azure_client()
         .list_managed(&World::vault_target())
@@ -443,7 +445,7 @@ async fn racing_revokers_record_one_revoke_and_deleting_the_file_revokes_early()
         last["lag_seconds"], -5400,
         "revoked 90 minutes before expiry"
     );
-    use kv_jit::azure::Azure;
+    use kv_jit_effects::azure::Azure;
     assert!(
         w.azure_client()
             .list_managed(&World::vault_target())
@@ -678,7 +680,7 @@ async fn a_tampered_ledger_stops_recording_but_not_revocation() {
     // before (the grant runs to 11:00), and not later.
     let before = w.kv_jit(&["revoke", "--now", "2026-11-27T10:00:00Z"]).await;
     assert_eq!(before.code, 1, "{}{}", before.stdout, before.stderr);
-    use kv_jit::azure::Azure;
+    use kv_jit_effects::azure::Azure;
     assert_eq!(
         w.azure_client()
             .list_managed(&World::vault_target())

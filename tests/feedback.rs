@@ -3,11 +3,11 @@
 #[path = "support/github.rs"]
 mod support;
 
-use kv_jit::emulator::github::{CommentSeed, FileSeed};
-use kv_jit::github::feedback::{
+use kv_jit_core::notice::escape_markdown;
+use kv_jit_effects::github::feedback::{
     PLAN_MARKER, PlanRow, Sticky, changed_files, render_plan, upsert_sticky_comment,
 };
-use kv_jit::notify::escape_markdown;
+use kv_jit_emulator::github::{CommentSeed, FileSeed};
 use support::*;
 
 /// The login APP_TOKEN comments as (a GitHub App: `<slug>[bot]`).
@@ -194,7 +194,7 @@ fn empty_plan_and_unowned_rows() {
 
 #[test]
 fn pr_number_from_pull_request_event() {
-    use kv_jit::github::feedback::pr_number_from_event;
+    use kv_jit_effects::github::feedback::pr_number_from_event;
     assert_eq!(
         pr_number_from_event(r#"{"action":"synchronize","number":7,"pull_request":{"number":7}}"#),
         Some(7)
@@ -234,8 +234,8 @@ async fn a_humans_comment_starting_with_the_marker_is_neither_edited_nor_adopted
 
 #[test]
 fn own_plan_comment_needs_the_bots_login_and_type() {
-    use kv_jit::github::client::{IssueComment, User};
-    use kv_jit::github::feedback::{ACTIONS_BOT_LOGIN, bot_login, is_own_plan_comment};
+    use kv_jit_effects::github::client::{IssueComment, User};
+    use kv_jit_effects::github::feedback::{ACTIONS_BOT_LOGIN, bot_login, is_own_plan_comment};
     let comment = |login: &str, kind: &str, body: &str| IssueComment {
         id: 1,
         body: Some(body.into()),
@@ -308,8 +308,8 @@ fn assert_inert(sink: &str, out: &str) {
 
 #[test]
 fn request_text_cannot_form_a_link_mention_html_or_break_a_table_in_any_sink() {
-    use kv_jit::ledger::{Event, NewEntry};
-    use kv_jit::notify::{summary_markdown, teams_card};
+    use kv_jit_core::ledger::{Event, NewEntry};
+    use kv_jit_core::notice::{summary_markdown, teams_card};
     let entry = NewEntry {
         request: Some("2026/alice-api-key".into()),
         requester: Some(HOSTILE.into()),

@@ -5,10 +5,10 @@
 #[path = "support/github.rs"]
 mod support;
 
-use kv_jit::emulator::github::Fault;
-use kv_jit::github::client::{
+use kv_jit_effects::github::client::{
     API_VERSION, GithubClient, GithubError, Repo, RetryPolicy, TeamMembership, Token,
 };
+use kv_jit_emulator::github::Fault;
 use octocrab::commits::PullRequestTarget;
 use octocrab::models::CommentId;
 use support::*;
@@ -185,7 +185,7 @@ async fn retry_after_is_honoured_and_long_waits_are_not_taken() {
 
 #[tokio::test]
 async fn control_routes_seed_and_inspect_over_http() {
-    let (url, _state) = start(kv_jit::emulator::github::GithubSeed::default()).await;
+    let (url, _state) = start(kv_jit_emulator::github::GithubSeed::default()).await;
     let gh = octocrab::Octocrab::builder()
         .base_uri(url.as_str())
         .unwrap()
@@ -298,7 +298,7 @@ async fn octocrab_models_read_every_emulated_route() {
         .map(|i| review(&format!("u{i}"), "COMMENTED", Some(HEAD)))
         .collect();
     pull_mut(&mut seed).files = (0..45)
-        .map(|i| kv_jit::emulator::github::FileSeed {
+        .map(|i| kv_jit_emulator::github::FileSeed {
             filename: format!("f{i}"),
             ..Default::default()
         })
@@ -492,7 +492,7 @@ async fn a_commit_at_githubs_file_limit_may_hide_more() {
 
 #[tokio::test]
 async fn team_repo_permissions_answers() {
-    use kv_jit::emulator::github::TeamSeed;
+    use kv_jit_emulator::github::TeamSeed;
     let mut seed = seed();
     seed.teams.push(TeamSeed {
         org: "acme".into(),

@@ -6,7 +6,7 @@ mod support;
 #[path = "support/world.rs"]
 mod world;
 
-use kv_jit::emulator::github::FileSeed;
+use kv_jit_emulator::github::FileSeed;
 use support::T0;
 use world::World;
 

@@ -7,7 +7,7 @@ mod support;
 #[path = "support/world.rs"]
 mod world;
 
-use kv_jit::ledger::{Event, NewEntry, Role, Window};
+use kv_jit_core::ledger::{Event, NewEntry, Role, Window};
 use support::{T0, t0_plus};
 use world::{ALICE_OID, REQUEST, REQUEST_ID, World};
 
@@ -211,7 +211,7 @@ async fn a_missing_dedicated_ledger_branch_stops_grants() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_extension_of_a_base_azure_does_not_hold_is_refused() {
-    use kv_jit::azure::{Azure, ExpiryMode, Principal, PrincipalType, RevokeSpec};
+    use kv_jit_effects::azure::{Azure, ExpiryMode, Principal, PrincipalType, RevokeSpec};
     let w = World::new(&world::request("alice@contoso.com", "2h")).await;
     assert_eq!(w.kv_jit(&["grant", "--now", T0]).await.code, 0);
     // The base's assignment is gone behind kv-jit's back (the ledger still holds it).
@@ -405,7 +405,7 @@ async fn a_typed_marker_does_not_make_an_assignment_kv_jits_to_remove() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untrusted_ledger_still_ends_access_revoked_early() {
-    use kv_jit::azure::Azure;
+    use kv_jit_effects::azure::Azure;
     let w = World::new(&world::request("alice@contoso.com", "2h")).await;
     assert_eq!(w.kv_jit(&["grant", "--now", T0]).await.code, 0);
     // The ledger is truncated, and the request file deleted (an early revoke) in the same push.
@@ -462,12 +462,12 @@ async fn a_forged_line_claiming_a_shared_assignment_does_not_keep_it() {
     let real = ledger(&w)[0]["assignment"].as_str().unwrap().to_owned();
     let z = world::request("alice@contoso.com", "1h") + "start: 2026-11-28T09:00:00Z\n";
     w.merge_pr(8, "requests/2026/z.yaml", &z);
-    let z_sha = kv_jit::ledger::sha256_hex(z.as_bytes());
+    let z_sha = kv_jit_core::ledger::sha256_hex(z.as_bytes());
     let mut forged = forged_grant("2026/z", ALICE_OID, &real, "2099-01-01T00:00:00Z");
     forged.request_sha256 = Some(z_sha);
     w.forge_ledger(vec![forged]);
     let run = w.kv_jit(&["revoke", "--now", &t0_plus(125)]).await;
-    use kv_jit::azure::Azure;
+    use kv_jit_effects::azure::Azure;
     assert!(
         w.azure_client()
             .list_managed(&World::vault_target())

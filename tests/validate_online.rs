@@ -36,8 +36,8 @@ fn request(vault: &str, secret: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_secrets_and_non_rbac_vaults_are_flagged_on_their_lines() {
-    let emu = kv_jit::emulator::spawn_at(
-        kv_jit::emulator::Seed::from_yaml(&seed()).unwrap(),
+    let emu = kv_jit_emulator::spawn_at(
+        kv_jit_emulator::Seed::from_yaml(&seed()).unwrap(),
         support::t0(),
     )
     .await
@@ -115,8 +115,8 @@ async fn missing_secrets_and_non_rbac_vaults_are_flagged_on_their_lines() {
 /// names the endpoint and the variable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unlisted_authority_host_gets_no_request_and_a_usage_error() {
-    let emu = kv_jit::emulator::spawn_at(
-        kv_jit::emulator::Seed::from_yaml(&seed()).unwrap(),
+    let emu = kv_jit_emulator::spawn_at(
+        kv_jit_emulator::Seed::from_yaml(&seed()).unwrap(),
         support::t0(),
     )
     .await

@@ -22,7 +22,7 @@ fn request(requester: &str) -> String {
 }
 
 /// PR #7 (open) by alice-gh adds REQUEST; the base has the example config and CODEOWNERS.
-fn seed() -> kv_jit::emulator::github::GithubSeed {
+fn seed() -> kv_jit_emulator::github::GithubSeed {
     let mut seed = gh::seed();
     for files in seed.repos[0].files.values_mut() {
         files.insert(".github/kv-jit.yml".into(), config_text());
@@ -72,7 +72,7 @@ async fn run(dir: &Path, url: &str) -> support::Run {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_good_pr_gets_one_sticky_plan_comment_across_three_runs() {
-    let (url, state, _server) = kv_jit::emulator::github::spawn_for_tests(seed()).await;
+    let (url, state, _server) = kv_jit_emulator::github::spawn_for_tests(seed()).await;
     let repo = checkout("alice@contoso.com");
     for _ in 0..3 {
         let out = run(repo.path(), &url).await;
@@ -97,7 +97,7 @@ async fn a_good_pr_gets_one_sticky_plan_comment_across_three_runs() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_request_for_someone_else_is_flagged_on_its_line_and_in_the_comment() {
-    let (url, state, _server) = kv_jit::emulator::github::spawn_for_tests(seed()).await;
+    let (url, state, _server) = kv_jit_emulator::github::spawn_for_tests(seed()).await;
     let repo = checkout("bob@contoso.com");
     let out = run(repo.path(), &url).await;
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
@@ -113,7 +113,7 @@ async fn a_request_for_someone_else_is_flagged_on_its_line_and_in_the_comment() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn policy_problems_in_the_pr_file_are_reported_with_positions() {
-    let (url, _state, _server) = kv_jit::emulator::github::spawn_for_tests(seed()).await;
+    let (url, _state, _server) = kv_jit_emulator::github::spawn_for_tests(seed()).await;
     let repo = checkout("alice@contoso.com");
     std::fs::write(
         repo.path().join(REQUEST),
@@ -148,7 +148,7 @@ fn without_a_token_it_is_a_usage_error() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_offline_the_pr_check_confirms_the_secret_or_says_it_could_not() {
-    let (url, state, _server) = kv_jit::emulator::github::spawn_for_tests(seed()).await;
+    let (url, state, _server) = kv_jit_emulator::github::spawn_for_tests(seed()).await;
     let repo = checkout("alice@contoso.com");
     let (dir, url2) = (repo.path().to_owned(), url.clone());
     // No Azure credentials here (a fork's pull request gets none): fail closed, visibly.
@@ -200,8 +200,8 @@ async fn catcher() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_pr_check_never_sends_the_credential_where_the_pr_config_says() {
     // main's config names the Azure emulator; the PR moves `cloud.authority_host` elsewhere.
-    let azure = kv_jit::emulator::spawn_at(
-        kv_jit::emulator::Seed::from_yaml(&world::azure_seed()).unwrap(),
+    let azure = kv_jit_emulator::spawn_at(
+        kv_jit_emulator::Seed::from_yaml(&world::azure_seed()).unwrap(),
         support::t0(),
     )
     .await
@@ -218,7 +218,7 @@ async fn the_pr_check_never_sends_the_credential_where_the_pr_config_says() {
     for files in seed.repos[0].files.values_mut() {
         files.insert(".github/kv-jit.yml".into(), main_config.clone());
     }
-    let (url, state, _server) = kv_jit::emulator::github::spawn_for_tests(seed).await;
+    let (url, state, _server) = kv_jit_emulator::github::spawn_for_tests(seed).await;
     let repo = checkout("alice@contoso.com");
     std::fs::write(repo.path().join(".github/kv-jit.yml"), &pr_config).unwrap();
     let dir = repo.path().to_owned();
@@ -274,7 +274,7 @@ async fn the_pr_check_never_sends_the_credential_where_the_pr_config_says() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_pr_check_uses_the_default_branch_policy_not_the_checkout() {
     // The PR widens the allow-list in its own config and requests the new secret.
-    let (url, _state, _server) = kv_jit::emulator::github::spawn_for_tests(seed()).await;
+    let (url, _state, _server) = kv_jit_emulator::github::spawn_for_tests(seed()).await;
     let repo = checkout("alice@contoso.com");
     let widened = config_text().replace("demo-storage-key]", "demo-storage-key, demo-extra]");
     std::fs::write(repo.path().join(".github/kv-jit.yml"), widened).unwrap();
@@ -301,7 +301,7 @@ async fn the_pr_check_fails_closed_when_the_default_branch_config_is_invalid() {
         .get_mut(gh::BASE)
         .unwrap()
         .insert(".github/kv-jit.yml".into(), "tenant_id: [oops\n".into());
-    let (url, _state, _server) = kv_jit::emulator::github::spawn_for_tests(seed).await;
+    let (url, _state, _server) = kv_jit_emulator::github::spawn_for_tests(seed).await;
     let repo = checkout("alice@contoso.com");
     let out = run(repo.path(), &url).await;
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
@@ -318,7 +318,7 @@ async fn the_pr_check_fails_closed_when_the_default_branch_config_is_invalid() {
         .get_mut(gh::BASE)
         .unwrap()
         .remove(".github/kv-jit.yml");
-    let (url, _state, _server) = kv_jit::emulator::github::spawn_for_tests(missing).await;
+    let (url, _state, _server) = kv_jit_emulator::github::spawn_for_tests(missing).await;
     let out = run(repo.path(), &url).await;
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
     assert!(
@@ -341,7 +341,7 @@ async fn the_pr_check_reads_codeowners_at_the_default_branch_tip_not_the_base_sh
     );
     seed.repos[0].files.insert(TIP.into(), tip);
     seed.repos[0].branches.insert("main".into(), TIP.into());
-    let (url, state, _server) = kv_jit::emulator::github::spawn_for_tests(seed).await;
+    let (url, state, _server) = kv_jit_emulator::github::spawn_for_tests(seed).await;
     let repo = checkout("alice@contoso.com");
     let out = run(repo.path(), &url).await;
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
@@ -355,12 +355,12 @@ async fn a_request_pr_that_changes_files_outside_requests_is_flagged() {
     let mut seed = seed();
     gh::pull_mut(&mut seed)
         .files
-        .push(kv_jit::emulator::github::FileSeed {
+        .push(kv_jit_emulator::github::FileSeed {
             filename: ".github/workflows/grant.yml".into(),
             status: "modified".into(),
             previous_filename: None,
         });
-    let (url, _state, _server) = kv_jit::emulator::github::spawn_for_tests(seed).await;
+    let (url, _state, _server) = kv_jit_emulator::github::spawn_for_tests(seed).await;
     let repo = checkout("alice@contoso.com");
     let out = run(repo.path(), &url).await;
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
@@ -379,12 +379,12 @@ async fn with_github_token_the_sticky_comment_is_github_actions_bots() {
     let mut seed = seed();
     gh::repo_mut(&mut seed)
         .comments
-        .push(kv_jit::emulator::github::CommentSeed {
+        .push(kv_jit_emulator::github::CommentSeed {
             issue: 7,
             user: "mallory".into(),
             body: "<!-- kv-jit:plan -->\nApproved by security, merge away".into(),
         });
-    let (url, state, _server) = kv_jit::emulator::github::spawn_for_tests(seed).await;
+    let (url, state, _server) = kv_jit_emulator::github::spawn_for_tests(seed).await;
     let repo = checkout("alice@contoso.com");
     for _ in 0..2 {
         let (dir, url) = (repo.path().to_owned(), url.clone());

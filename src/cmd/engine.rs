@@ -9,19 +9,19 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::Exit;
-use crate::approval::{self, ApprovalInput, TrustedBase};
-use crate::azure::{AzureClient, Credential, RetryPolicy};
 use crate::cli::{RevokeArgs, RunArgs};
-use crate::config::Config;
-use crate::diag::{Format, Severity};
-use crate::engine::execute::{ApprovalCheck, Denied, Executor, reconcile};
-use crate::engine::plan::{self, Action, Desired, Invalid, LedgerState};
-use crate::engine::state;
-use crate::github::client::{GithubClient, Repo};
-use crate::github::codeowners;
-use crate::ledger::{self, Approval, Approvals, Entry, Event, NewEntry, Reason};
 use crate::output;
-use crate::request::RequestId;
+use kv_jit_core::config::Config;
+use kv_jit_core::diag::{Format, Severity};
+use kv_jit_core::ledger::{self, Approval, Approvals, Entry, Event, NewEntry, Reason};
+use kv_jit_core::plan::state;
+use kv_jit_core::plan::{self, Action, Desired, Invalid, LedgerState};
+use kv_jit_core::request::RequestId;
+use kv_jit_effects::approval::{self, ApprovalInput, TrustedBase};
+use kv_jit_effects::azure::{AzureClient, Credential, RetryPolicy};
+use kv_jit_effects::github::client::{GithubClient, Repo};
+use kv_jit_effects::github::codeowners;
+use kv_jit_engine::execute::{ApprovalCheck, Denied, Executor, reconcile};
 
 use super::pr::GithubEnv;
 use super::validate::{ReadProblem, check_files, collect};
@@ -47,11 +47,11 @@ impl Ctx {
         })
     }
 
-    fn git_token(&self) -> Option<crate::git::Token> {
+    fn git_token(&self) -> Option<kv_jit_effects::git::Token> {
         self.env
             .get("GITHUB_TOKEN")
             .filter(|t| !t.is_empty())
-            .map(|t| crate::git::Token::new(t.clone()))
+            .map(|t| kv_jit_effects::git::Token::new(t.clone()))
     }
 
     fn ledger(&self) -> Result<Vec<Entry>, String> {
@@ -62,7 +62,7 @@ impl Ctx {
     /// its own history shows, or that is missing while the default branch shows kv-jit ran
     /// before, cannot say what is already done: grants stop (never an empty start).
     fn ledger_checked(&self) -> Result<Vec<Entry>, LedgerProblem> {
-        let entries = crate::git::read_ledger(
+        let entries = kv_jit_effects::git::read_ledger(
             &self.repo_dir,
             &self.remote,
             &self.config.ledger_branch,
@@ -72,7 +72,8 @@ impl Ctx {
         .map_err(|e| {
             let untrusted = matches!(
                 e,
-                crate::git::GitError::Ledger(_) | crate::git::GitError::LedgerLost { .. }
+                kv_jit_effects::git::GitError::Ledger(_)
+                    | kv_jit_effects::git::GitError::LedgerLost { .. }
             );
             let m = format!(
                 "cannot use the ledger `{}` on branch `{}`: {e}",
@@ -90,7 +91,7 @@ impl Ctx {
             // that was there and went is caught by its history). A dedicated ledger branch that
             // does not exist may have been deleted with everything it said: never start over
             // silently.
-            None if crate::git::current_branch(&self.repo_dir).as_deref()
+            None if kv_jit_effects::git::current_branch(&self.repo_dir).as_deref()
                 == Some(self.config.ledger_branch.as_str()) =>
             {
                 Ok(Vec::new())
@@ -102,8 +103,8 @@ impl Ctx {
         }
     }
 
-    fn history(&self) -> Result<crate::git::RequestHistory, String> {
-        crate::git::request_history(&self.repo_dir)
+    fn history(&self) -> Result<kv_jit_effects::git::RequestHistory, String> {
+        kv_jit_effects::git::request_history(&self.repo_dir)
     }
 
     fn run_url(&self) -> Option<String> {
@@ -438,9 +439,10 @@ impl GithubApprovals<'_> {
         let r = &desired.request;
         let bytes = std::fs::read(self.repo_dir.join(&r.path))
             .map_err(|e| Denied::Unavailable(format!("cannot read {}: {e}", r.path)))?;
-        let mut sink = crate::diag::Sink::new(r.path.clone());
-        let under_base = crate::request::parse_raw(&bytes, &mut sink)
-            .and_then(|raw| crate::policy::check(&raw, Some(r.id.clone()), base, None, &mut sink));
+        let mut sink = kv_jit_core::diag::Sink::new(r.path.clone());
+        let under_base = kv_jit_core::request::parse_raw(&bytes, &mut sink).and_then(|raw| {
+            kv_jit_core::policy::check(&raw, Some(r.id.clone()), base, None, &mut sink)
+        });
         let Some(under_base) = under_base else {
             let problems: Vec<String> = sink
                 .diags
@@ -484,7 +486,7 @@ impl GithubApprovals<'_> {
         default_branch: String,
     ) -> Result<(Config, TrustedBase), Denied> {
         let git = |args: &[&str]| -> Result<std::process::Output, Denied> {
-            crate::git::local(self.repo_dir, args)
+            kv_jit_effects::git::local(self.repo_dir, args)
                 .map_err(|e| Denied::Unavailable(format!("cannot run git: {e}")))
         };
         let out = git(&["rev-list", "--parents", "-n", "1", commit])?;
@@ -551,8 +553,8 @@ impl GithubApprovals<'_> {
                 "no config `{config_path}` before this pull request (at {parent})"
             ))
         })?;
-        let mut sink = crate::diag::Sink::new(config_path);
-        let config = crate::config::parse(text.as_bytes(), &mut sink).ok_or_else(|| {
+        let mut sink = kv_jit_core::diag::Sink::new(config_path);
+        let config = kv_jit_core::config::parse(text.as_bytes(), &mut sink).ok_or_else(|| {
             Denied::Refused(format!(
                 "the config `{config_path}` before this pull request (at {parent}) is invalid"
             ))
@@ -625,8 +627,8 @@ pub fn revoke_cmd(
         (Some(request), Some(reason)) => {
             output::stderr(&format!(
                 "revoking {} early: {}\n",
-                crate::names::escape(request),
-                crate::names::escape(reason)
+                kv_jit_core::names::escape(request),
+                kv_jit_core::names::escape(reason)
             ));
             Some(Manual {
                 request,
@@ -676,7 +678,7 @@ fn run_effects(
             return fail(
                 &format!(
                     "request `{}` has no active grant in the ledger",
-                    crate::names::escape(m.request)
+                    kv_jit_core::names::escape(m.request)
                 ),
                 Exit::Problems,
             );
@@ -700,7 +702,7 @@ fn run_effects(
 
     // A shallow clone cuts the history the windows and ids are judged by: what depends on it
     // (grants, refusals) waits for a full clone; revokes go ahead.
-    let shallow = manual.is_none() && crate::git::is_shallow(&ctx.repo_dir);
+    let shallow = manual.is_none() && kv_jit_effects::git::is_shallow(&ctx.repo_dir);
     let held_by_shallow = if shallow {
         actions
             .iter()
@@ -860,11 +862,11 @@ fn run_effects(
     if new.is_empty() {
         return finish(true);
     }
-    let opts = crate::git::CasOptions {
+    let opts = kv_jit_effects::git::CasOptions {
         token: ctx.git_token(),
         ..Default::default()
     };
-    let pushed = match crate::git::commit_entries(
+    let pushed = match kv_jit_effects::git::commit_entries(
         &ctx.repo_dir,
         &ctx.remote,
         &ctx.config.ledger_branch,
@@ -905,7 +907,7 @@ fn known_names(entries: &[Entry], tenant_id: &str) -> std::collections::BTreeSet
         .filter_map(|e| {
             let (request, scope) = (e.request.as_deref()?, e.scope.as_deref()?);
             Some(
-                crate::azure::assignment_name(tenant_id, scope, request)
+                kv_jit_effects::azure::assignment_name(tenant_id, scope, request)
                     .to_string()
                     .to_ascii_lowercase(),
             )
@@ -924,7 +926,7 @@ fn announce(
 ) {
     if let Some(path) = ctx.env.get("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
         use std::io::Write;
-        let md = crate::notify::summary_markdown(title, new);
+        let md = kv_jit_core::notice::summary_markdown(title, new);
         if let Err(e) = std::fs::OpenOptions::new()
             .append(true)
             .create(true)
@@ -943,8 +945,8 @@ fn announce(
         ));
         return;
     };
-    let card = crate::notify::teams_card(title, run_url, new);
-    if let Err(m) = runtime.block_on(crate::notify::post_teams(url, variable, &card)) {
+    let card = kv_jit_core::notice::teams_card(title, run_url, new);
+    if let Err(m) = runtime.block_on(kv_jit_effects::notify::post_teams(url, variable, &card)) {
         output::stderr(&format!("warning: {m}\n"));
     }
 }
@@ -998,7 +1000,7 @@ fn azure_client(ctx: &Ctx) -> Result<AzureClient, String> {
 /// Nothing is recorded (there is no trustworthy ledger to append to); the run still fails, so
 /// someone repairs the ledger, and the next good run records what happened through reconcile.
 fn expiry_sweep(ctx: &Ctx, now: DateTime<Utc>, only: Option<&str>) {
-    use crate::azure::{Azure, VaultRef};
+    use kv_jit_effects::azure::{Azure, VaultRef};
     let runtime = runtime();
     let _guard = runtime.enter();
     let azure = match azure_client(ctx) {
@@ -1022,13 +1024,19 @@ fn expiry_sweep(ctx: &Ctx, now: DateTime<Utc>, only: Option<&str>) {
             let r = &d.request;
             let p = ctx.config.vaults.get(&r.vault)?;
             let scope = match p.scope {
-                crate::config::Scope::Vault => p.vault_scope(),
-                crate::config::Scope::Secret => format!("{}/secrets/{}", p.vault_scope(), r.secret),
+                kv_jit_core::config::Scope::Vault => p.vault_scope(),
+                kv_jit_core::config::Scope::Secret => {
+                    format!("{}/secrets/{}", p.vault_scope(), r.secret)
+                }
             };
             Some(
-                crate::azure::assignment_name(&ctx.config.tenant_id, &scope, r.id.as_str())
-                    .to_string()
-                    .to_ascii_lowercase(),
+                kv_jit_effects::azure::assignment_name(
+                    &ctx.config.tenant_id,
+                    &scope,
+                    r.id.as_str(),
+                )
+                .to_string()
+                .to_ascii_lowercase(),
             )
         })
         .collect();
@@ -1045,7 +1053,7 @@ fn expiry_sweep(ctx: &Ctx, now: DateTime<Utc>, only: Option<&str>) {
         .config
         .vaults
         .values()
-        .filter(|p| p.expiry == crate::config::Expiry::Revoker)
+        .filter(|p| p.expiry == kv_jit_core::config::Expiry::Revoker)
     {
         let Ok(vault) = VaultRef::new(
             &policy.subscription_id,
@@ -1080,10 +1088,10 @@ fn expiry_sweep(ctx: &Ctx, now: DateTime<Utc>, only: Option<&str>) {
             } else {
                 continue;
             };
-            if !crate::engine::execute::created_by_kv_jit(&a, &ctx.config.tenant_id, &on_main) {
+            if !kv_jit_engine::execute::created_by_kv_jit(&a, &ctx.config.tenant_id, &on_main) {
                 continue;
             }
-            match runtime.block_on(crate::engine::execute::delete_listed(&azure, &a)) {
+            match runtime.block_on(kv_jit_engine::execute::delete_listed(&azure, &a)) {
                 Ok(()) => output::stdout(&format!(
                     "revoked       {} ({why}; not recorded: the ledger cannot be trusted)\n",
                     marker.request_id
@@ -1108,9 +1116,9 @@ impl ApprovalCheck for NoApprovals {
     }
 }
 
-fn describe_commit(o: &crate::git::CommitOutcome) -> String {
+fn describe_commit(o: &kv_jit_effects::git::CommitOutcome) -> String {
     match o {
-        crate::git::CommitOutcome::Pushed {
+        kv_jit_effects::git::CommitOutcome::Pushed {
             commit,
             entries,
             attempts,
@@ -1122,7 +1130,7 @@ fn describe_commit(o: &crate::git::CommitOutcome) -> String {
                 &commit[..commit.len().min(12)]
             )
         }
-        crate::git::CommitOutcome::AlreadyRecorded { .. } => {
+        kv_jit_effects::git::CommitOutcome::AlreadyRecorded { .. } => {
             "already recorded; nothing pushed".into()
         }
     }

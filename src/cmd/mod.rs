@@ -9,9 +9,9 @@ pub mod validate;
 use std::path::Path;
 
 use crate::Exit;
-use crate::config::Config;
-use crate::diag::{Format, Sink, render};
 use crate::output;
+use kv_jit_core::config::Config;
+use kv_jit_core::diag::{Format, Sink, render};
 
 /// Loads the config; on any problem prints located diagnostics and returns the usage exit code.
 pub fn load_config(path: &Path, format: Format, annotate: bool) -> Result<Config, Exit> {
@@ -30,7 +30,7 @@ pub fn load_config(path: &Path, format: Format, annotate: bool) -> Result<Config
         }
     };
     let mut sink = Sink::new(shown.clone());
-    match crate::config::parse(&bytes, &mut sink) {
+    match kv_jit_core::config::parse(&bytes, &mut sink) {
         Some(cfg) => Ok(cfg),
         None => {
             output::stdout(&render(&sink.diags, format, annotate));
@@ -45,7 +45,7 @@ pub fn load_config(path: &Path, format: Format, annotate: bool) -> Result<Config
 
 /// `kv-jit emulator`: serves until Ctrl-C. Refuses non-loopback addresses: the emulator accepts
 /// any credentials it is seeded with and must never be reachable from another machine.
-pub fn emulator(args: &crate::cli::EmulatorArgs) -> Exit {
+pub fn emulator(args: &crate::cli::EmulatorArgs, now: chrono::DateTime<chrono::Utc>) -> Exit {
     if !args.listen.ip().is_loopback() {
         output::stderr(&format!(
             "error: --listen {} is not a loopback address; the emulator only listens on 127.0.0.1 or ::1\n",
@@ -57,7 +57,7 @@ pub fn emulator(args: &crate::cli::EmulatorArgs) -> Exit {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    match runtime.block_on(crate::emulator::run(args.listen, &args.seed)) {
+    match runtime.block_on(kv_jit_emulator::run(args.listen, &args.seed, now)) {
         Ok(()) => Exit::Ok,
         Err(e) => {
             output::stderr(&format!("error: {e}\n"));

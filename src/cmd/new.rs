@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 
 use crate::Exit;
 use crate::cli::NewArgs;
-use crate::config::Config;
-use crate::diag::{Format, Sink, render};
 use crate::output;
-use crate::request::{RequestId, parse_raw};
+use kv_jit_core::config::Config;
+use kv_jit_core::diag::{Format, Sink, render};
+use kv_jit_core::request::{RequestId, parse_raw};
 
 pub fn run(
     args: &NewArgs,
@@ -79,7 +79,7 @@ pub fn run(
     let shown = path.to_string_lossy().replace('\\', "/");
     let mut sink = Sink::new(shown.clone());
     let valid = parse_raw(text.as_bytes(), &mut sink).and_then(|raw| {
-        crate::policy::check(&raw, Some(id.clone()), &config, Some(now), &mut sink)
+        kv_jit_core::policy::check(&raw, Some(id.clone()), &config, Some(now), &mut sink)
     });
     if valid.is_none() {
         output::stdout(&render(&sink.diags, format, annotate));
@@ -189,7 +189,7 @@ impl NewArgsFilled {
         let allowed = self
             .vault
             .as_deref()
-            .and_then(|v| crate::names::VaultName::parse(v).ok())
+            .and_then(|v| kv_jit_core::names::VaultName::parse(v).ok())
             .and_then(|v| config.vaults.get(&v))
             .map(|p| {
                 p.secrets

@@ -15,13 +15,13 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use crate::Exit;
-use crate::approval::{self, PrContext, Refusal, TrustedBase};
-use crate::config::Config;
-use crate::diag::{Code, Diagnostic, Format, Pos, Severity, Sink, render, render_text};
-use crate::github::client::{GithubClient, Repo, Token};
-use crate::github::feedback::{self, PlanRow};
-use crate::notify::escape_markdown;
 use crate::output;
+use kv_jit_core::config::Config;
+use kv_jit_core::diag::{Code, Diagnostic, Format, Pos, Severity, Sink, render, render_text};
+use kv_jit_core::notice::escape_markdown;
+use kv_jit_effects::approval::{self, PrContext, Refusal, TrustedBase};
+use kv_jit_effects::github::client::{GithubClient, Repo, Token};
+use kv_jit_effects::github::feedback::{self, PlanRow};
 
 use super::validate::{check_files, collect};
 
@@ -37,7 +37,7 @@ impl GithubEnv {
         let api_url = env
             .get("GITHUB_API_URL")
             .cloned()
-            .unwrap_or_else(|| crate::github::client::DEFAULT_API_URL.to_owned());
+            .unwrap_or_else(|| kv_jit_effects::github::client::DEFAULT_API_URL.to_owned());
         let token = env.get("GITHUB_TOKEN").filter(|t| !t.is_empty()).ok_or(
             "GITHUB_TOKEN is not set; in a workflow pass `env: GITHUB_TOKEN: ${{ github.token }}`",
         )?;
@@ -113,7 +113,7 @@ pub async fn base_config(
             ))
         })?;
     let mut sink = Sink::new(config_path);
-    let Some(config) = crate::config::parse(text.as_bytes(), &mut sink) else {
+    let Some(config) = kv_jit_core::config::parse(text.as_bytes(), &mut sink) else {
         return Err(BaseProblem {
             message: format!(
                 "the config `{config_path}` on the default branch `{branch}` is invalid ({} problems); fix it there in its own pull request",
@@ -264,7 +264,7 @@ pub async fn check_pr(
         let mut sink = Sink::new(config_path);
         match checkout {
             // The pull request's version is its own file: its problems are worth showing.
-            Some(bytes) if crate::config::parse(bytes, &mut sink).is_none() => {
+            Some(bytes) if kv_jit_core::config::parse(bytes, &mut sink).is_none() => {
                 diags.append(&mut sink.diags)
             }
             Some(_) => diags.push(Diagnostic::warning(

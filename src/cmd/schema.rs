@@ -1,7 +1,7 @@
 //! `kv-jit schema`: the JSON Schema of request files, derived from [`RawRequest`]. The committed
 //! copy (`schema/request.schema.json`) is what editors load; a test fails if the two drift.
 
-use crate::request::RawRequest;
+use kv_jit_core::request::RawRequest;
 
 pub const COMMITTED_PATH: &str = "schema/request.schema.json";
 

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 
 use crate::Exit;
 use crate::cli::ValidateArgs;
-use crate::config::Config;
-use crate::diag::{Code, DiagExt, Diagnostic, Format, Pos, Severity, Sink, render};
 use crate::output;
-use crate::request::{Request, RequestId, parse_raw};
+use kv_jit_core::config::Config;
+use kv_jit_core::diag::{Code, DiagExt, Diagnostic, Format, Pos, Severity, Sink, render};
+use kv_jit_core::request::{Request, RequestId, parse_raw};
 
 /// A request file read from disk (or from git), ready for the pure checks.
 #[derive(Debug, Clone)]
@@ -46,7 +46,7 @@ impl Validation {
 }
 
 /// The pure part: parse and check every file against the config as of `now` (see
-/// [`crate::policy::check`] for what an absent `now` leaves out).
+/// [`kv_jit_core::policy::check`] for what an absent `now` leaves out).
 pub fn check_files(
     files: &[RequestFile],
     config: &Config,
@@ -86,7 +86,7 @@ pub fn check_files(
                     Pos::START,
                     format!(
                         "the file is {n} bytes; the limit is {} bytes (64 KiB)",
-                        crate::yaml::MAX_FILE_BYTES
+                        kv_jit_core::yaml::MAX_FILE_BYTES
                     ),
                 )
                 .with_help("a request file is a few lines; trim it");
@@ -96,7 +96,7 @@ pub fn check_files(
             }
             Ok(bytes) => {
                 if let Some(raw) = parse_raw(bytes, &mut sink)
-                    && let Some(req) = crate::policy::check(&raw, id, config, now, &mut sink)
+                    && let Some(req) = kv_jit_core::policy::check(&raw, id, config, now, &mut sink)
                 {
                     out.requests.push(req);
                 }
@@ -205,10 +205,10 @@ fn read_capped(path: &Path) -> Result<Vec<u8>, ReadProblem> {
     }
     let f = std::fs::File::open(path).map_err(other)?;
     let mut buf = Vec::new();
-    f.take(crate::yaml::MAX_FILE_BYTES as u64 + 1)
+    f.take(kv_jit_core::yaml::MAX_FILE_BYTES as u64 + 1)
         .read_to_end(&mut buf)
         .map_err(other)?;
-    if buf.len() > crate::yaml::MAX_FILE_BYTES {
+    if buf.len() > kv_jit_core::yaml::MAX_FILE_BYTES {
         return Err(ReadProblem::TooLarge(meta.len().max(buf.len() as u64)));
     }
     Ok(buf)
@@ -298,7 +298,9 @@ pub(super) async fn online_diagnostics(
     config: &Config,
     env: &std::collections::HashMap<String, String>,
 ) -> Result<Vec<Diagnostic>, String> {
-    use crate::azure::{Azure, AzureClient, Credential, RetryPolicy, SecretStatus, VaultRef};
+    use kv_jit_effects::azure::{
+        Azure, AzureClient, Credential, RetryPolicy, SecretStatus, VaultRef,
+    };
 
     let credential =
         Credential::from_env(env, &config.tenant_id, &config.cloud).map_err(|e| e.to_string())?;
@@ -322,7 +324,9 @@ pub(super) async fn online_diagnostics(
             )?;
             let answer = match azure.check_secret(&vault, &r.secret).await {
                 // No credential works at all: nothing can be checked, so say so once.
-                Err(e @ crate::azure::AzureError::Credential(_)) => return Err(e.to_string()),
+                Err(e @ kv_jit_effects::azure::AzureError::Credential(_)) => {
+                    return Err(e.to_string());
+                }
                 other => other.map_err(|e| e.to_string()),
             };
             answers.insert(key.clone(), answer);

@@ -9,14 +9,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kv_jit::azure::cloud::ALLOWED_ENDPOINTS_VAR;
-use kv_jit::azure::retry::{RetryPolicy, Sleeper};
-use kv_jit::azure::{
+use kv_jit_core::names::{SecretName, VaultName};
+use kv_jit_effects::azure::cloud::ALLOWED_ENDPOINTS_VAR;
+use kv_jit_effects::azure::retry::{RetryPolicy, Sleeper};
+use kv_jit_effects::azure::{
     AzureClient, Credential, Endpoints, ExpiryMode, GrantSpec, Principal, PrincipalType,
     RevokeSpec, Target, VaultRef,
 };
-use kv_jit::emulator::{Clock, EmulatorHandle, Seed};
-use kv_jit::names::{SecretName, VaultName};
+use kv_jit_emulator::{Clock, EmulatorHandle, Seed};
 
 pub const TENANT: &str = "11111111-1111-1111-1111-111111111111";
 pub const SUB: &str = "22222222-2222-2222-2222-222222222222";
@@ -77,7 +77,7 @@ actions_oidc:
 
 pub async fn emulator(limits: &str) -> EmulatorHandle {
     let seed = Seed::from_yaml(&seed_yaml(limits)).expect("test seed parses");
-    kv_jit::emulator::spawn_at(seed, time::t0())
+    kv_jit_emulator::spawn_at(seed, time::t0())
         .await
         .expect("emulator starts")
 }

@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kv_jit::approval::TrustedBase;
-use kv_jit::emulator::github::{
+use kv_jit_core::approval::TrustedBase;
+use kv_jit_effects::github::client::{GithubClient, Repo, RetryPolicy, Token};
+use kv_jit_effects::github::codeowners;
+use kv_jit_emulator::github::{
     CommitSeed, FileSeed, GithubSeed, GithubState, PullSeed, RepoSeed, ReviewSeed, TeamSeed,
     TokenSeed, spawn_for_tests,
 };
-use kv_jit::github::client::{GithubClient, Repo, RetryPolicy, Token};
-use kv_jit::github::codeowners;
 
 pub const REQUEST: &str = "requests/2026/alice-api-key.yaml";
 pub const BASE: &str = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0";

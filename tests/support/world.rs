@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use kv_jit::emulator::github::{
+use kv_jit_emulator::github::{
     CommitSeed, FileSeed, GithubSeed, GithubState, PullSeed, RepoSeed, ReviewSeed,
 };
-use kv_jit::emulator::{EmulatorHandle, Seed};
+use kv_jit_emulator::{EmulatorHandle, Seed};
 
 pub const TENANT: &str = "11111111-1111-1111-1111-111111111111";
 pub const SUB: &str = "22222222-2222-2222-2222-222222222222";
@@ -139,7 +139,7 @@ impl World {
         edit: impl Fn(String) -> String,
         edit_in_pr: impl Fn(String) -> String,
     ) -> World {
-        let azure = kv_jit::emulator::spawn_at(
+        let azure = kv_jit_emulator::spawn_at(
             Seed::from_yaml(&azure_seed()).unwrap(),
             crate::support::t0(),
         )
@@ -204,7 +204,7 @@ impl World {
             });
             pull.commits[0].files.push(".github/kv-jit.yml".into());
         }
-        let (github_url, github, _server) = kv_jit::emulator::github::spawn_for_tests(seed).await;
+        let (github_url, github, _server) = kv_jit_emulator::github::spawn_for_tests(seed).await;
         World {
             tmp,
             azure,
@@ -283,18 +283,18 @@ impl World {
     }
 
     /// An Azure client of the workflow's own identity, for arranging Azure behind kv-jit's back.
-    pub fn azure_client(&self) -> kv_jit::azure::AzureClient {
-        use kv_jit::azure::{AzureClient, Credential, Endpoints, RetryPolicy};
+    pub fn azure_client(&self) -> kv_jit_effects::azure::AzureClient {
+        use kv_jit_effects::azure::{AzureClient, Credential, Endpoints, RetryPolicy};
         let env: std::collections::HashMap<String, String> = self.env().into_iter().collect();
         let endpoints = Endpoints::emulator(&url::Url::parse(&self.azure.base_url()).unwrap());
         let credential = Credential::from_env(&env, TENANT, &endpoints).unwrap();
         AzureClient::new(TENANT, endpoints, credential, RetryPolicy::default()).unwrap()
     }
 
-    pub fn vault_target() -> kv_jit::azure::Target {
-        use kv_jit::names::VaultName;
-        kv_jit::azure::Target {
-            vault: kv_jit::azure::VaultRef::new(
+    pub fn vault_target() -> kv_jit_effects::azure::Target {
+        use kv_jit_core::names::VaultName;
+        kv_jit_effects::azure::Target {
+            vault: kv_jit_effects::azure::VaultRef::new(
                 SUB,
                 "rg-flowlibs-demo",
                 VaultName::parse("flowlibs-demo-kv").unwrap(),
@@ -416,8 +416,8 @@ impl World {
 impl World {
     /// Appends `new` to origin's ledger as a writer of its branch could: correctly chained,
     /// committed and pushed by hand, so `audit verify` passes.
-    pub fn forge_ledger(&self, new: Vec<kv_jit::ledger::NewEntry>) {
-        use kv_jit::ledger::{Tip, append, parse_ledger, to_line};
+    pub fn forge_ledger(&self, new: Vec<kv_jit_core::ledger::NewEntry>) {
+        use kv_jit_core::ledger::{Tip, append, parse_ledger, to_line};
         git(
             &self.work,
             &["pull", "--quiet", "--ff-only", "origin", "main"],

@@ -1,0 +1,187 @@
+//! Approval through the GitHub API: [`gather`] reads the facts `kv_jit_core::approval::decide`
+//! judges (see that module for the rules), [`verify`] is the two together.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kv_jit_core::approval as rules;
+use kv_jit_core::github::codeowners::{self, Codeowners};
+
+use crate::github::client::{GithubClient, GithubError, PullRequest, Repo};
+
+/// The model and rules this module gathers facts for, so callers need one path.
+pub use kv_jit_core::approval::*;
+
+/// GitHub could not answer: the approval cannot be checked (not a refusal on the merits).
+impl From<GithubError> for Refusal {
+    fn from(e: GithubError) -> Refusal {
+        Refusal::Github(e.to_string())
+    }
+}
+
+/// CODEOWNERS as GitHub would pick it at `git_ref` (the same order as [`codeowners::pick`]),
+/// through the contents API: the PR check reads it at the default branch's tip.
+pub async fn load_codeowners(
+    client: &GithubClient,
+    repo: &Repo,
+    git_ref: &str,
+) -> Result<Option<(String, Codeowners)>, GithubError> {
+    for path in codeowners::LOCATIONS {
+        if let Some(text) = client.file_text(repo, path, git_ref).await? {
+            return Ok(Some((path.to_owned(), Codeowners::parse(&text))));
+        }
+    }
+    Ok(None)
+}
+
+/// Reads [`PrContext`] for pull request `number`; refuses a pull request into any branch but
+/// the default one.
+pub async fn pr_context(
+    client: &GithubClient,
+    repo: &Repo,
+    number: u64,
+    base: &TrustedBase,
+) -> Result<PrContext, Refusal> {
+    let pull = client.pull(repo, number).await?;
+    rules::context_for(&PullFacts::from(&pull), base)
+}
+
+/// Refuses when a commit on the pull request that changes `path` is not attributed to the
+/// author ([`decide`]'s commit rule, for the PR check). Reads the paths of the commits not by
+/// the author, up to the first that refuses.
+pub async fn check_commit_authors(
+    client: &GithubClient,
+    repo: &Repo,
+    context: &PrContext,
+    path: &str,
+) -> Result<(), Refusal> {
+    let commits: Vec<CommitFacts> = client
+        .pull_commits(repo, context.number)
+        .await?
+        .into_iter()
+        .map(CommitFacts::from)
+        .collect();
+    let mut paths = BTreeMap::new();
+    loop {
+        match rules::check_commits(context, &commits, &paths, path) {
+            Ok(()) => return Ok(()),
+            Err(Stop::Refused(refusal)) => return Err(refusal),
+            Err(Stop::Need(Need::CommitPaths { sha })) if !paths.contains_key(&sha) => {
+                let listed = client.commit_paths(repo, &sha).await?;
+                paths.insert(sha, listed);
+            }
+            Err(Stop::Need(need)) => return Err(need.unread()),
+        }
+    }
+}
+
+/// Verifies that the request at `input.request_path` was approved; see the module docs.
+/// [`gather`], then [`decide`].
+pub async fn verify(
+    client: &GithubClient,
+    input: &ApprovalInput<'_>,
+    base: &TrustedBase,
+) -> Result<Approval, Refusal> {
+    let facts = gather(client, input, base).await?;
+    decide(&facts, input, base)
+}
+
+/// Reads what [`decide`] judges: the merged pull request that brought `input.commit`, its files,
+/// commits and reviews, then each lookup the rules ask for (see [`decide`]'s module), until they
+/// ask for nothing more. Refuses only what GitHub itself answers: no or no single merged pull
+/// request, or an error other than a token refused a team or permission (those are facts).
+pub async fn gather(
+    client: &GithubClient,
+    input: &ApprovalInput<'_>,
+    base: &TrustedBase,
+) -> Result<ApprovalFacts, Refusal> {
+    let repo = input.repo;
+    let pull = merged_pull(client, repo, input.commit).await?;
+    let number = pull.number;
+    let files = client.pull_files(repo, number).await?;
+    let commits = client.pull_commits(repo, number).await?;
+    let reviews = client.reviews(repo, number).await?;
+    let mut facts = ApprovalFacts::new(
+        PullFacts::from(&pull),
+        files,
+        commits.into_iter().map(CommitFacts::from).collect(),
+        reviews
+            .into_iter()
+            .filter_map(ReviewFacts::from_github)
+            .collect(),
+    );
+    // Each round adds the one fact asked for; one asked twice was not taken up (a bug), so stop:
+    // `decide` then fails closed on it.
+    let mut asked = BTreeSet::new();
+    while let Err(Stop::Need(need)) = rules::judge(&facts, input, base) {
+        if !asked.insert(need.clone()) {
+            break;
+        }
+        look_up(client, repo, &mut facts, need).await?;
+    }
+    Ok(facts)
+}
+
+/// Reads one fact into `facts`. A team or permission this token may not read is kept as a fact
+/// (the rules fail closed on it where it matters); any other error stops the verification.
+async fn look_up(
+    client: &GithubClient,
+    repo: &Repo,
+    facts: &mut ApprovalFacts,
+    need: Need,
+) -> Result<(), Refusal> {
+    match need {
+        Need::CommitPaths { sha } => {
+            let listed = client.commit_paths(repo, &sha).await?;
+            facts.commit_paths.insert(sha, listed);
+        }
+        Need::Membership { org, slug, login } => {
+            let membership = readable(
+                client.team_membership(&org, &slug, &login).await,
+                &[401, 403, 404],
+            )?;
+            facts
+                .reviewer_mut(&login)
+                .teams
+                .insert(format!("{org}/{slug}"), membership);
+        }
+        Need::TeamAccess { org, slug } => {
+            // The team is visible (membership read it), so a 404 here means no access at all.
+            let access = readable(
+                client.team_repo_permissions(&org, &slug, repo).await,
+                &[401, 403, 404],
+            )?;
+            facts.team_access.insert(format!("{org}/{slug}"), access);
+        }
+        Need::Permission { login } => {
+            let permission = readable(
+                client.collaborator_permission(repo, &login).await,
+                &[401, 403],
+            )?;
+            facts.reviewer_mut(&login).permission = Some(permission);
+        }
+    }
+    Ok(())
+}
+
+/// A lookup's answer; GitHub refusing it with one of `statuses` (this token may not read it) is
+/// an answer too, any other error is not.
+fn readable<T>(answer: Result<T, GithubError>, statuses: &[u16]) -> Result<Readable<T>, Refusal> {
+    match answer {
+        Ok(value) => Ok(Ok(value)),
+        Err(e) if e.status().is_some_and(|s| statuses.contains(&s)) => Ok(Err(e.to_string())),
+        Err(e) => Err(Refusal::from(e)),
+    }
+}
+
+/// The merged pull request that brought `commit`, read in full.
+async fn merged_pull(
+    client: &GithubClient,
+    repo: &Repo,
+    commit: &str,
+) -> Result<PullRequest, Refusal> {
+    let associated = client.pulls_for_commit(repo, commit).await?;
+    let number = rules::choose_pull(&associated, commit)?;
+    // The list form can lag or omit fields; the full pull request is authoritative (and
+    // `decide` checks that it is merged).
+    Ok(client.pull(repo, number).await?)
+}

@@ -1,0 +1,582 @@
+//! The GitHub REST client: octocrab for transport, auth, base URI and `Link` paging; our own
+//! response types and our own retry.
+//!
+//! Why not octocrab's typed models: they are strict (an unknown review state fails a whole list,
+//! reference §1.4) and churn between minor versions. We read the few fields approval needs into
+//! small serde types that ignore the rest. `tests/github_client.rs` still checks that octocrab's own
+//! models read the emulator's JSON, so the emulator stays faithful.
+//!
+//! Why our own retry: octocrab's default retries every method, POST included, which duplicates
+//! comments after a 502 (reference §1.4.1). We build without its `retry` feature and retry only
+//! idempotent GETs, a bounded number of times.
+
+use std::fmt;
+use std::time::Duration;
+
+use base64::Engine as _;
+use http::header::HeaderName;
+use octocrab::{FromResponse, Octocrab, Page};
+use serde::Deserialize;
+
+pub use kv_jit_core::github::{
+    CommitPaths, GitRef, InvalidRepo, IssueComment, MAX_COMMIT_FILES, PullCommit, PullFile,
+    PullRequest, Repo, Review, TeamMembership, TeamRepoPermissions, User,
+};
+use serde::de::DeserializeOwned;
+
+/// The REST API version we are written against, sent on every request.
+pub const API_VERSION: &str = "2022-11-28";
+
+/// The longest `Retry-After` we wait for; beyond it the error is returned.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// Public github.com API, used when `GITHUB_API_URL` is unset.
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+
+/// A GitHub token. `Debug` prints `***` so it cannot reach a log by accident.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(token: impl Into<String>) -> Token {
+        Token(token.into())
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Bounded retry of idempotent reads (transport errors, 5xx, 429).
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Total tries, the first included.
+    pub attempts: u32,
+    /// Wait before the second try; doubles after each.
+    pub base_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 4,
+            base_delay: Duration::from_millis(500),
+        }
+    }
+}
+
+/// What went wrong talking to GitHub.
+#[derive(Debug, thiserror::Error)]
+pub enum GithubError {
+    #[error("GitHub answered {status} to {route}: {message}")]
+    Status {
+        status: u16,
+        route: String,
+        message: String,
+        /// Seconds from a `Retry-After` header (rate limits).
+        retry_after: Option<u64>,
+    },
+    #[error("could not reach GitHub for {route}: {message}")]
+    Transport { route: String, message: String },
+    #[error("unexpected GitHub response for {route}: {message}")]
+    Decode { route: String, message: String },
+    #[error("GitHub client setup: {0}")]
+    Config(String),
+}
+
+impl From<InvalidRepo> for GithubError {
+    fn from(e: InvalidRepo) -> GithubError {
+        GithubError::Config(e.to_string())
+    }
+}
+
+impl GithubError {
+    /// The HTTP status, when GitHub answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            GithubError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// How long to wait before retrying, `None` when a retry is pointless. A `Retry-After` (429,
+    /// or 403 for secondary rate limits) is honoured up to [`MAX_RETRY_AFTER`]; a longer one
+    /// is not waited for.
+    fn retry_delay(&self, backoff: Duration) -> Option<Duration> {
+        match self {
+            GithubError::Status {
+                retry_after: Some(secs),
+                status,
+                ..
+            } if *status == 429 || *status == 403 || *status >= 500 => {
+                let wait = Duration::from_secs(*secs);
+                (wait <= MAX_RETRY_AFTER).then(|| wait.max(backoff))
+            }
+            GithubError::Status { status, .. } if *status >= 500 || *status == 429 => Some(backoff),
+            GithubError::Transport { .. } => Some(backoff),
+            _ => None,
+        }
+    }
+
+    fn from_octocrab(route: &str, error: octocrab::Error) -> GithubError {
+        let route = route.to_owned();
+        match error {
+            octocrab::Error::GitHub { source, .. } => GithubError::Status {
+                status: source.status_code.as_u16(),
+                retry_after: source
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(http::header::RETRY_AFTER))
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse().ok()),
+                route,
+                message: source.message,
+            },
+            octocrab::Error::Hyper { .. }
+            | octocrab::Error::Service { .. }
+            | octocrab::Error::Http { .. } => GithubError::Transport {
+                route,
+                message: error.to_string(),
+            },
+            other => GithubError::Decode {
+                route,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ContentFile {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    encoding: Option<String>,
+    #[serde(default)]
+    content: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CommitDetail {
+    #[serde(default)]
+    files: Vec<PullFile>,
+}
+
+/// The `rel="next"` URL of a `Link` header.
+fn next_link(headers: &http::HeaderMap) -> Option<String> {
+    let value = headers.get(http::header::LINK)?.to_str().ok()?;
+    value.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        params
+            .split(';')
+            .any(|p| p.trim() == "rel=\"next\"")
+            .then(|| {
+                url.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_owned()
+            })
+    })
+}
+
+#[derive(Deserialize)]
+struct MembershipBody {
+    state: String,
+}
+
+/// The GitHub client.
+#[derive(Debug, Clone)]
+pub struct GithubClient {
+    octocrab: Octocrab,
+    retry: RetryPolicy,
+}
+
+impl GithubClient {
+    /// `api_url` is `GITHUB_API_URL` (`https://api.github.com`, `https://HOST/api/v3` on GHES, or
+    /// the emulator); `token` is `GITHUB_TOKEN` or an App/PAT token. Call inside a Tokio runtime.
+    ///
+    /// Plain `http://` is refused except on loopback (the emulator): the token would travel in clear.
+    pub fn new(api_url: &str, token: Token) -> Result<GithubClient, GithubError> {
+        let api_url = api_url.trim_end_matches('/');
+        if let Some(rest) = api_url.strip_prefix("http://") {
+            let host = rest.split('/').next().unwrap_or("");
+            let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+                if port.bytes().all(|b| b.is_ascii_digit()) {
+                    h
+                } else {
+                    host
+                }
+            });
+            let loopback = host == "localhost"
+                || host == "[::1]"
+                || host
+                    .parse::<std::net::Ipv4Addr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if !loopback {
+                return Err(GithubError::Config(format!(
+                    "GITHUB_API_URL `{api_url}` is plain http; only https (or loopback http for the emulator) is allowed"
+                )));
+            }
+        } else if !api_url.starts_with("https://") {
+            return Err(GithubError::Config(format!(
+                "GITHUB_API_URL `{api_url}` must be an https:// URL"
+            )));
+        }
+        let octocrab = Octocrab::builder()
+            .base_uri(api_url)
+            .map_err(|e| GithubError::Config(format!("GITHUB_API_URL `{api_url}`: {e}")))?
+            .personal_token(token.0)
+            .add_header(
+                HeaderName::from_static("x-github-api-version"),
+                API_VERSION.into(),
+            )
+            .set_connect_timeout(Some(Duration::from_secs(10)))
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .build()
+            .map_err(|e| GithubError::Config(e.to_string()))?;
+        Ok(GithubClient {
+            octocrab,
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    /// Replaces the retry policy (tests use a zero delay).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> GithubClient {
+        self.retry = retry;
+        self
+    }
+
+    /// The underlying octocrab client, for calls this module does not wrap.
+    pub fn octocrab(&self) -> &Octocrab {
+        &self.octocrab
+    }
+
+    async fn retrying<T, F, Fut>(&self, route: &str, call: F) -> Result<T, GithubError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, octocrab::Error>>,
+    {
+        let mut delay = self.retry.base_delay;
+        let mut attempt = 1;
+        loop {
+            let result = call()
+                .await
+                .map_err(|e| GithubError::from_octocrab(route, e));
+            let wait = match &result {
+                Err(e) if attempt < self.retry.attempts.max(1) => e.retry_delay(delay),
+                _ => None,
+            };
+            match wait {
+                Some(wait) => {
+                    tokio::time::sleep(wait).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+                None => return result,
+            }
+        }
+    }
+
+    async fn get_json<T: FromResponse>(&self, route: &str) -> Result<T, GithubError> {
+        self.retrying(route, || self.octocrab.get::<T, _, ()>(route, None))
+            .await
+    }
+
+    /// A GET whose headers matter (`Link` on a paged object, a custom media type): the headers
+    /// and the body text of a 2xx answer.
+    async fn get_raw(
+        &self,
+        route: &str,
+        accept: Option<&'static str>,
+    ) -> Result<(http::HeaderMap, String), GithubError> {
+        self.retrying(route, || async {
+            let headers = accept.map(|a| {
+                let mut h = http::HeaderMap::new();
+                h.insert(http::header::ACCEPT, http::HeaderValue::from_static(a));
+                h
+            });
+            let response = self.octocrab._get_with_headers(route, headers).await?;
+            let response = octocrab::map_github_error(response).await?;
+            let headers = response.headers().clone();
+            let body = self.octocrab.body_to_string(response).await?;
+            Ok((headers, body))
+        })
+        .await
+    }
+
+    fn decode<T: DeserializeOwned>(route: &str, body: &str) -> Result<T, GithubError> {
+        serde_json::from_str(body).map_err(|e| GithubError::Decode {
+            route: route.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Every item of a paged list: 100 per page, following `Link: rel="next"`.
+    async fn get_all<T: DeserializeOwned>(&self, route: &str) -> Result<Vec<T>, GithubError> {
+        let sep = if route.contains('?') { '&' } else { '?' };
+        let first = format!("{route}{sep}per_page=100");
+        let mut page: Page<T> = self.get_json(&first).await?;
+        let mut items = page.take_items();
+        while let Some(next) = page.next.take() {
+            let next = next.to_string();
+            page = self.get_json(&next).await?;
+            items.append(&mut page.take_items());
+        }
+        Ok(items)
+    }
+
+    /// The text of `path` at `git_ref` (sha or branch), `None` when the file does not exist.
+    pub async fn file_text(
+        &self,
+        repo: &Repo,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Option<String>, GithubError> {
+        let route = format!(
+            "/repos/{repo}/contents/{}?ref={}",
+            encode(path),
+            encode(git_ref)
+        );
+        let file: ContentFile = match self.get_json(&route).await {
+            Ok(file) => file,
+            Err(e) if e.status() == Some(404) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let decode = |message: String| GithubError::Decode {
+            route: route.clone(),
+            message,
+        };
+        if file.kind != "file" {
+            return Err(decode(format!("`{path}` is a {}, not a file", file.kind)));
+        }
+        if file.encoding.as_deref() != Some("base64") {
+            return Err(decode(format!(
+                "`{path}` is too large for the contents API"
+            )));
+        }
+        let compact: String = file
+            .content
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(compact)
+            .map_err(|e| decode(format!("bad base64: {e}")))?;
+        String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| decode(format!("`{path}` is not UTF-8")))
+    }
+
+    pub async fn pull(&self, repo: &Repo, number: u64) -> Result<PullRequest, GithubError> {
+        self.get_json(&format!("/repos/{repo}/pulls/{number}"))
+            .await
+    }
+
+    /// Pull requests associated with a commit (for a commit on the default branch: the merged PR
+    /// that brought it).
+    pub async fn pulls_for_commit(
+        &self,
+        repo: &Repo,
+        sha: &str,
+    ) -> Result<Vec<PullRequest>, GithubError> {
+        self.get_all(&format!("/repos/{repo}/commits/{}/pulls", encode(sha)))
+            .await
+    }
+
+    /// All reviews, in chronological order.
+    pub async fn reviews(&self, repo: &Repo, number: u64) -> Result<Vec<Review>, GithubError> {
+        self.get_all(&format!("/repos/{repo}/pulls/{number}/reviews"))
+            .await
+    }
+
+    /// All files the pull request changes (GitHub caps this at 3000).
+    pub async fn pull_files(&self, repo: &Repo, number: u64) -> Result<Vec<PullFile>, GithubError> {
+        self.get_all(&format!("/repos/{repo}/pulls/{number}/files"))
+            .await
+    }
+
+    /// The commits on the pull request's branch (GitHub caps this at 250).
+    pub async fn pull_commits(
+        &self,
+        repo: &Repo,
+        number: u64,
+    ) -> Result<Vec<PullCommit>, GithubError> {
+        self.get_all(&format!("/repos/{repo}/pulls/{number}/commits"))
+            .await
+    }
+
+    /// The paths one commit changes (renames give both names), over every page: GitHub answers
+    /// the commit with its first files and `Link`s to the pages holding the rest, up to
+    /// [`MAX_COMMIT_FILES`] (check [`CommitPaths::maybe_truncated`]).
+    pub async fn commit_paths(&self, repo: &Repo, sha: &str) -> Result<CommitPaths, GithubError> {
+        let mut route = format!("/repos/{repo}/commits/{}?per_page=100", encode(sha));
+        let mut out = CommitPaths {
+            paths: Vec::new(),
+            files_listed: 0,
+        };
+        // Bounded whatever the `Link`s say: 3000 files at 100 a page, plus slack.
+        for _ in 0..(MAX_COMMIT_FILES / 100 + 5) {
+            let (headers, body) = self.get_raw(&route, None).await?;
+            let detail: CommitDetail = Self::decode(&route, &body)?;
+            out.files_listed += detail.files.len();
+            out.paths.extend(
+                detail
+                    .files
+                    .into_iter()
+                    .flat_map(|f| std::iter::once(f.filename).chain(f.previous_filename)),
+            );
+            match next_link(&headers) {
+                Some(next) => route = next,
+                None => return Ok(out),
+            }
+        }
+        Err(GithubError::Decode {
+            route,
+            message: "the pages of the commit's files do not end".into(),
+        })
+    }
+
+    /// The repository's default branch (`GET /repos/{owner}/{repo}`).
+    pub async fn default_branch(&self, repo: &Repo) -> Result<String, GithubError> {
+        #[derive(Deserialize)]
+        struct Body {
+            default_branch: String,
+        }
+        let body: Body = self.get_json(&format!("/repos/{repo}")).await?;
+        Ok(body.default_branch)
+    }
+
+    /// What team `@org/slug` may do in `repo`; `None` when it has no access (GitHub answers 404;
+    /// the caller has already seen the team, so the 404 is about the repository).
+    pub async fn team_repo_permissions(
+        &self,
+        org: &str,
+        slug: &str,
+        repo: &Repo,
+    ) -> Result<Option<TeamRepoPermissions>, GithubError> {
+        #[derive(Deserialize)]
+        struct Body {
+            #[serde(default)]
+            permissions: Option<TeamRepoPermissions>,
+        }
+        let route = format!(
+            "/orgs/{}/teams/{}/repos/{}/{}",
+            encode(org),
+            encode(slug),
+            encode(&repo.owner),
+            encode(&repo.name)
+        );
+        match self
+            .get_raw(&route, Some("application/vnd.github.v3.repository+json"))
+            .await
+        {
+            Ok((_, body)) => {
+                let body: Body = Self::decode(&route, &body)?;
+                // Without `permissions` nothing says the team may write: none.
+                Ok(Some(body.permissions.unwrap_or_default()))
+            }
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Membership of `login` in `@org/slug`. Reads the team first: a 404 on the membership alone
+    /// cannot tell "not a member" from "this token cannot see the team", so an invisible team is
+    /// an error (the caller fails closed) rather than a "no".
+    pub async fn team_membership(
+        &self,
+        org: &str,
+        slug: &str,
+        login: &str,
+    ) -> Result<TeamMembership, GithubError> {
+        self.get_json::<serde_json::Value>(&format!(
+            "/orgs/{}/teams/{}",
+            encode(org),
+            encode(slug)
+        ))
+        .await?;
+        let route = format!(
+            "/orgs/{}/teams/{}/memberships/{}",
+            encode(org),
+            encode(slug),
+            encode(login)
+        );
+        match self.get_json::<MembershipBody>(&route).await {
+            Ok(body) if body.state == "active" => Ok(TeamMembership::Active),
+            Ok(_) => Ok(TeamMembership::Pending),
+            Err(e) if e.status() == Some(404) => Ok(TeamMembership::NotMember),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The legacy `permission` (`admin`, `write`, `read`, `none`) of `login` on the repository;
+    /// a non-collaborator (404) is `none`.
+    pub async fn collaborator_permission(
+        &self,
+        repo: &Repo,
+        login: &str,
+    ) -> Result<String, GithubError> {
+        #[derive(Deserialize)]
+        struct Body {
+            permission: String,
+        }
+        let route = format!("/repos/{repo}/collaborators/{}/permission", encode(login));
+        match self.get_json::<Body>(&route).await {
+            Ok(body) => Ok(body.permission),
+            Err(e) if e.status() == Some(404) => Ok("none".into()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn issue_comments(
+        &self,
+        repo: &Repo,
+        number: u64,
+    ) -> Result<Vec<IssueComment>, GithubError> {
+        self.get_all(&format!("/repos/{repo}/issues/{number}/comments"))
+            .await
+    }
+
+    /// Creates a comment. Never retried: a retry after a lost answer would post it twice.
+    pub async fn create_comment(
+        &self,
+        repo: &Repo,
+        number: u64,
+        body: &str,
+    ) -> Result<IssueComment, GithubError> {
+        let route = format!("/repos/{repo}/issues/{number}/comments");
+        self.octocrab
+            .post(&route, Some(&serde_json::json!({ "body": body })))
+            .await
+            .map_err(|e| GithubError::from_octocrab(&route, e))
+    }
+
+    /// Replaces a comment's body (PATCH; idempotent, but kept single-shot like create).
+    pub async fn update_comment(
+        &self,
+        repo: &Repo,
+        id: u64,
+        body: &str,
+    ) -> Result<IssueComment, GithubError> {
+        let route = format!("/repos/{repo}/issues/comments/{id}");
+        self.octocrab
+            .patch(&route, Some(&serde_json::json!({ "body": body })))
+            .await
+            .map_err(|e| GithubError::from_octocrab(&route, e))
+    }
+}
+
+/// Percent-encodes everything but unreserved characters and `/` (octocrab does not encode paths).
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}

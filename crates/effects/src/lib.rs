@@ -1,0 +1,9 @@
+//! kv-jit's effects: the implementations of the engine's ports over the real world (Azure's and
+//! GitHub's REST APIs, git as the ledger store, the Teams webhook). Thin: the rules they serve
+//! live in `kv_jit_core`; each module here turns HTTP or a subprocess into core values.
+
+pub mod approval;
+pub mod azure;
+pub mod git;
+pub mod github;
+pub mod notify;

@@ -1,0 +1,69 @@
+//! The engine's ports: the narrow interfaces through which it reaches the world. Production
+//! implements them over HTTP and git (`kv_jit_effects`), the tests with in-memory fakes or the
+//! emulator; the engine cannot tell which.
+
+use std::future::Future;
+
+use kv_jit_core::azure::{
+    Assignment, AzureError, GrantSpec, Principal, RevokeOutcome, RevokeSpec, SecretStatus, Target,
+    VaultRef,
+};
+use kv_jit_core::ledger::Approvals;
+use kv_jit_core::names::SecretName;
+use kv_jit_core::plan::Desired;
+
+/// The narrow interface the engine uses. Futures are `Send` so the engine can run grants
+/// concurrently on a multi-threaded runtime; use it as a generic (`A: Azure`), not `dyn`.
+pub trait Azure: Send + Sync {
+    /// Vault exists with RBAC authorization, and the secret exists (metadata only).
+    fn check_secret(
+        &self,
+        vault: &VaultRef,
+        secret: &SecretName,
+    ) -> impl Future<Output = Result<SecretStatus, AzureError>> + Send;
+
+    /// A user principal name to its Entra object id (cached per client).
+    fn resolve_principal(
+        &self,
+        upn: &str,
+    ) -> impl Future<Output = Result<Principal, AzureError>> + Send;
+
+    /// Creates the assignment (idempotent: same spec, same name; an equal existing one counts).
+    fn grant(
+        &self,
+        spec: &GrantSpec,
+    ) -> impl Future<Output = Result<Assignment, AzureError>> + Send;
+
+    /// Ends the assignment; gone already is success.
+    fn revoke(
+        &self,
+        spec: &RevokeSpec,
+    ) -> impl Future<Output = Result<RevokeOutcome, AzureError>> + Send;
+
+    /// Assignments exactly at the target scope (not inherited) that carry kv-jit's marker.
+    fn list_managed(
+        &self,
+        target: &Target,
+    ) -> impl Future<Output = Result<Vec<Assignment>, AzureError>> + Send;
+
+    /// Assignments carrying kv-jit's marker at the vault's scope and at every secret in it: what
+    /// reconcile must see, including single-secret grants the ledger never recorded.
+    fn list_managed_in_vault(
+        &self,
+        vault: &VaultRef,
+    ) -> impl Future<Output = Result<Vec<Assignment>, AzureError>> + Send;
+}
+
+/// Why a grant went ahead without approval proof.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denied {
+    /// Not approved as policy demands: recorded as `refused`, not retried for the same file.
+    Refused(String),
+    /// Could not be checked (GitHub unreachable): recorded as `grant_failed`, retried next run.
+    Unavailable(String),
+}
+
+/// Verifies that a request on the default branch was approved (GitHub in production).
+pub trait ApprovalCheck: Send + Sync {
+    fn check(&self, desired: &Desired) -> impl Future<Output = Result<Approvals, Denied>> + Send;
+}
