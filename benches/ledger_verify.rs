@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Duration as Span, Utc};
 use kv_jit_core::ledger::{
-    Approval, Approvals, Event, NewEntry, Reason, Role, Tip, Window, append, to_line, verify_file,
+    Approval, Approvals, Event, NewEntry, Reason, Role, Tip, Window, append, to_line,
 };
+use kv_jit_effects::ledger::verify_file;
 use sha2::{Digest, Sha256};
 
 fn main() {

@@ -1261,7 +1261,7 @@ pub fn audit_verify_cmd(path: Option<&Path>, config_path: &Path, format: Format)
             Err(e) => return e,
         },
     };
-    match ledger::verify_file(&path) {
+    match kv_jit_effects::ledger::verify_file(&path) {
         Ok(report) => {
             let msg = format!(
                 "{}: {} entries, chain intact (tip {})",

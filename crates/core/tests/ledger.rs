@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use kv_jit_core::ledger::{
     Approval, Approvals, Entry, Event, GENESIS, NewEntry, Problem, Reason, Role, Tip, VerifyError,
-    Window, append, compute_hash, dedupe, parse_ledger, to_line, verify_bytes, verify_file,
+    Window, append, compute_hash, dedupe, parse_ledger, to_line, verify_bytes,
 };
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -314,22 +314,6 @@ fn dedupe_drops_what_the_ledger_already_records() {
         dedupe(&existing, vec![refusal("1"), refusal("2")]),
         vec![refusal("2")]
     );
-}
-
-#[test]
-fn verify_file_names_the_path_and_missing_files_fail() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ledger.jsonl");
-    let mut l = lines(&ledger(3));
-    l[1] = l[1].replace("bob-sec", "eve");
-    std::fs::write(&path, join(&l)).unwrap();
-    let err = verify_file(&path).unwrap_err();
-    assert!(
-        err.to_string()
-            .starts_with(&format!("{}:2: hash mismatch", path.display())),
-        "{err}"
-    );
-    assert!(verify_file(&dir.path().join("missing")).is_err());
 }
 
 #[test]

@@ -202,10 +202,7 @@ pub fn read_ledger(
     };
     let bytes = git.read_file(&tip, ledger_path)?;
     check_ledger_history(&git, &tip, ledger_path, &bytes)?;
-    Ok(Some(kv_jit_core::ledger::parse_ledger(
-        ledger_path,
-        &bytes,
-    )?))
+    Ok(Some(crate::ledger::parse_ledger(ledger_path, &bytes)?))
 }
 
 /// Runs git in the local repository at `repo` (no remote, no token) with the same controlled
@@ -455,7 +452,7 @@ fn try_once(
         Some(tip) => git.read_file(tip, ledger_path)?,
         None => Vec::new(),
     };
-    let existing = ledger::parse_ledger(&format!("{branch}:{ledger_path}"), &old)?;
+    let existing = crate::ledger::parse_ledger(&format!("{branch}:{ledger_path}"), &old)?;
     let fresh = ledger::dedupe(&existing, new.to_vec());
     if fresh.is_empty() {
         return Ok(Attempt::AlreadyRecorded { tip: base });

@@ -6,4 +6,5 @@ pub mod approval;
 pub mod azure;
 pub mod git;
 pub mod github;
+pub mod ledger;
 pub mod notify;

@@ -3,8 +3,6 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
-use std::io::Read;
-use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -319,128 +317,32 @@ impl VerifyError {
     }
 }
 
-/// Reads and verifies a whole ledger file, streaming it in pieces of a few tens of MB so
-/// memory stays flat whatever the ledger's size. A missing file is an I/O error, not an empty
-/// ledger: `audit verify` on a wrong path must not pass.
-pub fn verify_file(path: &Path) -> Result<VerifyReport, VerifyError> {
-    let name = path.display().to_string();
-    let io = |source| VerifyError::Io {
-        path: name.clone(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    verify_stream(&name, file, PIECE)
-}
-
-/// [`verify_file`] for any reader, checking `piece` bytes at a time. The next piece is read
-/// while the current one is checked.
-fn verify_stream(
-    name: &str,
-    mut file: impl Read + Send,
-    piece: usize,
-) -> Result<VerifyReport, VerifyError> {
-    let io = |source| VerifyError::Io {
-        path: name.to_owned(),
-        source,
-    };
-    let mut linker = Linker::new(name);
-    let mut cur: Vec<u8> = Vec::with_capacity(piece + piece / 4);
-    let mut spare: Vec<u8> = Vec::with_capacity(piece + piece / 4);
-    let mut eof = fill(&mut file, &mut cur, piece).map_err(io)?;
-    loop {
-        // Check whole lines only; an unfinished last line waits for the next piece, and a
-        // line longer than a piece grows the buffer, up to a limit.
-        let end = loop {
-            if eof {
-                break cur.len();
-            }
-            if let Some(i) = memchr::memrchr(b'\n', &cur) {
-                break i + 1;
-            }
-            if cur.len() > MAX_LINE.max(piece) {
-                return Err(linker.fail(
-                    linker.lines_before + 1,
-                    Problem::Invalid(format!("line longer than {MAX_LINE} bytes")),
-                ));
-            }
-            let want = cur.len() + piece;
-            eof = fill(&mut file, &mut cur, want).map_err(io)?;
-        };
-        spare.clear();
-        spare.extend_from_slice(&cur[end..]);
-        let (results, next_eof) = if eof {
-            (check_parallel(&cur[..end]), Ok(true))
-        } else {
-            std::thread::scope(|s| {
-                let reader = s.spawn(|| fill(&mut file, &mut spare, piece));
-                let results = check_parallel(&cur[..end]);
-                (results, reader.join().expect("reader thread panicked"))
-            })
-        };
-        linker.absorb(results)?;
-        linker.last_byte = cur[..end].last().copied().or(linker.last_byte);
-        if eof {
-            return linker.finish();
-        }
-        eof = next_eof.map_err(io)?;
-        std::mem::swap(&mut cur, &mut spare);
-    }
-}
-
-/// Reads until `buf` holds `want` bytes; true at end of file.
-fn fill(file: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
-    while buf.len() < want {
-        // `read_to_end` fills spare capacity without zeroing it first.
-        let room = (want - buf.len()) as u64;
-        if file.take(room).read_to_end(buf)? == 0 {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// Bytes read per piece by [`verify_file`]: large enough that thread start-up is noise, small
-/// enough to stay in memory comfortably.
-const PIECE: usize = 32 << 20;
-/// No entry comes near this; a longer "line" is not a ledger.
-const MAX_LINE: usize = 64 << 20;
-
-/// Verifies a whole ledger held in memory; `name` is used in messages.
+/// Verifies a whole ledger held in memory, in one pass; `name` is used in messages.
 pub fn verify_bytes(name: &str, bytes: &[u8]) -> Result<VerifyReport, VerifyError> {
+    verify_bytes_with(name, bytes, |b| vec![check_chunk(b)])
+}
+
+/// [`verify_bytes`] with the line checks run by `check`, which must return
+/// [`check_chunk`] of consecutive pieces of its input cut by [`split_lines`], in order. The
+/// work per line (strict parse, canonical re-serialisation, SHA-256) is independent, so a
+/// caller can check the pieces on several threads (`kv_jit_effects::ledger` does); the
+/// [`Linker`] checks the links between them, and the reported problem is always the one on the
+/// lowest line number, as a sequential pass would report.
+pub fn verify_bytes_with(
+    name: &str,
+    bytes: &[u8],
+    check: impl FnOnce(&[u8]) -> Vec<ChunkCheck>,
+) -> Result<VerifyReport, VerifyError> {
     let mut linker = Linker::new(name);
-    linker.absorb(check_parallel(bytes))?;
-    linker.last_byte = bytes.last().copied();
+    linker.absorb(check(bytes))?;
+    linker.end_piece(bytes);
     linker.finish()
 }
 
-/// Checks the lines of `bytes` (whole lines, except perhaps the file's last) in parallel.
-///
-/// The work per line (strict parse, canonical re-serialisation, SHA-256) is independent, so
-/// the bytes are cut at line boundaries into one chunk per available core; each chunk checks
-/// its own lines and its internal links, and [`Linker`] checks the links between chunks. The
-/// reported problem is always the one on the lowest line number, as a sequential pass would
-/// report.
-fn check_parallel(bytes: &[u8]) -> Vec<ChunkResult> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    // Below ~1 MB threads cost more than they save.
-    let chunks = split_lines(bytes, if bytes.len() < 1 << 20 { 1 } else { threads });
-    if chunks.len() == 1 {
-        return vec![check_chunk(chunks[0])];
-    }
-    std::thread::scope(|s| {
-        let handles: Vec<_> = chunks
-            .iter()
-            .map(|&c| s.spawn(move || check_chunk(c)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("verify thread panicked"))
-            .collect()
-    })
-}
-
-/// Links checked chunks into one chain, in order, and numbers their lines.
-struct Linker<'a> {
+/// Links checked chunks into one chain, in order, and numbers their lines. A streaming
+/// verifier feeds it piece after piece ([`Linker::absorb`], [`Linker::end_piece`]), then
+/// [`Linker::finish`]es.
+pub struct Linker<'a> {
     name: &'a str,
     lines_before: u64,
     tip: Option<(u64, [u8; 64])>,
@@ -448,7 +350,7 @@ struct Linker<'a> {
 }
 
 impl<'a> Linker<'a> {
-    fn new(name: &'a str) -> Self {
+    pub fn new(name: &'a str) -> Self {
         Self {
             name,
             lines_before: 0,
@@ -457,7 +359,17 @@ impl<'a> Linker<'a> {
         }
     }
 
-    fn fail(&self, line: u64, problem: Problem) -> VerifyError {
+    /// Lines linked so far.
+    pub fn lines(&self) -> u64 {
+        self.lines_before
+    }
+
+    /// Records the end of a piece just absorbed (for the final-newline check).
+    pub fn end_piece(&mut self, piece: &[u8]) {
+        self.last_byte = piece.last().copied().or(self.last_byte);
+    }
+
+    pub fn fail(&self, line: u64, problem: Problem) -> VerifyError {
         VerifyError::Line {
             path: self.name.to_owned(),
             line,
@@ -465,7 +377,7 @@ impl<'a> Linker<'a> {
         }
     }
 
-    fn absorb(&mut self, results: Vec<ChunkResult>) -> Result<(), VerifyError> {
+    pub fn absorb(&mut self, results: Vec<ChunkCheck>) -> Result<(), VerifyError> {
         for r in results {
             if let Some((first_seq, first_prev)) = &r.first {
                 let (expected_seq, expected_prev) = match &self.tip {
@@ -502,7 +414,7 @@ impl<'a> Linker<'a> {
         Ok(())
     }
 
-    fn finish(self) -> Result<VerifyReport, VerifyError> {
+    pub fn finish(self) -> Result<VerifyReport, VerifyError> {
         if self.last_byte.is_some_and(|b| b != b'\n') {
             return Err(self.fail(self.lines_before, Problem::NoFinalNewline));
         }
@@ -519,7 +431,16 @@ impl<'a> Linker<'a> {
 /// Verifies `bytes` and returns its entries, for callers that need the state (the engine, the
 /// compare-and-swap commit). A ledger that does not verify is never built upon.
 pub fn parse_ledger(name: &str, bytes: &[u8]) -> Result<Vec<Entry>, VerifyError> {
-    let report = verify_bytes(name, bytes)?;
+    parse_ledger_with(name, bytes, |b| vec![check_chunk(b)])
+}
+
+/// [`parse_ledger`] with the line checks run by `check` (see [`verify_bytes_with`]).
+pub fn parse_ledger_with(
+    name: &str,
+    bytes: &[u8],
+    check: impl FnOnce(&[u8]) -> Vec<ChunkCheck>,
+) -> Result<Vec<Entry>, VerifyError> {
+    let report = verify_bytes_with(name, bytes, check)?;
     let mut out = Vec::with_capacity(report.entries as usize);
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
         if line.is_empty() {
@@ -537,7 +458,7 @@ pub fn parse_ledger(name: &str, bytes: &[u8]) -> Result<Vec<Entry>, VerifyError>
 }
 
 /// Cuts `bytes` into at most `n` pieces, each ending just after a `\n` (the last may not).
-fn split_lines(bytes: &[u8], n: usize) -> Vec<&[u8]> {
+pub fn split_lines(bytes: &[u8], n: usize) -> Vec<&[u8]> {
     let mut chunks = Vec::with_capacity(n);
     let mut rest = bytes;
     for i in (1..n).rev() {
@@ -553,7 +474,8 @@ fn split_lines(bytes: &[u8], n: usize) -> Vec<&[u8]> {
     chunks
 }
 
-struct ChunkResult {
+/// What [`check_chunk`] found in one piece, for the [`Linker`].
+pub struct ChunkCheck {
     /// Lines fully checked (up to, not including, the failing one).
     lines: u64,
     /// seq and prev of the chunk's first line, to link it to the previous chunk.
@@ -564,8 +486,9 @@ struct ChunkResult {
     error: Option<(u64, Problem)>,
 }
 
-fn check_chunk(chunk: &[u8]) -> ChunkResult {
-    let mut r = ChunkResult {
+/// Checks every line of `chunk` and the links between them (pure; any thread).
+pub fn check_chunk(chunk: &[u8]) -> ChunkCheck {
+    let mut r = ChunkCheck {
         lines: 0,
         first: None,
         last: None,
@@ -710,58 +633,4 @@ fn hex(bytes: &[u8]) -> [u8; 64] {
 
 fn ascii(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ledger::NewEntry;
-
-    fn ledger(n: usize) -> String {
-        let t = "2026-11-27T09:00:00Z".parse().unwrap();
-        let news = (0..n)
-            .map(|i| NewEntry {
-                request: Some(format!("2026/r{i}")),
-                ..NewEntry::new(t, Event::Refused)
-            })
-            .collect();
-        append(&Tip::genesis(), news).iter().map(to_line).collect()
-    }
-
-    fn stream(text: &str, piece: usize) -> Result<VerifyReport, VerifyError> {
-        verify_stream("l", text.as_bytes(), piece)
-    }
-
-    #[test]
-    fn pieces_link_and_number_lines_like_one_pass() {
-        let text = ledger(50);
-        // Pieces smaller than a line, about one line, and several lines.
-        for piece in [7, 150, 160, 1000, 1 << 20] {
-            assert_eq!(stream(&text, piece).unwrap().entries, 50, "piece {piece}");
-            let mut lines: Vec<&str> = text.lines().collect();
-            lines.remove(30);
-            let cut: String = lines.iter().map(|l| format!("{l}\n")).collect();
-            assert_eq!(
-                stream(&cut, piece).unwrap_err().line(),
-                Some(31),
-                "piece {piece}"
-            );
-            let edited = text.replacen("2026/r41", "2026/x41", 1);
-            assert_eq!(
-                stream(&edited, piece).unwrap_err().line(),
-                Some(42),
-                "piece {piece}"
-            );
-            let no_newline = &text[..text.len() - 1];
-            assert!(matches!(
-                stream(no_newline, piece),
-                Err(VerifyError::Line {
-                    line: 50,
-                    problem: Problem::NoFinalNewline,
-                    ..
-                })
-            ));
-            assert_eq!(stream("", piece).unwrap().entries, 0);
-        }
-    }
 }

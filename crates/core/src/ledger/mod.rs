@@ -33,8 +33,9 @@ mod entry;
 mod state;
 
 pub use chain::{
-    DedupeKey, GENESIS, Problem, Tip, VerifyError, VerifyReport, append, canonical_into,
-    compute_hash, dedupe, parse_ledger, sha256_hex, to_line, verify_bytes, verify_file,
+    ChunkCheck, DedupeKey, GENESIS, Linker, Problem, Tip, VerifyError, VerifyReport, append,
+    canonical_into, check_chunk, compute_hash, dedupe, parse_ledger, parse_ledger_with, sha256_hex,
+    split_lines, to_line, verify_bytes, verify_bytes_with,
 };
 pub use entry::{
     Approval, Approvals, Entry, Event, ExpiryMode, FORMAT_VERSION, MAX_ERROR_CHARS, NewEntry,
