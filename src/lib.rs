@@ -46,12 +46,12 @@ pub fn run() -> ExitCode {
         }
         cli::Command::New(args) => cmd::new::run(args, &cli.config, now, format, annotate),
         cli::Command::Emulator(args) => cmd::emulator(args, now),
-        cli::Command::Plan(a) => cmd::engine::plan_cmd(&cli.config, now, format, &a.remote),
-        cli::Command::Grant(a) => cmd::engine::grant_cmd(a, &cli.config, now, format),
-        cli::Command::Revoke(a) => cmd::engine::revoke_cmd(a, &cli.config, now, format),
-        cli::Command::Status(a) => cmd::engine::status_cmd(&cli.config, now, format, &a.remote),
+        cli::Command::Plan(a) => cmd::plan::plan_cmd(&cli.config, now, format, &a.remote),
+        cli::Command::Grant(a) => cmd::grant::grant_cmd(a, &cli.config, now, format),
+        cli::Command::Revoke(a) => cmd::grant::revoke_cmd(a, &cli.config, now, format),
+        cli::Command::Status(a) => cmd::status::status_cmd(&cli.config, now, format, &a.remote),
         cli::Command::Audit(cli::AuditCommand::Verify { path }) => {
-            cmd::engine::audit_verify_cmd(path.as_deref(), &cli.config, format)
+            cmd::audit::audit_verify_cmd(path.as_deref(), &cli.config, format)
         }
         cli::Command::Schema => {
             output::stdout(&cmd::schema::request_schema());

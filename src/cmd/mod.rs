@@ -1,9 +1,14 @@
 //! One module per subcommand: the imperative shell around the pure checks.
 
-pub mod engine;
+pub mod audit;
+pub mod context;
+pub mod files;
+pub mod grant;
 pub mod new;
+pub mod plan;
 pub mod pr;
 pub mod schema;
+pub mod status;
 pub mod validate;
 
 use std::path::Path;
@@ -53,15 +58,21 @@ pub fn emulator(args: &crate::cli::EmulatorArgs, now: chrono::DateTime<chrono::U
         ));
         return Exit::Usage;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    match runtime.block_on(kv_jit_emulator::run(args.listen, &args.seed, now)) {
+    match runtime().block_on(kv_jit_emulator::run(args.listen, &args.seed, now)) {
         Ok(()) => Exit::Ok,
         Err(e) => {
             output::stderr(&format!("error: {e}\n"));
             Exit::Usage
         }
     }
+}
+
+/// The one async runtime of a kv-jit process (each process runs one command): two worker
+/// threads, enough for bounded-concurrency HTTP.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
 }

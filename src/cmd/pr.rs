@@ -23,7 +23,7 @@ use kv_jit_effects::approval::{self, PrContext, Refusal, TrustedBase};
 use kv_jit_effects::github::client::{GithubClient, Repo, Token};
 use kv_jit_effects::github::feedback::{self, PlanRow};
 
-use super::validate::{check_files, collect};
+use super::files::{check_files, collect};
 
 /// Where GitHub is and who we are, from the Actions environment.
 pub struct GithubEnv {
@@ -162,10 +162,7 @@ pub fn run(
             return Exit::Usage;
         }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    let runtime = super::runtime();
     // octocrab's client must be built inside a runtime.
     let _guard = runtime.enter();
     let client = match gh.client() {

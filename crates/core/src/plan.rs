@@ -290,27 +290,16 @@ pub fn plan(
             ending.push((grant, RevokeReason::Early, Some(note)));
         }
     }
+    let ending_ids: Vec<&RequestId> = ending.iter().map(|(g, ..)| &g.request).collect();
     for (grant, reason, note) in &ending {
-        let shared_with = ledger
-            .active
-            .values()
-            .find(|other| {
-                other.request != grant.request
-                    && other.assignment.eq_ignore_ascii_case(&grant.assignment)
-                    && !ending.iter().any(|(e, ..)| e.request == other.request)
-            })
-            .map(|other| other.request.clone());
-        let shared_by_extends = shared_with.as_ref().is_some_and(|other| {
-            extends_reaches(other, &grant.request, &on_main)
-                || extends_reaches(&grant.request, other, &on_main)
-        });
-        revokes.push(Action::Revoke {
-            grant: (*grant).clone(),
-            reason: *reason,
-            shared_with,
-            shared_by_extends,
-            note: note.clone(),
-        });
+        revokes.push(revoke_action(
+            grant,
+            *reason,
+            note.clone(),
+            ledger,
+            &ending_ids,
+            Some(&on_main),
+        ));
     }
 
     let mut refuse = |id: &RequestId, path: &str, sha: &str, reason: String| {
@@ -501,6 +490,59 @@ pub fn plan(
         .chain(refusals)
         .chain(waits)
         .collect()
+}
+
+/// The revoke of `grant`, with the one rule for a shared assignment: another active grant that
+/// holds the same assignment and is not ending in the same run shares it. `on_main` (the request
+/// files) tells whether the two are linked by `extends`; without it (a manual revoke) only
+/// Azure's marker can show sharing, which the executor checks.
+fn revoke_action(
+    grant: &ActiveGrant,
+    reason: RevokeReason,
+    note: Option<String>,
+    ledger: &LedgerState,
+    ending: &[&RequestId],
+    on_main: Option<&BTreeMap<&RequestId, &Desired>>,
+) -> Action {
+    let shared_with = ledger
+        .active
+        .values()
+        .find(|other| {
+            other.request != grant.request
+                && other.assignment.eq_ignore_ascii_case(&grant.assignment)
+                && !ending.contains(&&other.request)
+        })
+        .map(|other| other.request.clone());
+    let shared_by_extends = match (&shared_with, on_main) {
+        (Some(other), Some(on_main)) => {
+            extends_reaches(other, &grant.request, on_main)
+                || extends_reaches(&grant.request, other, on_main)
+        }
+        _ => false,
+    };
+    Action::Revoke {
+        grant: grant.clone(),
+        reason,
+        shared_with,
+        shared_by_extends,
+        note,
+    }
+}
+
+/// A revoke asked for by hand (`kv-jit revoke --request ID --reason TEXT`): the one action of
+/// that run. `None` when the ledger holds no active grant for `request`.
+pub fn manual_revoke(ledger: &LedgerState, request: &str, note: &str) -> Option<Action> {
+    let grant = RequestId::parse(request)
+        .ok()
+        .and_then(|id| ledger.active.get(&id))?;
+    Some(revoke_action(
+        grant,
+        RevokeReason::Early,
+        Some(note.to_owned()),
+        ledger,
+        &[&grant.request],
+        None,
+    ))
 }
 
 fn short(sha: &str) -> &str {

@@ -6,5 +6,7 @@ pub mod approval;
 pub mod azure;
 pub mod git;
 pub mod github;
+pub mod github_approvals;
 pub mod ledger;
+pub mod ledger_store;
 pub mod notify;

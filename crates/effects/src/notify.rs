@@ -29,3 +29,48 @@ pub async fn post_teams(url: &str, variable: &str, card: &serde_json::Value) -> 
     }
     Ok(())
 }
+
+/// The engine's [`Notifier`]: the job summary (appended to `GITHUB_STEP_SUMMARY`) and the Teams
+/// card. A failed announcement is a warning: the ledger, not the chat, is the record.
+pub struct Announcer {
+    /// `GITHUB_STEP_SUMMARY`, when set.
+    pub summary_path: Option<std::path::PathBuf>,
+    /// The config's `teams_webhook_env`, and that variable's value when set.
+    pub teams: Option<(String, Option<String>)>,
+}
+
+impl kv_jit_engine::ports::Notifier for Announcer {
+    async fn announce(
+        &self,
+        title: &str,
+        run_url: Option<&str>,
+        new: &[kv_jit_core::ledger::NewEntry],
+    ) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if let Some(path) = &self.summary_path {
+            use std::io::Write;
+            let md = kv_jit_core::notice::summary_markdown(title, new);
+            if let Err(e) = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(path)
+                .and_then(|mut f| f.write_all(md.as_bytes()))
+            {
+                warnings.push(format!("cannot write the job summary: {e}"));
+            }
+        }
+        match &self.teams {
+            None => {}
+            Some((variable, None)) => {
+                warnings.push(format!("{variable} is not set; no Teams card was posted"));
+            }
+            Some((variable, Some(url))) => {
+                let card = kv_jit_core::notice::teams_card(title, run_url, new);
+                if let Err(m) = post_teams(url, variable, &card).await {
+                    warnings.push(m);
+                }
+            }
+        }
+        warnings
+    }
+}

@@ -8,7 +8,7 @@ use kv_jit_core::azure::{
     Assignment, AzureError, GrantSpec, Principal, RevokeOutcome, RevokeSpec, SecretStatus, Target,
     VaultRef,
 };
-use kv_jit_core::ledger::Approvals;
+use kv_jit_core::ledger::{Approvals, Entry, NewEntry};
 use kv_jit_core::names::SecretName;
 use kv_jit_core::plan::Desired;
 
@@ -54,16 +54,48 @@ pub trait Azure: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Assignment>, AzureError>> + Send;
 }
 
-/// Why a grant went ahead without approval proof.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Denied {
-    /// Not approved as policy demands: recorded as `refused`, not retried for the same file.
-    Refused(String),
-    /// Could not be checked (GitHub unreachable): recorded as `grant_failed`, retried next run.
-    Unavailable(String),
-}
+pub use kv_jit_core::approval::Denied;
 
 /// Verifies that a request on the default branch was approved (GitHub in production).
 pub trait ApprovalCheck: Send + Sync {
     fn check(&self, desired: &Desired) -> impl Future<Output = Result<Approvals, Denied>> + Send;
+}
+
+/// Why the ledger cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerProblem {
+    /// Not reachable now (network, GitHub): the next run retries.
+    Unavailable(String),
+    /// Read, but it cannot be trusted (tampered, lost entries, lost altogether).
+    Untrusted(String),
+}
+
+impl LedgerProblem {
+    pub fn message(&self) -> &str {
+        match self {
+            LedgerProblem::Unavailable(m) | LedgerProblem::Untrusted(m) => m,
+        }
+    }
+}
+
+/// Where the ledger lives (git in production): read whole and verified, appended by
+/// compare-and-swap. Blocking: called once at the start of a run and once at its end.
+pub trait LedgerStore {
+    /// The verified entries; a ledger that cannot be trusted or read is a [`LedgerProblem`]
+    /// (never an empty start).
+    fn read(&self) -> Result<Vec<Entry>, LedgerProblem>;
+
+    /// Appends `new` (deduplicated against what is there); says what happened, for the log.
+    fn append(&self, new: &[NewEntry]) -> Result<String, String>;
+}
+
+/// Announces a run's outcome (the job summary, Teams). Best effort: returns warnings, never
+/// undoes anything.
+pub trait Notifier: Send + Sync {
+    fn announce(
+        &self,
+        title: &str,
+        run_url: Option<&str>,
+        new: &[NewEntry],
+    ) -> impl Future<Output = Vec<String>> + Send;
 }

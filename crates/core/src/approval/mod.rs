@@ -48,6 +48,7 @@ use crate::github::Repo;
 use crate::github::codeowners::Codeowners;
 
 mod decide;
+mod merge;
 #[cfg(test)]
 mod tests;
 
@@ -56,6 +57,10 @@ pub use decide::{
     choose_pull, decide, files_outside_requests,
 };
 pub use decide::{Need, Stop, check_commits, context_for, judge};
+pub use merge::{
+    Denied, MERGE_CLOCK_SKEW, PR_LINK_GRACE, approvals_required, check_base_policy,
+    check_merge_date, check_not_rebased, check_still_approved, denial, fresh,
+};
 
 /// The folder a request pull request may change, and nothing else.
 pub const REQUESTS_DIR: &str = "requests/";

@@ -3,7 +3,10 @@
 use std::collections::BTreeMap;
 
 use crate::ledger::{self, Entry, Event};
-use crate::plan::{ActiveGrant, GrantedOnce, LedgerState};
+use std::collections::BTreeSet;
+
+use crate::config::{Config, Scope};
+use crate::plan::{ActiveGrant, Desired, GrantedOnce, LedgerState};
 use crate::request::RequestId;
 
 /// Derives the planner's view of `entries` (a verified ledger).
@@ -80,6 +83,43 @@ fn active_grant(e: &Entry) -> Option<ActiveGrant> {
         expiry: e.expiry,
         extends: e.extends.as_deref().and_then(|b| RequestId::parse(b).ok()),
     })
+}
+
+/// The deterministic assignment name of every request the ledger records as granted (at the
+/// scope it was granted at), lowercase: the only names a revoke may delete.
+pub fn known_names(entries: &[Entry], tenant_id: &str) -> BTreeSet<String> {
+    entries
+        .iter()
+        .filter(|e| e.event == Event::Granted)
+        .filter_map(|e| {
+            let (request, scope) = (e.request.as_deref()?, e.scope.as_deref()?);
+            Some(lowercase_name(tenant_id, scope, request))
+        })
+        .collect()
+}
+
+/// The names kv-jit derives for the requests on the default branch, lowercase: with the
+/// marker's own request, what identifies an assignment kv-jit created when the ledger cannot be
+/// trusted.
+pub fn derived_names(desired: &[Desired], config: &Config) -> BTreeSet<String> {
+    desired
+        .iter()
+        .filter_map(|d| {
+            let r = &d.request;
+            let p = config.vaults.get(&r.vault)?;
+            let scope = match p.scope {
+                Scope::Vault => p.vault_scope(),
+                Scope::Secret => format!("{}/secrets/{}", p.vault_scope(), r.secret),
+            };
+            Some(lowercase_name(&config.tenant_id, &scope, r.id.as_str()))
+        })
+        .collect()
+}
+
+fn lowercase_name(tenant_id: &str, scope: &str, request: &str) -> String {
+    crate::azure::assignment_name(tenant_id, scope, request)
+        .to_string()
+        .to_ascii_lowercase()
 }
 
 #[cfg(test)]

@@ -1,0 +1,129 @@
+//! What every engine command (plan, grant, revoke, status) starts from: the config, the
+//! environment, the checkout, and the ports built from them.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use kv_jit_core::config::Config;
+use kv_jit_core::diag::{Format, Severity};
+use kv_jit_core::ledger;
+use kv_jit_core::plan::{Desired, Invalid};
+use kv_jit_effects::azure::{AzureClient, Credential, RetryPolicy};
+use kv_jit_effects::git::Token;
+use kv_jit_effects::ledger_store::GitLedger;
+
+use super::files::{ReadProblem, check_files, collect};
+use crate::Exit;
+use crate::output;
+
+pub struct Ctx {
+    pub config: Config,
+    pub config_path: String,
+    pub env: HashMap<String, String>,
+    pub repo_dir: PathBuf,
+    pub remote: String,
+}
+
+impl Ctx {
+    pub fn load(config_path: &Path, format: Format, remote: &str) -> Result<Self, Exit> {
+        let config = super::load_config(config_path, format, false)?;
+        Ok(Self {
+            config,
+            config_path: config_path.to_string_lossy().replace('\\', "/"),
+            env: std::env::vars().collect(),
+            repo_dir: PathBuf::from("."),
+            remote: remote.to_owned(),
+        })
+    }
+
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.env
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The ledger on its branch of the remote.
+    pub fn ledger(&self) -> GitLedger {
+        GitLedger {
+            repo_dir: self.repo_dir.clone(),
+            remote: self.remote.clone(),
+            branch: self.config.ledger_branch.clone(),
+            path: self.config.ledger_path.clone(),
+            token: self.var("GITHUB_TOKEN").map(Token::new),
+        }
+    }
+
+    pub fn run_url(&self) -> Option<String> {
+        let (server, repo, run) = (
+            self.var("GITHUB_SERVER_URL")?,
+            self.var("GITHUB_REPOSITORY")?,
+            self.var("GITHUB_RUN_ID")?,
+        );
+        Some(format!("{server}/{repo}/actions/runs/{run}"))
+    }
+
+    /// The Azure client of the workflow's identity (call inside the runtime).
+    pub fn azure_client(&self) -> Result<AzureClient, String> {
+        let credential =
+            Credential::from_env(&self.env, &self.config.tenant_id, &self.config.cloud)
+                .map_err(|e| e.to_string())?;
+        AzureClient::new(
+            &self.config.tenant_id,
+            self.config.cloud.clone(),
+            credential,
+            RetryPolicy::default(),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    /// The request files on the checked-out default branch, split into valid and invalid.
+    /// Time is left out of validation: whether a window ended in time is the planner's call.
+    pub fn requests(&self) -> Result<(Vec<Desired>, Vec<Invalid>), String> {
+        let dir = self.repo_dir.join("requests");
+        if !dir.exists() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let history = kv_jit_effects::git::request_history(&self.repo_dir)?;
+        let files = collect(&[PathBuf::from("requests")])?;
+        let validation = check_files(&files, &self.config, None);
+        let mut desired = Vec::new();
+        let mut invalid = Vec::new();
+        for file in &files {
+            let sha = match &file.bytes {
+                Ok(b) => ledger::sha256_hex(b),
+                Err(ReadProblem::TooLarge(n)) => format!("too-large-{n}"),
+                Err(ReadProblem::Other(_)) => "unreadable".into(),
+            };
+            match validation.requests.iter().find(|r| r.path == file.path) {
+                Some(r) => desired.push(Desired {
+                    request: r.clone(),
+                    sha256: sha,
+                    merged: history.last_change.get(&r.path).cloned(),
+                }),
+                None => {
+                    let problems: Vec<String> = validation
+                        .diagnostics
+                        .iter()
+                        .filter(|d| d.file == file.path && d.severity == Severity::Error)
+                        .map(|d| format!("{}:{}: {} {}", d.line, d.column, d.code, d.message))
+                        .collect();
+                    if let Ok(id) = &file.id {
+                        invalid.push(Invalid {
+                            id: id.clone(),
+                            path: file.path.clone(),
+                            sha256: sha,
+                            problems,
+                        });
+                    }
+                }
+            }
+        }
+        Ok((desired, invalid))
+    }
+}
+
+pub fn fail(msg: &str, code: Exit) -> Exit {
+    output::stderr(&format!("error: {msg}\n"));
+    code
+}

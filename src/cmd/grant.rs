@@ -1,0 +1,224 @@
+//! `kv-jit grant` and `kv-jit revoke`: build the engine's ports from the environment, run the
+//! engine once ([`kv_jit_engine::run::run`]), print what it did. The rules are the engine's.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use kv_jit_core::diag::Format;
+use kv_jit_core::ledger::{Event, NewEntry, Reason};
+use kv_jit_effects::github_approvals::{GithubApprovals, event_default_branch};
+use kv_jit_effects::notify::Announcer;
+use kv_jit_engine::run::{self, Inputs, Level, Manual, Mode, Outcome, Ports, RunReport};
+
+use super::context::Ctx;
+use super::pr::GithubEnv;
+use crate::Exit;
+use crate::cli::{RevokeArgs, RunArgs};
+use crate::output;
+
+pub fn grant_cmd(args: &RunArgs, config_path: &Path, now: DateTime<Utc>, format: Format) -> Exit {
+    run_once(Mode::Grant, args, None, config_path, now, format)
+}
+
+pub fn revoke_cmd(
+    args: &RevokeArgs,
+    config_path: &Path,
+    now: DateTime<Utc>,
+    format: Format,
+) -> Exit {
+    let manual = match (&args.request, &args.reason) {
+        (Some(request), Some(reason)) => {
+            output::stderr(&format!(
+                "revoking {} early: {}\n",
+                kv_jit_core::names::escape(request),
+                kv_jit_core::names::escape(reason)
+            ));
+            Some(Manual {
+                request,
+                by: args.by.as_deref().filter(|b| !b.is_empty()),
+                reason,
+            })
+        }
+        _ => None,
+    };
+    run_once(Mode::Revoke, &args.run, manual, config_path, now, format)
+}
+
+fn run_once(
+    mode: Mode,
+    args: &RunArgs,
+    manual: Option<Manual<'_>>,
+    config_path: &Path,
+    now: DateTime<Utc>,
+    format: Format,
+) -> Exit {
+    let ctx = match Ctx::load(config_path, format, &args.remote) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let runtime = super::runtime();
+    // The HTTP clients must be built inside the runtime.
+    let _guard = runtime.enter();
+    let azure = ctx.azure_client();
+    let ledger = ctx.ledger();
+    let notifier = Announcer {
+        summary_path: ctx.var("GITHUB_STEP_SUMMARY").map(Into::into),
+        teams: ctx
+            .config
+            .teams_webhook_env
+            .as_ref()
+            .map(|v| (v.clone(), ctx.var(v).map(str::to_owned))),
+    };
+    let failpoint = |name: &str| failpoint(&ctx.env, name);
+    let github = GithubEnv::from_env(&ctx.env).and_then(|g| g.client().map(|c| (g, c)));
+    let inputs = Inputs {
+        mode,
+        config: &ctx.config,
+        now,
+        requests: ctx.requests(),
+        manual,
+        shallow: manual.is_none() && kv_jit_effects::git::is_shallow(&ctx.repo_dir),
+        run_url: ctx.run_url(),
+        concurrency: args.concurrency,
+    };
+    let ports = Ports {
+        azure: azure.as_ref().map_err(Clone::clone),
+        ledger: &ledger,
+        notifier: &notifier,
+        failpoint: &failpoint,
+    };
+    let approvals = || {
+        let (env, client) = github
+            .as_ref()
+            .map_err(|m| format!("grants need GitHub to verify approvals: {m}"))?;
+        if !on_default_branch(&ctx.env) {
+            return Err("grants run only on the default branch (GITHUB_REF is another ref, or the event payload does not name the default branch): a config on another branch could point at another ledger".to_owned());
+        }
+        Ok(GithubApprovals {
+            client,
+            repo: &env.repo,
+            config: &ctx.config,
+            config_path: &ctx.config_path,
+            repo_dir: &ctx.repo_dir,
+            now,
+            event_path: ctx.var("GITHUB_EVENT_PATH"),
+        })
+    };
+    let done = runtime.block_on(run::run(inputs, ports, approvals));
+    render(&done, format);
+    match done.outcome {
+        Outcome::Ok => Exit::Ok,
+        Outcome::Problems => Exit::Problems,
+        Outcome::Usage => Exit::Usage,
+    }
+}
+
+/// Prints the run: its messages (errors and warnings to stderr), one line per entry, the grants
+/// that wait, and what the ledger store said.
+fn render(done: &RunReport, format: Format) {
+    let mut info = Vec::new();
+    for m in &done.messages {
+        match m.level {
+            Level::Error => output::stderr(&format!("error: {}\n", m.text)),
+            Level::Warning => output::stderr(&format!("warning: {}\n", m.text)),
+            Level::Info => info.push(m.text.as_str()),
+        }
+    }
+    for line in info {
+        output::stdout(&format!("{line}\n"));
+    }
+    if done.executed {
+        report(&done.new, format);
+    }
+    if format != Format::Json {
+        for a in &done.waits {
+            output::stdout(&(super::plan::describe(a) + "\n"));
+        }
+    }
+    match &done.recorded {
+        Some(Ok(what)) if format != Format::Json => {
+            output::stderr(&format!("ledger: {what}\n"));
+        }
+        Some(Err(e)) => output::stderr(&format!(
+            "error: the effects happened but the ledger could not be pushed: {e}\n  help: the next run converges (idempotent Azure writes, reconcile)\n"
+        )),
+        _ => {}
+    }
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    event: Event,
+    request: Option<&'a str>,
+    reason: Option<Reason>,
+    error: Option<&'a str>,
+}
+
+fn report(new: &[NewEntry], format: Format) {
+    if format == Format::Json {
+        let lines: Vec<Line> = new
+            .iter()
+            .map(|e| Line {
+                event: e.event,
+                request: e.request.as_deref(),
+                reason: e.reason,
+                error: e.error.as_deref(),
+            })
+            .collect();
+        output::stdout(&(serde_json::to_string_pretty(&lines).expect("serializes") + "\n"));
+        return;
+    }
+    if new.is_empty() {
+        output::stdout("nothing to do\n");
+    }
+    for e in new {
+        let event = serde_json::to_value(e.event)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let mut line = format!("{event:<13} {}", e.request.as_deref().unwrap_or("-"));
+        if let Some(r) = e.reason {
+            line.push_str(&format!(
+                " ({})",
+                serde_json::to_value(r)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            ));
+        }
+        if let Some(err) = &e.error {
+            line.push_str(&format!(": {err}"));
+        }
+        output::stdout(&(line + "\n"));
+    }
+}
+
+/// In GitHub Actions, whether the run is on the repository's default branch (from the event
+/// payload). Outside Actions (no `GITHUB_REF`) there is nothing to compare: true.
+fn on_default_branch(env: &HashMap<String, String>) -> bool {
+    let Some(git_ref) = env.get("GITHUB_REF").filter(|r| !r.is_empty()) else {
+        return true;
+    };
+    let default = env
+        .get("GITHUB_EVENT_PATH")
+        .and_then(|p| event_default_branch(p));
+    // Without the payload we cannot tell: fail closed.
+    default.is_some_and(|d| *git_ref == format!("refs/heads/{d}"))
+}
+
+/// Crash-consistency tests kill the process at named effect boundaries: with
+/// `KV_JIT_FAILPOINT=<name>` the process SIGKILLs itself there (no cleanup, no flush), exactly
+/// as a runner losing its machine would. Inert unless the variable names this point.
+fn failpoint(env: &HashMap<String, String>, name: &str) {
+    if env.get("KV_JIT_FAILPOINT").is_some_and(|f| f == name) {
+        let pid = std::process::id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid])
+            .status();
+        // `kill` is not there: end as abruptly as we can.
+        std::process::abort();
+    }
+}
