@@ -343,3 +343,6 @@ where
         outcome,
     }
 }
+
+#[cfg(test)]
+mod tests;
