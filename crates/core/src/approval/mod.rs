@@ -17,7 +17,7 @@
 //! 2. the pull request changes nothing outside `requests/` (config, CODEOWNERS, workflows and the
 //!    ledger change in their own pull requests, reviewed by their owners). This is the net change:
 //!    a rebase-merged pull request's earlier commit could still change and revert CODEOWNERS, so
-//!    the grant path (`cmd/engine.rs`) refuses a request whose first parent belongs to its own
+//!    the grant path ([`check_not_rebased`]) refuses a request whose first parent belongs to its own
 //!    pull request;
 //! 3. the pull request author maps, through the trusted `identities`, to the request's
 //!    `requester`; and no commit on the branch that touches the file is by anyone else;
