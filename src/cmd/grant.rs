@@ -175,19 +175,13 @@ fn report(new: &[NewEntry], format: Format) {
         output::stdout("nothing to do\n");
     }
     for e in new {
-        let event = serde_json::to_value(e.event)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let mut line = format!("{event:<13} {}", e.request.as_deref().unwrap_or("-"));
+        let mut line = format!(
+            "{:<13} {}",
+            e.event.as_str(),
+            e.request.as_deref().unwrap_or("-")
+        );
         if let Some(r) = e.reason {
-            line.push_str(&format!(
-                " ({})",
-                serde_json::to_value(r)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            ));
+            line.push_str(&format!(" ({})", r.as_str()));
         }
         if let Some(err) = &e.error {
             line.push_str(&format!(": {err}"));

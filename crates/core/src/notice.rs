@@ -36,19 +36,10 @@ pub fn summary_markdown(title: &str, entries: &[NewEntry]) -> String {
 }
 
 fn event_name(e: &NewEntry) -> String {
-    let name = serde_json::to_value(e.event)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let name = e.event.as_str();
     match e.reason {
-        Some(r) => format!(
-            "{name} ({})",
-            serde_json::to_value(r)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        ),
-        None => name,
+        Some(r) => format!("{name} ({})", r.as_str()),
+        None => name.to_owned(),
     }
 }
 

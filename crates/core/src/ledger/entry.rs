@@ -396,6 +396,31 @@ pub(crate) mod rfc3339 {
 
 #[cfg(test)]
 mod tests {
+
+    /// One spelling of every event and reason: the ledger's (serde) and the one messages use.
+    #[test]
+    fn event_and_reason_names_are_the_ledgers() {
+        use super::{Event, Reason};
+        for e in [
+            Event::Granted,
+            Event::GrantFailed,
+            Event::Revoked,
+            Event::RevokeFailed,
+            Event::Refused,
+            Event::Drift,
+        ] {
+            assert_eq!(serde_json::to_value(e).unwrap(), e.as_str());
+        }
+        for r in [
+            Reason::Expired,
+            Reason::Early,
+            Reason::Orphan,
+            Reason::External,
+        ] {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
+    }
+
     use super::*;
 
     #[test]
