@@ -143,7 +143,8 @@ pub enum Action {
         request: RequestId,
         path: String,
         sha256: String,
-        reason: String,
+        #[serde(serialize_with = "as_text")]
+        reason: RefuseReason,
     },
     /// Nothing to do yet: the request starts later.
     Wait {
@@ -158,6 +159,104 @@ const REUSE_SKEW_MINUTES: i64 = 5;
 
 /// How far back an extension's lineage is followed.
 const MAX_LINEAGE: usize = 16;
+
+/// Why the planner refuses a request. The words are what the ledger's `error` records and the
+/// run prints; [`RefuseReason::code`] is the stable name scripts and tests match on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefuseReason {
+    /// The file does not pass the checks on the default branch.
+    Invalid { problems: Vec<String> },
+    /// The file changed while its grant is active.
+    ChangedAfterGrant,
+    /// The id was granted before and the file is not the one granted.
+    IdReused,
+    /// The id was granted before and a later commit brought the file again.
+    IdBroughtAgain,
+    /// The request's vault left the config.
+    VaultGone { vault: String },
+    /// No commit in this checkout brought the file: no approved window.
+    NoMerge,
+    /// `start:` is further after the merge than the vault's `max_start_delay`.
+    StartTooLate {
+        start: DateTime<Utc>,
+        max_start_delay: String,
+        merged: DateTime<Utc>,
+        vault: String,
+    },
+    /// `extends:` names a grant of other access.
+    ExtendsOtherAccess { base: RequestId },
+    /// The approved window ended before a run could grant it.
+    WindowEnded { expires: DateTime<Utc> },
+}
+
+impl RefuseReason {
+    /// The stable name of the reason.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RefuseReason::Invalid { .. } => "invalid-request",
+            RefuseReason::ChangedAfterGrant => "changed-after-grant",
+            RefuseReason::IdReused => "id-reused",
+            RefuseReason::IdBroughtAgain => "id-brought-again",
+            RefuseReason::VaultGone { .. } => "vault-not-configured",
+            RefuseReason::NoMerge => "no-merge-commit",
+            RefuseReason::StartTooLate { .. } => "start-too-late",
+            RefuseReason::ExtendsOtherAccess { .. } => "extends-other-access",
+            RefuseReason::WindowEnded { .. } => "window-ended",
+        }
+    }
+}
+
+impl std::fmt::Display for RefuseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RefuseReason::Invalid { problems } => write!(
+                f,
+                "the request is invalid on the default branch: {}",
+                problems.join("; ")
+            ),
+            RefuseReason::ChangedAfterGrant => f.write_str(
+                "the request file changed after it was granted; file a new request (ids are never reused)",
+            ),
+            RefuseReason::IdReused => f.write_str(
+                "the request id was already used; ids are unique for all time, file it under a new name",
+            ),
+            RefuseReason::IdBroughtAgain => f.write_str(
+                "the request id was already used (the file was brought again after its grant); ids are unique for all time, file it under a new name",
+            ),
+            RefuseReason::VaultGone { vault } => {
+                write!(f, "vault `{vault}` is no longer configured")
+            }
+            RefuseReason::NoMerge => f.write_str(
+                "no commit on the default branch brought this file, so there is no approved window; run kv-jit in a full clone of the default branch (fetch-depth: 0)",
+            ),
+            RefuseReason::StartTooLate {
+                start,
+                max_start_delay,
+                merged,
+                vault,
+            } => write!(
+                f,
+                "`start: {}` is more than {max_start_delay} after the merge ({}); vault `{vault}` allows a start at most that far ahead (`max_start_delay`)",
+                rfc3339(*start),
+                rfc3339(*merged),
+            ),
+            RefuseReason::ExtendsOtherAccess { base } => write!(
+                f,
+                "`extends: {base}` names a grant for another vault, secret, requester or role; an extension continues the same access"
+            ),
+            RefuseReason::WindowEnded { expires } => write!(
+                f,
+                "its approved window ended at {} before it could be granted",
+                rfc3339(*expires)
+            ),
+        }
+    }
+}
+
+/// Serialises a value by its words (the plan's JSON keeps `reason` a string).
+fn as_text<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
 
 /// The window a request's approval covers, from its file and its merge alone (never from the
 /// ledger): `start:` (else the merge) plus `duration`. An extension merged while its base's
@@ -302,7 +401,7 @@ pub fn plan(
         ));
     }
 
-    let mut refuse = |id: &RequestId, path: &str, sha: &str, reason: String| {
+    let mut refuse = |id: &RequestId, path: &str, sha: &str, reason: RefuseReason| {
         if !ledger.refused.contains(&(id.clone(), sha.to_owned())) {
             refusals.push(Action::Refuse {
                 request: id.clone(),
@@ -318,10 +417,9 @@ pub fn plan(
             &bad.id,
             &bad.path,
             &bad.sha256,
-            format!(
-                "the request is invalid on the default branch: {}",
-                bad.problems.join("; ")
-            ),
+            RefuseReason::Invalid {
+                problems: bad.problems.clone(),
+            },
         );
     }
 
@@ -339,19 +437,17 @@ pub fn plan(
                 .is_some_and(|m| m.at > first.at + chrono::Duration::minutes(REUSE_SKEW_MINUTES));
             let reason = if first.sha256 != d.sha256 && !r.revoke {
                 Some(if ledger.active.contains_key(&r.id) {
-                    "the request file changed after it was granted; file a new request (ids are never reused)"
+                    RefuseReason::ChangedAfterGrant
                 } else {
-                    "the request id was already used; ids are unique for all time, file it under a new name"
+                    RefuseReason::IdReused
                 })
             } else if touched_since && !r.revoke && !ledger.active.contains_key(&r.id) {
-                Some(
-                    "the request id was already used (the file was brought again after its grant); ids are unique for all time, file it under a new name",
-                )
+                Some(RefuseReason::IdBroughtAgain)
             } else {
                 None
             };
             if let Some(reason) = reason {
-                refuse(&r.id, &r.path, &d.sha256, reason.to_owned());
+                refuse(&r.id, &r.path, &d.sha256, reason);
             }
             continue;
         }
@@ -365,17 +461,14 @@ pub fn plan(
                 &r.id,
                 &r.path,
                 &d.sha256,
-                format!("vault `{}` is no longer configured", r.vault),
+                RefuseReason::VaultGone {
+                    vault: r.vault.to_string(),
+                },
             );
             continue;
         };
         let Some(merged) = &d.merged else {
-            refuse(
-                &r.id,
-                &r.path,
-                &d.sha256,
-                "no commit on the default branch brought this file, so there is no approved window; run kv-jit in a full clone of the default branch (fetch-depth: 0)".to_owned(),
-            );
+            refuse(&r.id, &r.path, &d.sha256, RefuseReason::NoMerge);
             continue;
         };
         if let Some(s) = r.start {
@@ -385,13 +478,12 @@ pub fn plan(
                     &r.id,
                     &r.path,
                     &d.sha256,
-                    format!(
-                        "`start: {}` is more than {} after the merge ({}); vault `{}` allows a start at most that far ahead (`max_start_delay`)",
-                        rfc3339(s),
-                        policy.max_start_delay.value,
-                        rfc3339(merged.at),
-                        r.vault
-                    ),
+                    RefuseReason::StartTooLate {
+                        start: s,
+                        max_start_delay: policy.max_start_delay.value.to_string(),
+                        merged: merged.at,
+                        vault: r.vault.to_string(),
+                    },
                 );
                 continue;
             }
@@ -410,9 +502,7 @@ pub fn plan(
                         &r.id,
                         &r.path,
                         &d.sha256,
-                        format!(
-                            "`extends: {base}` names a grant for another vault, secret, requester or role; an extension continues the same access"
-                        ),
+                        RefuseReason::ExtendsOtherAccess { base: base.clone() },
                     );
                     continue;
                 }
@@ -468,10 +558,7 @@ pub fn plan(
                 &r.id,
                 &r.path,
                 &d.sha256,
-                format!(
-                    "its approved window ended at {} before it could be granted",
-                    rfc3339(expires)
-                ),
+                RefuseReason::WindowEnded { expires },
             );
         } else {
             grants.push(Action::Grant {

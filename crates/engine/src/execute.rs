@@ -163,7 +163,7 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
                 request: Some(request.to_string()),
                 request_sha256: Some(sha256.clone()),
                 run_url: self.run_url.clone(),
-                error: Some(reason.clone()),
+                error: Some(reason.to_string()),
                 ..NewEntry::new(self.now, Event::Refused)
             }),
             Action::Wait { .. } => None,

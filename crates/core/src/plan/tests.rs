@@ -130,7 +130,11 @@ fn show(actions: &[Action]) -> Vec<String> {
             }
             Action::Refuse {
                 request, reason, ..
-            } => format!("refuse {request}: {}", reason.split(';').next().unwrap()),
+            } => format!(
+                "refuse {request} [{}]: {}",
+                reason.code(),
+                reason.to_string().split(';').next().unwrap()
+            ),
             Action::Wait { request, starts } => {
                 format!("wait {request} until {}", starts.format("%H:%M"))
             }
@@ -169,7 +173,9 @@ fn a_future_start_waits_then_is_granted_for_its_own_window() {
     );
     assert_eq!(
         show(&plan(&[r], &[], &LedgerState::default(), t("14:00"))),
-        ["refuse a: its approved window ended at 2026-11-27T14:00:00Z before it could be granted"]
+        [
+            "refuse a [window-ended]: its approved window ended at 2026-11-27T14:00:00Z before it could be granted"
+        ]
     );
 }
 
@@ -209,7 +215,7 @@ fn a_changed_file_is_refused_once_and_the_grant_keeps_its_window() {
     let got = plan(&[a.clone()], &[], &ledger, t("09:00"));
     assert_eq!(
         show(&got),
-        ["refuse a: the request file changed after it was granted"]
+        ["refuse a [changed-after-grant]: the request file changed after it was granted"]
     );
     let mut after = ledger.clone();
     after.refused.insert((id("a"), "sha-a-edited".into()));
@@ -230,7 +236,10 @@ fn a_reused_id_is_refused() {
         },
     );
     let got = plan(&[req("a", "1h")], &[], &ledger, t("09:00"));
-    assert_eq!(show(&got), ["refuse a: the request id was already used"]);
+    assert_eq!(
+        show(&got),
+        ["refuse a [id-reused]: the request id was already used"]
+    );
 }
 
 #[test]
@@ -248,7 +257,7 @@ fn an_invalid_file_on_main_is_refused_and_ends_its_grant_early() {
         show(&got),
         [
             "revoke a Early",
-            "refuse a: the request is invalid on the default branch: duration-too-long"
+            "refuse a [invalid-request]: the request is invalid on the default branch: duration-too-long"
         ]
     );
 }
@@ -303,7 +312,9 @@ fn an_extension_of_someone_elses_grant_is_refused() {
     let got = plan(&[req("a", "2h"), b], &[], &ledger, t("09:30"));
     assert_eq!(
         show(&got),
-        ["refuse b: `extends: a` names a grant for another vault, secret, requester or role"]
+        [
+            "refuse b [extends-other-access]: `extends: a` names a grant for another vault, secret, requester or role"
+        ]
     );
 }
 
@@ -396,7 +407,9 @@ fn after_the_ledger_is_lost_an_old_request_is_not_granted_again() {
     let got = plan(&[old], &[], &LedgerState::default(), t("09:00"));
     assert_eq!(
         show(&got),
-        ["refuse a: its approved window ended at 2026-11-26T11:00:00Z before it could be granted"]
+        [
+            "refuse a [window-ended]: its approved window ended at 2026-11-26T11:00:00Z before it could be granted"
+        ]
     );
 }
 
@@ -415,7 +428,7 @@ fn a_request_without_a_merge_is_refused() {
     assert_eq!(
         show(&got),
         [
-            "refuse a: no commit on the default branch brought this file, so there is no approved window"
+            "refuse a [no-merge-commit]: no commit on the default branch brought this file, so there is no approved window"
         ]
     );
 }
@@ -428,7 +441,7 @@ fn a_start_beyond_max_start_delay_is_refused() {
     assert_eq!(
         show(&got),
         [
-            "refuse a: `start: 2026-12-28T09:00:01Z` is more than 720h after the merge (2026-11-27T09:00:00Z)"
+            "refuse a [start-too-late]: `start: 2026-12-28T09:00:01Z` is more than 720h after the merge (2026-11-27T09:00:00Z)"
         ]
     );
     a.request.start = Some("2026-12-27T09:00:00Z".parse().unwrap());
@@ -451,7 +464,9 @@ fn extends_with_another_role_is_refused() {
     );
     assert_eq!(
         show(&got),
-        ["refuse b: `extends: a` names a grant for another vault, secret, requester or role"]
+        [
+            "refuse b [extends-other-access]: `extends: a` names a grant for another vault, secret, requester or role"
+        ]
     );
 }
 
@@ -470,7 +485,9 @@ fn a_deleted_request_re_added_byte_for_byte_is_refused() {
     let again = merged_at(req("a", "2h"), "12:00");
     assert_eq!(
         show(&plan(&[again], &[], &ledger, t("12:05"))),
-        ["refuse a: the request id was already used (the file was brought again after its grant)"]
+        [
+            "refuse a [id-brought-again]: the request id was already used (the file was brought again after its grant)"
+        ]
     );
     // The same bytes, untouched since the grant: already done, nothing to record.
     assert!(plan(&[req("a", "2h")], &[], &ledger, t("12:05")).is_empty());
