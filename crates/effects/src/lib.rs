@@ -4,6 +4,9 @@
 
 pub mod approval;
 pub mod azure;
+pub mod clock;
 pub mod git;
 pub mod github;
 pub mod notify;
+
+pub use clock::{Clock, ManualClock, SystemClock};
