@@ -26,6 +26,8 @@ use chrono::DateTime;
 
 use kv_jit_core::ledger::{self, Entry, Event, NewEntry, Tip, VerifyError};
 
+pub use crate::token::Token;
+
 /// Attempts before giving up. Each rejected push means another writer's push succeeded in
 /// between our fetch and our push (git's ref update is atomic), so with k concurrent kv-jit
 /// runs the last one needs at most k attempts. Runs are serialised per workflow by concurrency
@@ -35,22 +37,6 @@ use kv_jit_core::ledger::{self, Entry, Event, NewEntry, Tip, VerifyError};
 /// final failure is safe: the next run converges (idempotent Azure writes, de-duplicated
 /// entries).
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
-
-/// A GitHub token (or any HTTP password), whose `Debug` never shows it.
-#[derive(Clone)]
-pub struct Token(String);
-
-impl Token {
-    pub fn new(token: impl Into<String>) -> Self {
-        Self(token.into())
-    }
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Token(***)")
-    }
-}
 
 /// Sleeps between attempts; tests inject one that records instead of sleeping.
 pub type Sleeper = Arc<dyn Fn(Duration) + Send + Sync>;
@@ -591,7 +577,7 @@ impl Git {
             let key = format!("http.{origin}.extraheader");
             let header = format!(
                 "AUTHORIZATION: basic {}",
-                base64(format!("x-access-token:{}", token.0).as_bytes())
+                base64(format!("x-access-token:{}", token.secret()).as_bytes())
             );
             // Keep any configuration the caller passes the same way; ours comes after it.
             let first: usize = std::env::var("GIT_CONFIG_COUNT")
@@ -627,7 +613,7 @@ impl Git {
     fn redact(&self, s: &str) -> String {
         let s = s.trim().to_owned();
         match &self.token {
-            Some(t) if !t.0.is_empty() => s.replace(&t.0, "***"),
+            Some(t) if !t.is_empty() => s.replace(t.secret(), "***"),
             _ => s,
         }
     }

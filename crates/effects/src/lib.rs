@@ -8,5 +8,7 @@ pub mod clock;
 pub mod git;
 pub mod github;
 pub mod notify;
+pub mod token;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use token::Token;

@@ -41,6 +41,9 @@ use url::Url;
 use super::AzureError;
 use super::cloud::{Endpoints, join};
 use super::retry::{Call, Transport};
+// A secret string from the environment (client secret, OIDC request token, the managed
+// identity header) is the crate's one secret-string type, whose `Debug` is `***`.
+use crate::token::Token as Secret;
 
 /// A bearer token. `Debug` never shows it.
 #[derive(Clone)]
@@ -71,16 +74,6 @@ impl AccessToken {
 impl fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AccessToken(***)")
-    }
-}
-
-/// A secret string from the environment (client secret, OIDC request token). `Debug` is `***`.
-#[derive(Clone)]
-struct Secret(String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
     }
 }
 
@@ -192,13 +185,13 @@ impl Credential {
                 })?;
                 Some(Source::GithubOidc {
                     request_url,
-                    request_token: Secret(token.to_owned()),
+                    request_token: Secret::new(token),
                     client_id: id.clone(),
                 })
             }
             (Some(id), _, _, Some(secret), _) => Some(Source::ClientSecret {
                 client_id: id.clone(),
-                secret: Secret(secret.to_owned()),
+                secret: Secret::new(secret),
             }),
             (Some(id), _, _, _, Some(path)) => Some(Source::FederatedTokenFile {
                 client_id: id.clone(),
@@ -229,7 +222,7 @@ impl Credential {
             }
         };
         let app_service = match (get("IDENTITY_ENDPOINT"), get("IDENTITY_HEADER")) {
-            (Some(e), Some(h)) => Some((e.to_owned(), Secret(h.to_owned()))),
+            (Some(e), Some(h)) => Some((e.to_owned(), Secret::new(h))),
             _ => None,
         };
         // The instance metadata address is probed only when asked: kv-jit must not send
@@ -341,7 +334,7 @@ impl Credential {
                     .await
             }
             Source::ClientSecret { client_id, secret } => {
-                self.exchange(tx, client_id, scope, Grant::Secret(&secret.0))
+                self.exchange(tx, client_id, scope, Grant::Secret(secret.secret()))
                     .await
             }
             Source::FederatedTokenFile { client_id, path } => {
@@ -377,7 +370,7 @@ impl Credential {
             url.to_string(),
             "GitHub OIDC token request".into(),
         );
-        call.bearer = Some(&request_token.0);
+        call.bearer = Some(request_token.secret());
         call.headers
             .push(("accept", "application/json; api-version=2.0".into()));
         let reply = tx.execute(&call).await?;
@@ -489,7 +482,7 @@ async fn managed_identity(
         Some((endpoint, h)) => (
             endpoint.as_str(),
             "2019-08-01",
-            ("x-identity-header", h.0.clone()),
+            ("x-identity-header", h.secret().to_owned()),
         ),
         // IMDS is link-local plain http by platform design; it is not configurable.
         None => (
@@ -582,7 +575,7 @@ mod tests {
     fn debug_never_shows_secrets() {
         let t = AccessToken::new("eyJ-very-secret", Duration::from_secs(60));
         assert_eq!(format!("{t:?}"), "AccessToken(***)");
-        assert_eq!(format!("{:?}", Secret("hunter2".into())), "***");
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "***");
         let env: HashMap<String, String> = [
             ("AZURE_CLIENT_ID", "app"),
             ("AZURE_CLIENT_SECRET", "hunter2"),

@@ -10,7 +10,6 @@
 //! comments after a 502 (reference §1.4.1). We build without its `retry` feature and retry only
 //! idempotent GETs, a bounded number of times.
 
-use std::fmt;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -24,6 +23,8 @@ pub use kv_jit_core::github::{
 };
 use serde::de::DeserializeOwned;
 
+pub use crate::token::Token;
+
 /// The REST API version we are written against, sent on every request.
 pub const API_VERSION: &str = "2022-11-28";
 
@@ -32,22 +33,6 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// Public github.com API, used when `GITHUB_API_URL` is unset.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
-
-/// A GitHub token. `Debug` prints `***` so it cannot reach a log by accident.
-#[derive(Clone)]
-pub struct Token(String);
-
-impl Token {
-    pub fn new(token: impl Into<String>) -> Token {
-        Token(token.into())
-    }
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
 
 /// Bounded retry of idempotent reads (transport errors, 5xx, 429).
 #[derive(Debug, Clone, Copy)]
@@ -227,7 +212,7 @@ impl GithubClient {
         let octocrab = Octocrab::builder()
             .base_uri(api_url)
             .map_err(|e| GithubError::Config(format!("GITHUB_API_URL `{api_url}`: {e}")))?
-            .personal_token(token.0)
+            .personal_token(token.secret().to_owned())
             .add_header(
                 HeaderName::from_static("x-github-api-version"),
                 API_VERSION.into(),
