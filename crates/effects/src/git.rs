@@ -26,6 +26,7 @@ use chrono::DateTime;
 
 use kv_jit_core::ledger::{self, Entry, Event, NewEntry, Tip, VerifyError};
 
+use crate::backoff::{Backoff, Jitter, random_unit};
 pub use crate::token::Token;
 
 /// Attempts before giving up. Each rejected push means another writer's push succeeded in
@@ -38,7 +39,8 @@ pub use crate::token::Token;
 /// entries).
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 
-/// Sleeps between attempts; tests inject one that records instead of sleeping.
+/// Sleeps between attempts (blocking: the CAS loop runs git subprocesses synchronously); tests
+/// inject one that records instead of sleeping.
 pub type Sleeper = Arc<dyn Fn(Duration) + Send + Sync>;
 
 /// How to commit and push.
@@ -66,6 +68,18 @@ impl Default for CasOptions {
             author_email: "kv-jit@users.noreply.github.com".into(),
             token: None,
             sleeper: Arc::new(std::thread::sleep),
+        }
+    }
+}
+
+impl CasOptions {
+    /// Full jitter: uniform in [0, min(max_backoff, base_backoff·2^(n−1))], so racers that lost
+    /// together spread out.
+    pub fn schedule(&self) -> Backoff {
+        Backoff {
+            initial: self.base_backoff,
+            max: self.max_backoff,
+            jitter: Jitter::Full,
         }
     }
 }
@@ -145,7 +159,7 @@ pub fn commit_entries(
     let mut last_rejection = String::new();
     for attempt in 1..=max_attempts {
         if attempt > 1 {
-            (opts.sleeper)(backoff(opts, attempt - 1));
+            (opts.sleeper)(opts.schedule().delay(attempt - 1, random_unit()));
         }
         match try_once(&git, branch, ledger_path, new, opts)? {
             Attempt::Pushed { commit, entries } => {
@@ -408,18 +422,6 @@ mod history_tests {
         assert_eq!(at("requests/b.yaml"), Some(("ccc", 300)));
         assert_eq!(at("requests/gone.yaml"), None);
     }
-}
-
-/// Full jitter: uniform in [0, min(max, base·2^(n−1))], so racers that lost together spread out.
-fn backoff(opts: &CasOptions, retry: u32) -> Duration {
-    let cap = opts
-        .base_backoff
-        .saturating_mul(1 << (retry - 1).min(16))
-        .min(opts.max_backoff);
-    let mut h = RandomState::new().build_hasher();
-    h.write_u32(retry);
-    let fraction = (h.finish() >> 11) as f64 / (1u64 << 53) as f64;
-    cap.mul_f64(fraction)
 }
 
 enum Attempt {
@@ -1000,12 +1002,18 @@ mod tests {
     #[test]
     fn backoff_is_bounded_and_jittered() {
         let opts = CasOptions::default();
+        let schedule = opts.schedule();
         for retry in 1..=10 {
             let cap = opts
                 .base_backoff
                 .saturating_mul(1 << (retry - 1))
                 .min(opts.max_backoff);
-            assert!(backoff(&opts, retry) <= cap);
+            assert!(schedule.delay(retry, random_unit()) <= cap);
+            assert_eq!(schedule.delay(retry, 0.0), Duration::ZERO);
+            assert_eq!(schedule.delay(retry, 0.5), cap / 2);
         }
+        // The documented worst case: 0.25 + 0.5 + 1 + 2 + 4 + 8 + 8 s over 8 attempts.
+        let worst: Duration = (1..DEFAULT_MAX_ATTEMPTS).map(|n| schedule.step(n)).sum();
+        assert_eq!(worst, Duration::from_millis(23_750));
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod approval;
 pub mod azure;
+pub mod backoff;
 pub mod clock;
 pub mod git;
 pub mod github;

@@ -2,7 +2,8 @@
 //! transport that applies both.
 //!
 //! Policy: 408, 429, 500, 502, 503, 504 (`error::retried_in_call`) and transport failures
-//! (connect errors, resets, timeouts) are retried with exponential backoff and full jitter in [50 %, 100 %] of the step;
+//! (connect errors, resets, timeouts) are retried with exponential backoff jittered in
+//! [50 %, 100 %] of the step (the shared [`crate::backoff`] schedule, [`Jitter::Equal`]);
 //! a `Retry-After` (or `x-ms-retry-after-ms` / `retry-after-ms`) is honoured exactly. Attempts
 //! and total time are both bounded; a wait that would break the total budget ends the call with
 //! the last error instead of sleeping. Every other status is returned to the caller, which maps
@@ -16,7 +17,6 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,6 +25,7 @@ use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 
 use super::AzureError;
+use crate::backoff::{Backoff, Jitter, random_unit};
 
 /// How the client waits between attempts. Tests inject one that records the wait (and may move
 /// an emulated clock) instead of sleeping on wall-clock time.
@@ -91,21 +92,20 @@ impl fmt::Debug for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The schedule: `initial_delay` doubled per retry, capped at `max_delay`, jittered to
+    /// 50-100 % of the step.
+    pub fn schedule(&self) -> Backoff {
+        Backoff {
+            initial: self.initial_delay,
+            max: self.max_delay,
+            jitter: Jitter::Equal,
+        }
+    }
+
     /// The backoff before retry number `retry` (1-based), jittered to 50-100 % of the step.
     pub fn backoff(&self, retry: u32) -> Duration {
-        let step = self
-            .initial_delay
-            .saturating_mul(1u32 << retry.saturating_sub(1).min(20))
-            .min(self.max_delay);
-        step.mul_f64(0.5 + 0.5 * unit_random())
+        self.schedule().delay(retry, random_unit())
     }
-}
-
-/// A random number in [0, 1) without a dependency: std's `RandomState` is seeded per instance.
-fn unit_random() -> f64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u8(0);
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// The server's requested wait: `x-ms-retry-after-ms` / `retry-after-ms` (milliseconds) or

@@ -8,7 +8,7 @@
 //!
 //! Why our own retry: octocrab's default retries every method, POST included, which duplicates
 //! comments after a 502 (reference §1.4.1). We build without its `retry` feature and retry only
-//! idempotent GETs, a bounded number of times.
+//! idempotent GETs, a bounded number of times, on the shared [`crate::backoff`] schedule.
 
 use std::time::Duration;
 
@@ -23,6 +23,7 @@ pub use kv_jit_core::github::{
 };
 use serde::de::DeserializeOwned;
 
+use crate::backoff::{Backoff, Jitter, random_unit};
 pub use crate::token::Token;
 
 /// The REST API version we are written against, sent on every request.
@@ -48,6 +49,19 @@ impl Default for RetryPolicy {
         RetryPolicy {
             attempts: 4,
             base_delay: Duration::from_millis(500),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// `base_delay` doubled per retry, without jitter (one client, a few short waits), capped
+    /// at [`MAX_RETRY_AFTER`]: no step is longer than the longest wait GitHub may ask for (with
+    /// the default 4 attempts the steps are 0.5, 1 and 2 s, far below it).
+    pub fn schedule(&self) -> Backoff {
+        Backoff {
+            initial: self.base_delay,
+            max: MAX_RETRY_AFTER,
+            jitter: Jitter::None,
         }
     }
 }
@@ -243,20 +257,21 @@ impl GithubClient {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, octocrab::Error>>,
     {
-        let mut delay = self.retry.base_delay;
+        let schedule = self.retry.schedule();
         let mut attempt = 1;
         loop {
             let result = call()
                 .await
                 .map_err(|e| GithubError::from_octocrab(route, e));
             let wait = match &result {
-                Err(e) if attempt < self.retry.attempts.max(1) => e.retry_delay(delay),
+                Err(e) if attempt < self.retry.attempts.max(1) => {
+                    e.retry_delay(schedule.delay(attempt, random_unit()))
+                }
                 _ => None,
             };
             match wait {
                 Some(wait) => {
                     tokio::time::sleep(wait).await;
-                    delay *= 2;
                     attempt += 1;
                 }
                 None => return result,
