@@ -8,8 +8,11 @@
 //!
 //! Why our own retry: octocrab's default retries every method, POST included, which duplicates
 //! comments after a 502 (reference §1.4.1). We build without its `retry` feature and retry only
-//! idempotent GETs, a bounded number of times, on the shared [`crate::backoff`] schedule.
+//! idempotent GETs, a bounded number of times, on the shared [`crate::backoff`] schedule and the
+//! client's [`Clock`] ([`SystemClock`] unless [`GithubClient::with_clock`] says otherwise).
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -24,6 +27,7 @@ pub use kv_jit_core::github::{
 use serde::de::DeserializeOwned;
 
 use crate::backoff::{Backoff, Jitter, random_unit};
+use crate::clock::{Clock, SystemClock};
 pub use crate::token::Token;
 
 /// The REST API version we are written against, sent on every request.
@@ -186,10 +190,21 @@ struct MembershipBody {
 }
 
 /// The GitHub client.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GithubClient {
     octocrab: Octocrab,
     retry: RetryPolicy,
+    /// Waits between retries go through it.
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for GithubClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GithubClient")
+            .field("octocrab", &self.octocrab)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
 }
 
 impl GithubClient {
@@ -238,12 +253,19 @@ impl GithubClient {
         Ok(GithubClient {
             octocrab,
             retry: RetryPolicy::default(),
+            clock: SystemClock::shared(),
         })
     }
 
     /// Replaces the retry policy (tests use a zero delay).
     pub fn with_retry(mut self, retry: RetryPolicy) -> GithubClient {
         self.retry = retry;
+        self
+    }
+
+    /// Waits on `clock` instead of the wall clock (tests: a virtual one).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> GithubClient {
+        self.clock = clock;
         self
     }
 
@@ -271,7 +293,7 @@ impl GithubClient {
             };
             match wait {
                 Some(wait) => {
-                    tokio::time::sleep(wait).await;
+                    self.clock.sleep(wait).await;
                     attempt += 1;
                 }
                 None => return result,
