@@ -20,6 +20,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::DateTime;
@@ -878,12 +879,13 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// `<pid>-<random>`, different for every call: the process id separates concurrent runs, a
+/// per-process counter hashed with a freshly keyed `RandomState` separates the calls of one run
+/// and a run from a killed earlier one with the same pid. No clock needed.
 fn unique_suffix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+    static CALLS: AtomicU64 = AtomicU64::new(0);
     let mut h = RandomState::new().build_hasher();
-    h.write_u128(nanos);
+    h.write_u64(CALLS.fetch_add(1, Ordering::Relaxed));
     format!("{}-{:016x}", std::process::id(), h.finish())
 }
 
@@ -1015,5 +1017,13 @@ mod tests {
         // The documented worst case: 0.25 + 0.5 + 1 + 2 + 4 + 8 + 8 s over 8 attempts.
         let worst: Duration = (1..DEFAULT_MAX_ATTEMPTS).map(|n| schedule.step(n)).sum();
         assert_eq!(worst, Duration::from_millis(23_750));
+    }
+
+    #[test]
+    fn unique_suffixes_differ_without_a_clock() {
+        let a = unique_suffix();
+        let b = unique_suffix();
+        assert_ne!(a, b);
+        assert!(a.starts_with(&format!("{}-", std::process::id())), "{a}");
     }
 }
