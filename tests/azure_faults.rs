@@ -1,5 +1,5 @@
 //! Failure handling: throttling, outages, timeouts, dropped connections, and the Azure errors
-//! that have a known fix. Waits go through a recording sleeper, never the wall clock; the one
+//! that have a known fix. Waits go through a recording virtual clock, never the wall clock; the one
 //! timeout test waits for a 300 ms request timeout against a server that never answers.
 
 #[path = "support/azure.rs"]
@@ -40,8 +40,8 @@ fn alice_grant(request: &str) -> kv_jit_effects::azure::GrantSpec {
 #[tokio::test]
 async fn throttled_429_honours_retry_after() {
     let emu = emulator("").await;
-    let (sleeper, waits) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, waits) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     emu.core().add_fault(fault(
         "/subscriptions",
         Some("PUT"),
@@ -65,8 +65,8 @@ async fn throttled_429_honours_retry_after() {
 #[tokio::test]
 async fn throttled_429_without_retry_after_backs_off_with_jitter() {
     let emu = emulator("").await;
-    let (sleeper, waits) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, waits) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     emu.core().add_fault(fault(
         "/subscriptions",
         Some("PUT"),
@@ -89,8 +89,8 @@ async fn throttled_429_without_retry_after_backs_off_with_jitter() {
 #[tokio::test]
 async fn server_errors_500_and_503_are_retried() {
     let emu = emulator("").await;
-    let (sleeper, waits) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, waits) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     emu.core().add_fault(fault(
         "/subscriptions",
         Some("DELETE"),
@@ -115,8 +115,8 @@ async fn server_errors_500_and_503_are_retried() {
 #[tokio::test]
 async fn a_lasting_outage_ends_after_bounded_attempts() {
     let emu = emulator("").await;
-    let (sleeper, waits) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, waits) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     emu.core().add_fault(fault(
         "/subscriptions",
         Some("PUT"),
@@ -143,8 +143,8 @@ async fn a_lasting_outage_ends_after_bounded_attempts() {
 #[tokio::test]
 async fn a_retry_after_beyond_the_total_budget_is_not_slept() {
     let emu = emulator("").await;
-    let (sleeper, waits) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, waits) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     emu.core().add_fault(fault(
         "/subscriptions",
         Some("PUT"),
@@ -170,8 +170,8 @@ async fn a_retry_after_beyond_the_total_budget_is_not_slept() {
 #[tokio::test]
 async fn a_request_that_times_out_is_retried() {
     let emu = emulator("").await;
-    let (sleeper, _) = recording_sleeper(None);
-    let mut p = policy(sleeper);
+    let (clock, _) = recording_clock(None);
+    let mut p = policy(clock);
     p.request_timeout = Duration::from_millis(300);
     let az = client_with(&emu.base_url(), &secret_env(), p);
     // Warm the token so only the ARM call meets the hanging server.
@@ -193,8 +193,8 @@ async fn a_request_that_times_out_is_retried() {
 #[tokio::test]
 async fn a_dropped_connection_is_retried() {
     let emu = emulator("").await;
-    let (sleeper, waits) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, waits) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     emu.core()
         .add_fault(fault("/subscriptions", Some("PUT"), 2, FaultKind::Drop));
     let a = az.grant(&alice_grant("2026/a")).await.unwrap();
@@ -215,8 +215,8 @@ async fn a_dropped_connection_is_retried() {
 #[tokio::test]
 async fn the_token_endpoint_being_down_is_an_outage_not_a_crash() {
     let emu = emulator("").await;
-    let (sleeper, _) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, _) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     emu.core().add_fault(fault(
         &format!("/{TENANT}/oauth2"),
         None,
@@ -246,8 +246,8 @@ async fn every_error_of_the_grant_path_is_sorted_permanent_or_transient() {
     use kv_jit_effects::azure::ErrorClass::{Permanent, Transient};
     use kv_jit_effects::azure::SecretStatus;
     let emu = emulator("").await;
-    let (sleeper, _) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, _) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     let kv = vault("flowlibs-demo-kv");
     let secret = |n: &str| SecretName::parse(n).unwrap();
     let check = |n: &'static str| {
@@ -290,7 +290,7 @@ async fn every_error_of_the_grant_path_is_sorted_permanent_or_transient() {
     let fresh = client_with(
         &emu.base_url(),
         &secret_env(),
-        policy(recording_sleeper(None).0),
+        policy(recording_clock(None).0),
     );
     let err = fresh
         .resolve_principal("alice@contoso.com")
@@ -308,7 +308,7 @@ async fn every_error_of_the_grant_path_is_sorted_permanent_or_transient() {
         ("AZURE_CLIENT_ID", CLIENT_ID),
         ("AZURE_CLIENT_SECRET", "wrong"),
     ]);
-    let err = client_with(&emu.base_url(), &wrong, policy(recording_sleeper(None).0))
+    let err = client_with(&emu.base_url(), &wrong, policy(recording_clock(None).0))
         .resolve_principal("alice@contoso.com")
         .await
         .unwrap_err();
@@ -318,8 +318,8 @@ async fn every_error_of_the_grant_path_is_sorted_permanent_or_transient() {
 #[tokio::test]
 async fn the_token_endpoint_recovering_is_transparent() {
     let emu = emulator("").await;
-    let (sleeper, waits) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, waits) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     emu.core().add_fault(fault(
         &format!("/{TENANT}/oauth2"),
         None,
@@ -333,8 +333,8 @@ async fn the_token_endpoint_recovering_is_transparent() {
 #[tokio::test]
 async fn graph_404_is_no_such_user() {
     let emu = emulator("").await;
-    let (sleeper, _) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, _) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     let err = az
         .resolve_principal("mallory@contoso.com")
         .await
@@ -348,8 +348,8 @@ async fn graph_404_is_no_such_user() {
 #[tokio::test]
 async fn the_role_assignment_limit_says_what_to_do() {
     let emu = emulator("limits: { role_assignments_per_subscription: 1 }").await;
-    let (sleeper, _) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, _) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     az.grant(&alice_grant("2026/a")).await.unwrap();
     let bob = user("bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb");
     let err = az
@@ -373,8 +373,8 @@ async fn the_role_assignment_limit_says_what_to_do() {
 #[tokio::test]
 async fn authorization_failed_names_the_role_and_vault() {
     let emu = emulator("").await;
-    let (sleeper, waits) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, waits) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     let spec = grant_spec(
         "2026/a",
         target("locked-kv", None),
@@ -403,8 +403,8 @@ async fn authorization_failed_names_the_role_and_vault() {
 #[tokio::test]
 async fn principal_not_found_is_retried_then_reported() {
     let emu = emulator("").await;
-    let (sleeper, waits) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, waits) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     // Replication lag: the first two PUTs do not see the principal yet.
     emu.core().add_fault(fault(
         "/subscriptions",
@@ -438,8 +438,8 @@ async fn principal_not_found_is_retried_then_reported() {
 #[tokio::test]
 async fn the_write_bucket_throttles_with_real_headers_and_the_client_waits() {
     let emu = emulator("limits: { write_bucket_capacity: 2, write_refill_per_sec: 0.5 }").await;
-    let (sleeper, waits) = recording_sleeper(Some(emu.core().clock.clone()));
-    let mut p = policy(sleeper);
+    let (clock, waits) = recording_clock(Some(emu.core().clock.clone()));
+    let mut p = policy(clock);
     p.pace_low_water = 0; // pacer off: reach Azure's 429
     let az = client_with(&emu.base_url(), &secret_env(), p);
     for i in 0..3 {
@@ -463,8 +463,8 @@ async fn the_write_bucket_throttles_with_real_headers_and_the_client_waits() {
 #[tokio::test]
 async fn the_pacer_slows_down_before_azure_throttles() {
     let emu = emulator("limits: { write_bucket_capacity: 25, write_refill_per_sec: 10 }").await;
-    let (sleeper, waits) = recording_sleeper(Some(emu.core().clock.clone()));
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, waits) = recording_clock(Some(emu.core().clock.clone()));
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     for i in 0..40 {
         let spec = alice_grant(&format!("2026/gone-{i}"));
         az.revoke(&revoke_spec(&spec)).await.unwrap();
@@ -538,8 +538,8 @@ mod single_calls {
             .expect(1)
             .mount(&server)
             .await;
-        let (sleeper, _) = recording_sleeper(None);
-        let az = client_with(&server.uri(), &secret_env(), policy(sleeper));
+        let (clock, _) = recording_clock(None);
+        let az = client_with(&server.uri(), &secret_env(), policy(clock));
         let a = az.grant(&spec).await.unwrap();
         assert_eq!(a.role, SECRETS_USER);
     }
@@ -554,8 +554,8 @@ mod single_calls {
             .expect(1)
             .mount(&server)
             .await;
-        let (sleeper, _) = recording_sleeper(None);
-        let az = client_with(&server.uri(), &secret_env(), policy(sleeper));
+        let (clock, _) = recording_clock(None);
+        let az = client_with(&server.uri(), &secret_env(), policy(clock));
         let out = az
             .revoke(&revoke_spec(&alice_grant("2026/a")))
             .await
@@ -605,8 +605,8 @@ mod single_calls {
             .up_to_n_times(1)
             .mount(&server)
             .await;
-        let (sleeper, _) = recording_sleeper(None);
-        let az = client_with(&server.uri(), &secret_env(), policy(sleeper));
+        let (clock, _) = recording_clock(None);
+        let az = client_with(&server.uri(), &secret_env(), policy(clock));
         let managed = az
             .list_managed(&target("flowlibs-demo-kv", None))
             .await
@@ -624,8 +624,8 @@ mod single_calls {
             })))
             .mount(&server)
             .await;
-        let (sleeper, _) = recording_sleeper(None);
-        let az = client_with(&server.uri(), &secret_env(), policy(sleeper));
+        let (clock, _) = recording_clock(None);
+        let az = client_with(&server.uri(), &secret_env(), policy(clock));
         let err = az
             .list_managed(&target("flowlibs-demo-kv", None))
             .await
@@ -642,8 +642,8 @@ mod single_calls {
             })))
             .mount(&server)
             .await;
-        let (sleeper, _) = recording_sleeper(None);
-        let az = client_with(&server.uri(), &secret_env(), policy(sleeper));
+        let (clock, _) = recording_clock(None);
+        let az = client_with(&server.uri(), &secret_env(), policy(clock));
         assert!(
             arm::get(&az, &target("flowlibs-demo-kv", None), "2026/a")
                 .await
@@ -677,8 +677,8 @@ mod single_calls {
             ("IDENTITY_ENDPOINT", &format!("{}/msi/token", server.uri())),
             ("IDENTITY_HEADER", "h"),
         ]);
-        let (sleeper, _) = recording_sleeper(None);
-        let az = client_with(&server.uri(), &env, policy(sleeper));
+        let (clock, _) = recording_clock(None);
+        let az = client_with(&server.uri(), &env, policy(clock));
         assert_eq!(
             az.resolve_principal("alice@contoso.com").await.unwrap(),
             user(ALICE_OID)
@@ -701,9 +701,9 @@ mod single_calls {
         let endpoints = Endpoints::emulator(&url::Url::parse(&server.uri()).unwrap());
         let credential =
             Credential::from_env(&allowing(&server.uri(), &env), TENANT, &endpoints).unwrap();
-        let (sleeper, _) = recording_sleeper(None);
+        let (clock, _) = recording_clock(None);
         let az =
-            kv_jit_effects::azure::AzureClient::new(TENANT, endpoints, credential, policy(sleeper))
+            kv_jit_effects::azure::AzureClient::new(TENANT, endpoints, credential, policy(clock))
                 .unwrap();
         let err = az.resolve_principal("alice@contoso.com").await.unwrap_err();
         let text = err.to_string();
@@ -732,8 +732,8 @@ mod single_calls {
             .expect(1)
             .mount(&server)
             .await;
-        let (sleeper, _) = recording_sleeper(None);
-        let az = client_with(&server.uri(), &secret_env(), policy(sleeper));
+        let (clock, _) = recording_clock(None);
+        let az = client_with(&server.uri(), &secret_env(), policy(clock));
         let err = az.resolve_principal("alice@contoso.com").await.unwrap_err();
         assert!(matches!(err, AzureError::Credential(_)));
         assert!(err.to_string().contains("AADSTS7000215"), "{err}");

@@ -28,8 +28,8 @@ fn assert_no_data_plane(log: &[LogEntry]) {
 #[tokio::test]
 async fn grant_get_list_revoke_with_data_plane_access_in_between() {
     let emu = emulator("").await;
-    let (sleeper, _) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, _) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     let target = target("flowlibs-demo-kv", None);
 
     // Warm the token caches (ARM and Graph), then measure one grant.
@@ -129,8 +129,8 @@ async fn grant_get_list_revoke_with_data_plane_access_in_between() {
 #[tokio::test]
 async fn secret_scope_grant_covers_only_that_secret() {
     let emu = emulator("").await;
-    let (sleeper, _) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, _) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     let spec = grant_spec(
         "2026/alice-one-secret",
         target("flowlibs-demo-kv", Some("demo-api-key")),
@@ -176,8 +176,8 @@ async fn secret_scope_grant_covers_only_that_secret() {
 #[tokio::test]
 async fn check_secret_reports_each_status() {
     let emu = emulator("").await;
-    let (sleeper, _) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, _) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     let s = |n: &str| SecretName::parse(n).unwrap();
     assert_eq!(
         az.check_secret(&vault("flowlibs-demo-kv"), &s("demo-api-key"))
@@ -214,8 +214,8 @@ async fn check_secret_reports_each_status() {
 #[tokio::test]
 async fn conflict_with_an_assignment_made_by_hand_returns_that_one() {
     let emu = emulator("").await;
-    let (sleeper, _) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, _) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     let t = target("flowlibs-demo-kv", None);
 
     // Someone assigned the same role to alice by hand, under a random name, without a marker.
@@ -287,8 +287,8 @@ async fn conflict_with_an_assignment_made_by_hand_returns_that_one() {
 #[tokio::test]
 async fn a_refused_marker_rewrite_returns_the_grant_with_its_old_marker_and_says_so() {
     let emu = emulator("limits: { refuse_description_updates: true }").await;
-    let (sleeper, _) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, _) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     let t = target("flowlibs-demo-kv", None);
     let base = grant_spec(
         "2026/alice-base",
@@ -331,8 +331,8 @@ async fn a_refused_marker_rewrite_returns_the_grant_with_its_old_marker_and_says
 
     // Where Azure allows the rewrite, the marker moves and nothing is flagged.
     let emu = emulator("").await;
-    let (sleeper, _) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, _) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     az.grant(&base).await.unwrap();
     let got = az.grant(&ext).await.unwrap();
     assert_eq!(got.marker.unwrap().request_id, "2026/alice-more");
@@ -342,8 +342,8 @@ async fn a_refused_marker_rewrite_returns_the_grant_with_its_old_marker_and_says
 #[tokio::test]
 async fn list_follows_next_link_across_pages() {
     let emu = emulator("limits: { list_page_size: 2 }").await;
-    let (sleeper, _) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, _) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     let t = target("flowlibs-demo-kv", None);
     let users = [
         ALICE_OID,
@@ -378,8 +378,8 @@ async fn list_follows_next_link_across_pages() {
 #[tokio::test]
 async fn pim_grant_expires_by_itself_when_the_clock_moves() {
     let emu = emulator("").await;
-    let (sleeper, _) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, _) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     let base = emu.base_url();
     let mut spec = grant_spec(
         "2026/alice-pim",
@@ -450,8 +450,8 @@ async fn pim_grant_expires_by_itself_when_the_clock_moves() {
 #[tokio::test]
 async fn pim_early_revoke_removes_access() {
     let emu = emulator("").await;
-    let (sleeper, _) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, _) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     let base = emu.base_url();
     let mut spec = grant_spec(
         "2026/alice-pim-early",
@@ -496,7 +496,7 @@ async fn pim_early_revoke_removes_access() {
 #[tokio::test]
 async fn github_oidc_token_is_exchanged_as_client_assertion() {
     let emu = emulator("").await;
-    let (sleeper, _) = recording_sleeper(None);
+    let (clock, _) = recording_clock(None);
     let base = emu.base_url();
     let env = env(&[
         ("AZURE_CLIENT_ID", CLIENT_ID),
@@ -507,7 +507,7 @@ async fn github_oidc_token_is_exchanged_as_client_assertion() {
         ),
         ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-request-token"),
     ]);
-    let az = client_with(&base, &env, policy(sleeper));
+    let az = client_with(&base, &env, policy(clock));
     az.check_secret(
         &vault("flowlibs-demo-kv"),
         &SecretName::parse("demo-api-key").unwrap(),
@@ -528,7 +528,7 @@ async fn github_oidc_token_is_exchanged_as_client_assertion() {
 #[tokio::test]
 async fn github_oidc_with_unmatched_subject_names_the_fix() {
     let emu = emulator("").await;
-    let (sleeper, _) = recording_sleeper(None);
+    let (clock, _) = recording_clock(None);
     let base = emu.base_url();
     let env = env(&[
         ("AZURE_CLIENT_ID", "55555555-5555-5555-5555-555555555555"),
@@ -538,7 +538,7 @@ async fn github_oidc_with_unmatched_subject_names_the_fix() {
         ),
         ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-request-token"),
     ]);
-    let az = client_with(&base, &env, policy(sleeper));
+    let az = client_with(&base, &env, policy(clock));
     let err = az.resolve_principal("alice@contoso.com").await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, AzureError::Credential(_)), "{text}");
@@ -550,7 +550,7 @@ async fn github_oidc_with_unmatched_subject_names_the_fix() {
 #[tokio::test]
 async fn federated_token_file_is_read_for_each_exchange() {
     let emu = emulator("").await;
-    let (sleeper, _) = recording_sleeper(None);
+    let (clock, _) = recording_clock(None);
     let base = emu.base_url();
     let jwt: serde_json::Value = http()
         .get(format!(
@@ -571,7 +571,7 @@ async fn federated_token_file_is_read_for_each_exchange() {
         ("AZURE_CLIENT_ID", CLIENT_ID),
         ("AZURE_FEDERATED_TOKEN_FILE", file.to_str().unwrap()),
     ]);
-    let az = client_with(&base, &env, policy(sleeper));
+    let az = client_with(&base, &env, policy(clock));
     let p = az.resolve_principal("alice@contoso.com").await.unwrap();
     assert_eq!(p.object_id.to_string(), ALICE_OID);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -580,8 +580,8 @@ async fn federated_token_file_is_read_for_each_exchange() {
 #[tokio::test]
 async fn tokens_are_cached_per_audience_and_graph_lookups_per_run() {
     let emu = emulator("").await;
-    let (sleeper, _) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, _) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     for _ in 0..3 {
         az.resolve_principal("Alice@Contoso.com").await.unwrap();
         az.check_secret(
@@ -604,6 +604,36 @@ async fn tokens_are_cached_per_audience_and_graph_lookups_per_run() {
         paths(&log)
     );
     assert_eq!(graph, 1);
+}
+
+/// The token cache ages on the client's clock: the emulator's tokens live 3599 s and are
+/// replaced five minutes before they expire, however fast the test runs.
+#[tokio::test]
+async fn a_cached_token_is_refreshed_when_the_clients_clock_nears_its_expiry() {
+    let emu = emulator("").await;
+    let (clock, _) = recording_clock(Some(emu.core().clock.clone()));
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
+    let token_requests = || {
+        emu.core()
+            .log()
+            .iter()
+            .filter(|e| e.path.ends_with("/oauth2/v2.0/token"))
+            .count()
+    };
+    let (kv, secret) = (
+        vault("flowlibs-demo-kv"),
+        SecretName::parse("demo-api-key").unwrap(),
+    );
+    let check = || az.check_secret(&kv, &secret);
+    check().await.unwrap();
+    assert_eq!(token_requests(), 1);
+    // 3599 s − 300 s = 54 min 59 s of use: still cached one second before.
+    emu.core().clock.advance(chrono::Duration::seconds(3298));
+    check().await.unwrap();
+    assert_eq!(token_requests(), 1);
+    emu.core().clock.advance(chrono::Duration::seconds(1));
+    check().await.unwrap();
+    assert_eq!(token_requests(), 2, "refreshed at 54 min 59 s");
 }
 
 /// A TCP listener on loopback that only records whether anyone connected.
@@ -693,9 +723,9 @@ async fn explicit_endpoints_need_the_operator_allow_list_and_the_client_keeps_to
     let named = kv_jit_effects::azure::Endpoints::named("AzureCloud").unwrap();
     let credential =
         kv_jit_effects::azure::Credential::from_env(&secret_env(), TENANT, &named).unwrap();
-    let (sleeper, _) = recording_sleeper(None);
+    let (clock, _) = recording_clock(None);
     let refused =
-        kv_jit_effects::azure::AzureClient::new(TENANT, endpoints, credential, policy(sleeper));
+        kv_jit_effects::azure::AzureClient::new(TENANT, endpoints, credential, policy(clock));
     assert!(matches!(refused, Err(AzureError::EndpointNotAllowed(_))));
     assert!(emu.core().log().is_empty());
 }
@@ -797,8 +827,8 @@ async fn pim_pending_states_are_not_recorded_as_granted() {
         "PendingScheduleCreation",
     ] {
         let emu = emulator(&format!("limits: {{ pim_status: {status} }}")).await;
-        let (sleeper, waits) = recording_sleeper(Some(emu.core().clock.clone()));
-        let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+        let (clock, waits) = recording_clock(Some(emu.core().clock.clone()));
+        let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
         let err = az.grant(&pim_spec("2026/alice-pim", 2)).await.unwrap_err();
         let text = err.to_string();
         assert!(
@@ -838,8 +868,8 @@ async fn pim_failure_statuses_beyond_denied_failed_canceled_revoked_are_failures
         "Denied",
     ] {
         let emu = emulator(&format!("limits: {{ pim_status: {status} }}")).await;
-        let (sleeper, _) = recording_sleeper(None);
-        let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+        let (clock, _) = recording_clock(None);
+        let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
         let err = az.grant(&pim_spec("2026/alice-pim", 2)).await.unwrap_err();
         assert!(
             matches!(err, AzureError::PimFailed { .. }),
@@ -859,8 +889,8 @@ async fn pim_failure_statuses_beyond_denied_failed_canceled_revoked_are_failures
 #[tokio::test]
 async fn pim_awaiting_approval_is_refused_and_cancelled() {
     let emu = emulator("limits: { pim_status: PendingApproval }").await;
-    let (sleeper, _) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, _) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     let err = az.grant(&pim_spec("2026/alice-pim", 2)).await.unwrap_err();
     assert!(matches!(err, AzureError::PimPending { .. }), "{err}");
     assert_eq!(err.class(), kv_jit_effects::azure::ErrorClass::Permanent);
@@ -904,8 +934,8 @@ async fn pim_request_names_are_new_for_every_request_body() {
     assert_ne!(removal, name(&a));
 
     let emu = emulator("").await;
-    let (sleeper, _) = recording_sleeper(None);
-    let az = client_with(&emu.base_url(), &secret_env(), policy(sleeper));
+    let (clock, _) = recording_clock(None);
+    let az = client_with(&emu.base_url(), &secret_env(), policy(clock));
     az.grant(&a).await.unwrap();
     // PIM ends the first window; the second window of the same id is a new request.
     emu.core().clock.set(b.starts_at);
@@ -933,8 +963,8 @@ async fn pim_request_names_are_new_for_every_request_body() {
 async fn pim_extension_answered_role_assignment_exists_is_extended() {
     let emu = emulator("").await;
     let base_url = emu.base_url();
-    let (sleeper, _) = recording_sleeper(None);
-    let az = client_with(&base_url, &secret_env(), policy(sleeper));
+    let (clock, _) = recording_clock(None);
+    let az = client_with(&base_url, &secret_env(), policy(clock));
     let base = pim_spec("2026/alice-pim", 2);
     az.grant(&base).await.unwrap();
     let mut ext = pim_spec("2026/alice-pim-more", 2);
@@ -974,8 +1004,8 @@ async fn pim_never_extends_or_removes_an_assignment_kv_jit_did_not_make() {
     let base_url = emu.base_url();
     let t = target("flowlibs-demo-kv", None);
     assign_by_hand(&base_url, &t, ALICE_OID).await;
-    let (sleeper, _) = recording_sleeper(None);
-    let az = client_with(&base_url, &secret_env(), policy(sleeper));
+    let (clock, _) = recording_clock(None);
+    let az = client_with(&base_url, &secret_env(), policy(clock));
     let spec = pim_spec("2026/alice-pim", 2);
     let got = az.grant(&spec).await.unwrap();
     assert!(got.marker.is_none(), "not kv-jit's: {got:?}");
@@ -1002,8 +1032,8 @@ async fn revoker_mode_revoke_never_sends_a_pim_request() {
     let base_url = emu.base_url();
     let t = target("flowlibs-demo-kv", None);
     assign_by_hand(&base_url, &t, ALICE_OID).await;
-    let (sleeper, _) = recording_sleeper(None);
-    let az = client_with(&base_url, &secret_env(), policy(sleeper));
+    let (clock, _) = recording_clock(None);
+    let az = client_with(&base_url, &secret_env(), policy(clock));
     let spec = grant_spec(
         "2026/carol-jit",
         t.clone(),

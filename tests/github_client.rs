@@ -5,6 +5,9 @@
 #[path = "support/github.rs"]
 mod support;
 
+use std::sync::Arc;
+
+use kv_jit_effects::clock::{Clock, ManualClock};
 use kv_jit_effects::github::client::{
     API_VERSION, GithubClient, GithubError, Repo, RetryPolicy, TeamMembership, Token,
 };
@@ -113,6 +116,26 @@ async fn idempotent_reads_are_retried() {
         .filter(|r| r.path.contains("/reviews"))
         .count();
     assert_eq!(tries, 3);
+}
+
+#[tokio::test]
+async fn retries_back_off_on_the_clients_clock() {
+    let (url, state) = start(seed()).await;
+    state.add_fault(Fault {
+        method: "GET".into(),
+        path_contains: "/pulls/7/reviews".into(),
+        status: 502,
+        times: 2,
+        retry_after: None,
+    });
+    let clock = Arc::new(ManualClock::new(test_instant()));
+    let client = client_on(&url, APP_TOKEN, clock.clone());
+    client.reviews(&repo(), 7).await.unwrap();
+    // 0.5 s then 1 s (the default schedule), on the virtual clock: nothing slept for real.
+    assert_eq!(
+        clock.now() - test_instant(),
+        chrono::Duration::milliseconds(1500)
+    );
 }
 
 #[tokio::test]

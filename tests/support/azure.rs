@@ -1,5 +1,5 @@
-//! Shared fixtures for the Azure tests: a seed, a client wired to the emulator, a sleeper that
-//! records waits (and moves the emulator's clock) instead of sleeping.
+//! Shared fixtures for the Azure tests: a seed, a client wired to the emulator, a virtual clock
+//! that records waits (and moves the emulator's clock) instead of sleeping.
 #![allow(dead_code)]
 
 #[path = "time.rs"]
@@ -11,12 +11,13 @@ use std::time::Duration;
 
 use kv_jit_core::names::{SecretName, VaultName};
 use kv_jit_effects::azure::cloud::ALLOWED_ENDPOINTS_VAR;
-use kv_jit_effects::azure::retry::{RetryPolicy, Sleeper};
+use kv_jit_effects::azure::retry::RetryPolicy;
 use kv_jit_effects::azure::{
     AzureClient, Credential, Endpoints, ExpiryMode, GrantSpec, Principal, PrincipalType,
     RevokeSpec, Target, VaultRef,
 };
-use kv_jit_emulator::{Clock, EmulatorHandle, Seed};
+use kv_jit_effects::clock::{Clock, ManualClock, Sleep};
+use kv_jit_emulator::{EmulatorHandle, Seed};
 
 pub const TENANT: &str = "11111111-1111-1111-1111-111111111111";
 pub const SUB: &str = "22222222-2222-2222-2222-222222222222";
@@ -82,28 +83,54 @@ pub async fn emulator(limits: &str) -> EmulatorHandle {
         .expect("emulator starts")
 }
 
-/// Records every wait; when given the emulator's clock, moves it forward by the wait, so token
-/// buckets refill and PIM schedules advance exactly as if the time had passed.
-pub fn recording_sleeper(clock: Option<Arc<Clock>>) -> (Sleeper, Arc<Mutex<Vec<Duration>>>) {
-    let waits = Arc::new(Mutex::new(Vec::new()));
-    let w = waits.clone();
-    let sleeper: Sleeper = Arc::new(move |d| {
-        w.lock().unwrap().push(d);
-        if let Some(c) = &clock {
-            c.advance(chrono::Duration::from_std(d).unwrap());
-        }
-        Box::pin(async {})
-    });
-    (sleeper, waits)
+/// The client's clock in these tests: virtual, standing at [`time::t0`] (or, when given, the
+/// emulator's clock, so both sides agree on "now"). Every wait is recorded and moves that clock
+/// forward at once, so token buckets refill, PIM schedules advance, tokens age and call budgets
+/// run out exactly as if the time had passed.
+struct RecordingClock {
+    own: ManualClock,
+    emulator: Option<Arc<kv_jit_emulator::Clock>>,
+    waits: Arc<Mutex<Vec<Duration>>>,
 }
 
-pub fn policy(sleeper: Sleeper) -> RetryPolicy {
+impl Clock for RecordingClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        match &self.emulator {
+            Some(c) => c.now(),
+            None => self.own.now(),
+        }
+    }
+
+    fn sleep(&self, d: Duration) -> Sleep {
+        self.waits.lock().unwrap().push(d);
+        match &self.emulator {
+            Some(c) => c.advance(chrono::Duration::from_std(d).unwrap()),
+            None => self.own.advance(d),
+        }
+        Box::pin(std::future::ready(()))
+    }
+}
+
+/// A [`RecordingClock`] and its log of waits.
+pub fn recording_clock(
+    emulator: Option<Arc<kv_jit_emulator::Clock>>,
+) -> (Arc<dyn Clock>, Arc<Mutex<Vec<Duration>>>) {
+    let waits = Arc::new(Mutex::new(Vec::new()));
+    let clock = RecordingClock {
+        own: ManualClock::new(time::t0()),
+        emulator,
+        waits: waits.clone(),
+    };
+    (Arc::new(clock), waits)
+}
+
+pub fn policy(clock: Arc<dyn Clock>) -> RetryPolicy {
     RetryPolicy {
-        sleeper,
         request_timeout: Duration::from_secs(5),
         connect_timeout: Duration::from_secs(2),
         ..RetryPolicy::default()
     }
+    .with_clock(clock)
 }
 
 pub fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {

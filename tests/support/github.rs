@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use kv_jit_core::approval::TrustedBase;
+use kv_jit_effects::clock::{Clock, ManualClock};
 use kv_jit_effects::github::client::{GithubClient, Repo, RetryPolicy, Token};
 use kv_jit_effects::github::codeowners;
 use kv_jit_emulator::github::{
@@ -160,14 +160,25 @@ pub fn repo() -> Repo {
     Repo::parse("acme/access").unwrap()
 }
 
-/// A client on `base_url` that retries without waiting (no wall-clock sleeps in tests).
+/// A client on `base_url` whose retries wait on a virtual clock (no wall-clock sleeps in tests).
 pub fn client(base_url: &str, token: &str) -> GithubClient {
+    client_on(base_url, token, Arc::new(ManualClock::new(test_instant())))
+}
+
+/// [`client`] on a given clock, for tests that read how long it waited.
+pub fn client_on(base_url: &str, token: &str, clock: Arc<dyn Clock>) -> GithubClient {
     GithubClient::new(base_url, Token::new(token))
         .unwrap()
         .with_retry(RetryPolicy {
             attempts: 3,
-            base_delay: Duration::ZERO,
+            ..RetryPolicy::default()
         })
+        .with_clock(clock)
+}
+
+/// Where the virtual clocks of these tests stand (the suite's `T0`).
+pub fn test_instant() -> chrono::DateTime<chrono::Utc> {
+    "2026-11-27T09:00:00Z".parse().unwrap()
 }
 
 pub async fn start(seed: GithubSeed) -> (String, Arc<GithubState>) {

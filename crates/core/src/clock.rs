@@ -17,3 +17,46 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
     fn sleep(&self, d: Duration) -> Sleep;
 }
+
+/// `at + d`, saturating at the largest instant chrono can hold instead of overflowing (a
+/// token's `expires_in` or a test's jump comes from outside).
+pub fn saturating_add(at: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    chrono::TimeDelta::from_std(d)
+        .ok()
+        .and_then(|d| at.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// The time from `earlier` to `later`; zero when `later` is not after it (a wall clock can be
+/// stepped back, a virtual one set back).
+pub fn duration_between(earlier: DateTime<Utc>, later: DateTime<Utc>) -> Duration {
+    (later - earlier).to_std().unwrap_or(Duration::ZERO)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_795_770_000, 0).unwrap()
+    }
+
+    #[test]
+    fn adding_saturates() {
+        assert_eq!(
+            saturating_add(t0(), Duration::from_secs(90)),
+            t0() + chrono::Duration::seconds(90)
+        );
+        assert_eq!(
+            saturating_add(t0(), Duration::MAX),
+            DateTime::<Utc>::MAX_UTC
+        );
+    }
+
+    #[test]
+    fn a_backwards_interval_is_zero() {
+        let later = t0() + chrono::Duration::milliseconds(1500);
+        assert_eq!(duration_between(t0(), later), Duration::from_millis(1500));
+        assert_eq!(duration_between(later, t0()), Duration::ZERO);
+    }
+}

@@ -20,11 +20,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::DateTime;
 
 use kv_jit_core::ledger::{self, Entry, Event, NewEntry, Tip, VerifyError};
+
+use crate::backoff::{Backoff, Jitter, random_unit};
+pub use crate::token::Token;
 
 /// Attempts before giving up. Each rejected push means another writer's push succeeded in
 /// between our fetch and our push (git's ref update is atomic), so with k concurrent kv-jit
@@ -36,23 +40,8 @@ use kv_jit_core::ledger::{self, Entry, Event, NewEntry, Tip, VerifyError};
 /// entries).
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 
-/// A GitHub token (or any HTTP password), whose `Debug` never shows it.
-#[derive(Clone)]
-pub struct Token(String);
-
-impl Token {
-    pub fn new(token: impl Into<String>) -> Self {
-        Self(token.into())
-    }
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Token(***)")
-    }
-}
-
-/// Sleeps between attempts; tests inject one that records instead of sleeping.
+/// Sleeps between attempts (blocking: the CAS loop runs git subprocesses synchronously); tests
+/// inject one that records instead of sleeping.
 pub type Sleeper = Arc<dyn Fn(Duration) + Send + Sync>;
 
 /// How to commit and push.
@@ -80,6 +69,18 @@ impl Default for CasOptions {
             author_email: "kv-jit@users.noreply.github.com".into(),
             token: None,
             sleeper: Arc::new(std::thread::sleep),
+        }
+    }
+}
+
+impl CasOptions {
+    /// Full jitter: uniform in [0, min(max_backoff, base_backoff·2^(n−1))], so racers that lost
+    /// together spread out.
+    pub fn schedule(&self) -> Backoff {
+        Backoff {
+            initial: self.base_backoff,
+            max: self.max_backoff,
+            jitter: Jitter::Full,
         }
     }
 }
@@ -159,7 +160,7 @@ pub fn commit_entries(
     let mut last_rejection = String::new();
     for attempt in 1..=max_attempts {
         if attempt > 1 {
-            (opts.sleeper)(backoff(opts, attempt - 1));
+            (opts.sleeper)(opts.schedule().delay(attempt - 1, random_unit()));
         }
         match try_once(&git, branch, ledger_path, new, opts)? {
             Attempt::Pushed { commit, entries } => {
@@ -421,18 +422,6 @@ mod history_tests {
     }
 }
 
-/// Full jitter: uniform in [0, min(max, base·2^(n−1))], so racers that lost together spread out.
-fn backoff(opts: &CasOptions, retry: u32) -> Duration {
-    let cap = opts
-        .base_backoff
-        .saturating_mul(1 << (retry - 1).min(16))
-        .min(opts.max_backoff);
-    let mut h = RandomState::new().build_hasher();
-    h.write_u32(retry);
-    let fraction = (h.finish() >> 11) as f64 / (1u64 << 53) as f64;
-    cap.mul_f64(fraction)
-}
-
 enum Attempt {
     Pushed { commit: String, entries: Vec<Entry> },
     AlreadyRecorded { tip: Option<String> },
@@ -588,7 +577,7 @@ impl Git {
             let key = format!("http.{origin}.extraheader");
             let header = format!(
                 "AUTHORIZATION: basic {}",
-                base64(format!("x-access-token:{}", token.0).as_bytes())
+                base64(format!("x-access-token:{}", token.secret()).as_bytes())
             );
             // Keep any configuration the caller passes the same way; ours comes after it.
             let first: usize = std::env::var("GIT_CONFIG_COUNT")
@@ -624,7 +613,7 @@ impl Git {
     fn redact(&self, s: &str) -> String {
         let s = s.trim().to_owned();
         match &self.token {
-            Some(t) if !t.0.is_empty() => s.replace(&t.0, "***"),
+            Some(t) if !t.is_empty() => s.replace(t.secret(), "***"),
             _ => s,
         }
     }
@@ -887,12 +876,13 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// `<pid>-<random>`, different for every call: the process id separates concurrent runs, a
+/// per-process counter hashed with a freshly keyed `RandomState` separates the calls of one run
+/// and a run from a killed earlier one with the same pid. No clock needed.
 fn unique_suffix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+    static CALLS: AtomicU64 = AtomicU64::new(0);
     let mut h = RandomState::new().build_hasher();
-    h.write_u128(nanos);
+    h.write_u64(CALLS.fetch_add(1, Ordering::Relaxed));
     format!("{}-{:016x}", std::process::id(), h.finish())
 }
 
@@ -1011,12 +1001,26 @@ mod tests {
     #[test]
     fn backoff_is_bounded_and_jittered() {
         let opts = CasOptions::default();
+        let schedule = opts.schedule();
         for retry in 1..=10 {
             let cap = opts
                 .base_backoff
                 .saturating_mul(1 << (retry - 1))
                 .min(opts.max_backoff);
-            assert!(backoff(&opts, retry) <= cap);
+            assert!(schedule.delay(retry, random_unit()) <= cap);
+            assert_eq!(schedule.delay(retry, 0.0), Duration::ZERO);
+            assert_eq!(schedule.delay(retry, 0.5), cap / 2);
         }
+        // The documented worst case: 0.25 + 0.5 + 1 + 2 + 4 + 8 + 8 s over 8 attempts.
+        let worst: Duration = (1..DEFAULT_MAX_ATTEMPTS).map(|n| schedule.step(n)).sum();
+        assert_eq!(worst, Duration::from_millis(23_750));
+    }
+
+    #[test]
+    fn unique_suffixes_differ_without_a_clock() {
+        let a = unique_suffix();
+        let b = unique_suffix();
+        assert_ne!(a, b);
+        assert!(a.starts_with(&format!("{}-", std::process::id())), "{a}");
     }
 }

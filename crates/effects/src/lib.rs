@@ -4,9 +4,15 @@
 
 pub mod approval;
 pub mod azure;
+pub mod backoff;
+pub mod clock;
 pub mod git;
 pub mod github;
 pub mod github_approvals;
 pub mod ledger;
 pub mod ledger_store;
 pub mod notify;
+pub mod token;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use token::Token;

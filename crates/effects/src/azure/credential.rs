@@ -34,26 +34,36 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use reqwest::Method;
-use tokio::time::Instant;
 use url::Url;
 
 use super::AzureError;
 use super::cloud::{Endpoints, join};
 use super::retry::{Call, Transport};
+use crate::clock::{Clock, SystemClock, saturating_add};
+// A secret string from the environment (client secret, OIDC request token, the managed
+// identity header) is the crate's one secret-string type, whose `Debug` is `***`.
+use crate::token::Token as Secret;
 
-/// A bearer token. `Debug` never shows it.
+/// A bearer token and when it expires. `Debug` never shows it.
 #[derive(Clone)]
 pub struct AccessToken {
     secret: Arc<str>,
-    expires_at: Instant,
+    expires_at: DateTime<Utc>,
 }
 
 impl AccessToken {
+    /// A token good for `lifetime` from now on the wall clock. The client stamps the tokens it
+    /// fetches with its own clock ([`AccessToken::expiring_at`]).
     pub fn new(secret: &str, lifetime: Duration) -> Self {
+        Self::expiring_at(secret, saturating_add(SystemClock.now(), lifetime))
+    }
+
+    pub fn expiring_at(secret: &str, expires_at: DateTime<Utc>) -> Self {
         AccessToken {
             secret: secret.into(),
-            expires_at: Instant::now() + lifetime,
+            expires_at,
         }
     }
 
@@ -62,25 +72,19 @@ impl AccessToken {
         &self.secret
     }
 
-    /// Still good for at least five minutes (a call plus its retries).
-    fn fresh(&self) -> bool {
-        self.expires_at > Instant::now() + Duration::from_secs(300)
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        self.expires_at
+    }
+
+    /// Still good at `now` for at least five minutes (a call plus its retries).
+    fn fresh(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at > saturating_add(now, Duration::from_secs(300))
     }
 }
 
 impl fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AccessToken(***)")
-    }
-}
-
-/// A secret string from the environment (client secret, OIDC request token). `Debug` is `***`.
-#[derive(Clone)]
-struct Secret(String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
     }
 }
 
@@ -192,13 +196,13 @@ impl Credential {
                 })?;
                 Some(Source::GithubOidc {
                     request_url,
-                    request_token: Secret(token.to_owned()),
+                    request_token: Secret::new(token),
                     client_id: id.clone(),
                 })
             }
             (Some(id), _, _, Some(secret), _) => Some(Source::ClientSecret {
                 client_id: id.clone(),
-                secret: Secret(secret.to_owned()),
+                secret: Secret::new(secret),
             }),
             (Some(id), _, _, _, Some(path)) => Some(Source::FederatedTokenFile {
                 client_id: id.clone(),
@@ -229,7 +233,7 @@ impl Credential {
             }
         };
         let app_service = match (get("IDENTITY_ENDPOINT"), get("IDENTITY_HEADER")) {
-            (Some(e), Some(h)) => Some((e.to_owned(), Secret(h.to_owned()))),
+            (Some(e), Some(h)) => Some((e.to_owned(), Secret::new(h))),
             _ => None,
         };
         // The instance metadata address is probed only when asked: kv-jit must not send
@@ -276,7 +280,7 @@ impl Credential {
     }
 
     /// A token for `scope` (e.g. `https://management.azure.com/.default`), from the cache when
-    /// it has more than five minutes left.
+    /// it has more than five minutes left on the transport's clock.
     pub(crate) async fn token(
         &self,
         tx: &Transport,
@@ -284,7 +288,7 @@ impl Credential {
     ) -> Result<AccessToken, AzureError> {
         // Held across the fetch so concurrent callers wait for one fetch instead of racing.
         let mut cache = self.cache.lock().await;
-        if let Some(t) = cache.get(scope).filter(|t| t.fresh()) {
+        if let Some(t) = cache.get(scope).filter(|t| t.fresh(tx.now())) {
             return Ok(t.clone());
         }
         let token = self.fetch(tx, scope).await?;
@@ -341,7 +345,7 @@ impl Credential {
                     .await
             }
             Source::ClientSecret { client_id, secret } => {
-                self.exchange(tx, client_id, scope, Grant::Secret(&secret.0))
+                self.exchange(tx, client_id, scope, Grant::Secret(secret.secret()))
                     .await
             }
             Source::FederatedTokenFile { client_id, path } => {
@@ -357,7 +361,7 @@ impl Credential {
                 client_id,
             } => managed_identity(tx, app_service.as_ref(), client_id.as_deref(), scope).await,
             Source::AzureCli { path_env } => {
-                azure_cli(path_env.as_deref(), &self.tenant_id, scope).await
+                azure_cli(tx, path_env.as_deref(), &self.tenant_id, scope).await
             }
         }
     }
@@ -377,7 +381,7 @@ impl Credential {
             url.to_string(),
             "GitHub OIDC token request".into(),
         );
-        call.bearer = Some(&request_token.0);
+        call.bearer = Some(request_token.secret());
         call.headers
             .push(("accept", "application/json; api-version=2.0".into()));
         let reply = tx.execute(&call).await?;
@@ -449,7 +453,7 @@ impl Credential {
                 "Entra refused the token request for {scope}: {detail}"
             )));
         }
-        parse_token(&reply.body)
+        parse_token(&reply.body, tx.now())
     }
 }
 
@@ -458,8 +462,8 @@ enum Grant<'a> {
     Assertion(&'a str),
 }
 
-/// `{"access_token", "expires_in"}`; managed identity sends numbers as strings.
-fn parse_token(body: &[u8]) -> Result<AccessToken, AzureError> {
+/// `{"access_token", "expires_in"}` received at `now`; managed identity sends numbers as strings.
+fn parse_token(body: &[u8], now: DateTime<Utc>) -> Result<AccessToken, AzureError> {
     #[derive(serde::Deserialize)]
     struct TokenReply {
         access_token: String,
@@ -475,7 +479,10 @@ fn parse_token(body: &[u8]) -> Result<AccessToken, AzureError> {
         _ => None,
     }
     .unwrap_or(600);
-    Ok(AccessToken::new(&t.access_token, Duration::from_secs(secs)))
+    Ok(AccessToken::expiring_at(
+        &t.access_token,
+        saturating_add(now, Duration::from_secs(secs)),
+    ))
 }
 
 async fn managed_identity(
@@ -489,7 +496,7 @@ async fn managed_identity(
         Some((endpoint, h)) => (
             endpoint.as_str(),
             "2019-08-01",
-            ("x-identity-header", h.0.clone()),
+            ("x-identity-header", h.secret().to_owned()),
         ),
         // IMDS is link-local plain http by platform design; it is not configurable.
         None => (
@@ -518,10 +525,11 @@ async fn managed_identity(
             reply.status
         )));
     }
-    parse_token(&reply.body)
+    parse_token(&reply.body, tx.now())
 }
 
 async fn azure_cli(
+    tx: &Transport,
     path_env: Option<&str>,
     tenant_id: &str,
     scope: &str,
@@ -562,15 +570,16 @@ async fn azure_cli(
     let t: CliToken = serde_json::from_slice(&out.stdout)
         .map_err(|e| AzureError::Credential(format!("`az` printed no token: {e}")))?;
     // Older CLIs print only a local-time `expiresOn`; assume a short life rather than parse it.
+    let now = tx.now();
     let lifetime = t
         .expires_on
-        .map(|e| e - chrono::Utc::now().timestamp())
+        .map(|e| e - now.timestamp())
         .filter(|s| *s > 0)
         .map(|s| s as u64)
         .unwrap_or(600);
-    Ok(AccessToken::new(
+    Ok(AccessToken::expiring_at(
         &t.access_token,
-        Duration::from_secs(lifetime),
+        saturating_add(now, Duration::from_secs(lifetime)),
     ))
 }
 
@@ -582,7 +591,7 @@ mod tests {
     fn debug_never_shows_secrets() {
         let t = AccessToken::new("eyJ-very-secret", Duration::from_secs(60));
         assert_eq!(format!("{t:?}"), "AccessToken(***)");
-        assert_eq!(format!("{:?}", Secret("hunter2".into())), "***");
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "***");
         let env: HashMap<String, String> = [
             ("AZURE_CLIENT_ID", "app"),
             ("AZURE_CLIENT_SECRET", "hunter2"),
@@ -592,6 +601,21 @@ mod tests {
         .collect();
         let c = Credential::from_env(&env, "t", &Endpoints::named("AzureCloud").unwrap()).unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_token_is_fresh_until_five_minutes_before_it_expires() {
+        let t0: DateTime<Utc> = "2026-11-27T09:00:00Z".parse().unwrap();
+        let min = chrono::Duration::minutes;
+        let t = parse_token(br#"{"access_token":"x","expires_in":"600"}"#, t0).unwrap();
+        assert_eq!(t.expires_at(), t0 + min(10));
+        assert!(t.fresh(t0));
+        assert!(t.fresh(t0 + min(5) - chrono::Duration::seconds(1)));
+        assert!(!t.fresh(t0 + min(5)));
+        assert!(!t.fresh(t0 + min(60)));
+        // No lifetime given: ten minutes.
+        let t = parse_token(br#"{"access_token":"x"}"#, t0).unwrap();
+        assert_eq!(t.expires_at(), t0 + min(10));
     }
 
     #[test]

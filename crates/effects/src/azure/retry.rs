@@ -2,11 +2,16 @@
 //! transport that applies both.
 //!
 //! Policy: 408, 429, 500, 502, 503, 504 (`error::retried_in_call`) and transport failures
-//! (connect errors, resets, timeouts) are retried with exponential backoff and full jitter in [50 %, 100 %] of the step;
+//! (connect errors, resets, timeouts) are retried with exponential backoff jittered in
+//! [50 %, 100 %] of the step (the shared [`crate::backoff`] schedule, [`Jitter::Equal`]);
 //! a `Retry-After` (or `x-ms-retry-after-ms` / `retry-after-ms`) is honoured exactly. Attempts
 //! and total time are both bounded; a wait that would break the total budget ends the call with
 //! the last error instead of sleeping. Every other status is returned to the caller, which maps
 //! it to a precise error; `AzureError::class` then says whether a later run may succeed.
+//!
+//! Time: every wait, the call's elapsed time and the `Retry-After` date arithmetic go through
+//! the policy's [`Clock`] ([`SystemClock`] unless [`RetryPolicy::with_clock`] says otherwise);
+//! the credential's token expiry reads the same clock through the transport.
 //!
 //! Pacer: ARM reports the writes and deletes left in the subscription's bucket in
 //! `x-ms-ratelimit-remaining-subscription-writes` / `-deletes`. Below a low-water mark the pacer
@@ -15,25 +20,16 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 
 use super::AzureError;
-
-/// How the client waits between attempts. Tests inject one that records the wait (and may move
-/// an emulated clock) instead of sleeping on wall-clock time.
-pub type Sleeper = Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
-
-/// The real sleeper: `tokio::time::sleep`.
-pub fn tokio_sleeper() -> Sleeper {
-    Arc::new(|d| Box::pin(tokio::time::sleep(d)))
-}
+use crate::backoff::{Backoff, Jitter, random_unit};
+use crate::clock::{Clock, SystemClock, duration_between};
 
 /// Retry, pacing and timeout settings for every Azure call.
 #[derive(Clone)]
@@ -57,7 +53,9 @@ pub struct RetryPolicy {
     /// `PrincipalNotFound` right after a principal was created is Entra replication lag; PUTs
     /// are retried this many extra times (with the backoff above) before giving up.
     pub principal_not_found_retries: u32,
-    pub sleeper: Sleeper,
+    /// What "now" and "wait" mean: the wall clock by default; tests pass a virtual clock that
+    /// records waits (and may move an emulator's clock) instead of sleeping.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for RetryPolicy {
@@ -72,7 +70,7 @@ impl Default for RetryPolicy {
             pace_low_water: 20,
             pace_step: Duration::from_millis(100),
             principal_not_found_retries: 3,
-            sleeper: tokio_sleeper(),
+            clock: SystemClock::shared(),
         }
     }
 }
@@ -91,26 +89,31 @@ impl fmt::Debug for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The same policy on another clock (a virtual one in tests; the shell's, once it has one).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The schedule: `initial_delay` doubled per retry, capped at `max_delay`, jittered to
+    /// 50-100 % of the step.
+    pub fn schedule(&self) -> Backoff {
+        Backoff {
+            initial: self.initial_delay,
+            max: self.max_delay,
+            jitter: Jitter::Equal,
+        }
+    }
+
     /// The backoff before retry number `retry` (1-based), jittered to 50-100 % of the step.
     pub fn backoff(&self, retry: u32) -> Duration {
-        let step = self
-            .initial_delay
-            .saturating_mul(1u32 << retry.saturating_sub(1).min(20))
-            .min(self.max_delay);
-        step.mul_f64(0.5 + 0.5 * unit_random())
+        self.schedule().delay(retry, random_unit())
     }
 }
 
-/// A random number in [0, 1) without a dependency: std's `RandomState` is seeded per instance.
-fn unit_random() -> f64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u8(0);
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
-}
-
 /// The server's requested wait: `x-ms-retry-after-ms` / `retry-after-ms` (milliseconds) or
-/// `Retry-After` (seconds or an HTTP date).
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+/// `Retry-After` (seconds, or an HTTP date counted from `now`).
+pub(crate) fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
     let text = |name: &str| {
         headers
             .get(name)
@@ -126,8 +129,8 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    let wait = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    let when = DateTime::parse_from_rfc2822(v).ok()?;
+    let wait = when.with_timezone(&Utc) - now;
     Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
@@ -284,15 +287,20 @@ impl Transport {
         })
     }
 
+    /// The policy's clock's "now": token expiry and `Retry-After` dates are read against it.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.policy.clock.now()
+    }
+
     pub async fn sleep(&self, d: Duration) {
         if !d.is_zero() {
-            (self.policy.sleeper)(d).await;
+            self.policy.clock.sleep(d).await;
         }
     }
 
     /// Sends `call`, retrying transient failures; returns the first non-transient reply.
     pub async fn execute(&self, call: &Call<'_>) -> Result<Reply, AzureError> {
-        let started = tokio::time::Instant::now();
+        let started = self.now();
         let mut slept = Duration::ZERO;
         let mut attempt = 0;
         loop {
@@ -312,7 +320,7 @@ impl Transport {
                     let (code, message) = reply.error();
                     let throttled = reply.status == 429;
                     (
-                        retry_after(&reply.headers),
+                        retry_after(&reply.headers, self.now()),
                         Failure {
                             throttled,
                             detail: format!("HTTP {} {code} {message}", reply.status)
@@ -330,7 +338,9 @@ impl Transport {
                 ),
             };
             let wait = wait_hint.unwrap_or_else(|| self.policy.backoff(attempt));
-            let used = started.elapsed().max(slept);
+            // The clock's elapsed time counts the attempts too; the waits alone are a floor
+            // (a virtual clock that does not move, a wall clock stepped back).
+            let used = duration_between(started, self.now()).max(slept);
             if attempt >= self.policy.max_attempts || used + wait > self.policy.max_total {
                 return Err(if failure.throttled {
                     AzureError::Throttled {
@@ -432,18 +442,27 @@ mod tests {
 
     #[test]
     fn retry_after_forms() {
+        let now: DateTime<Utc> = "2026-11-27T09:00:00Z".parse().unwrap();
         let mut h = HeaderMap::new();
         h.insert("retry-after", HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(7)));
         h.insert("x-ms-retry-after-ms", HeaderValue::from_static("1500"));
-        assert_eq!(retry_after(&h), Some(Duration::from_millis(1500)));
+        assert_eq!(retry_after(&h, now), Some(Duration::from_millis(1500)));
         let mut h = HeaderMap::new();
         h.insert(
             "retry-after",
             HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
         );
-        assert_eq!(retry_after(&h), Some(Duration::ZERO));
-        assert_eq!(retry_after(&HeaderMap::new()), None);
+        assert_eq!(retry_after(&h, now), Some(Duration::ZERO));
+        // An HTTP date is counted from the clock's now, not the machine's.
+        h.insert(
+            "retry-after",
+            HeaderValue::from_static("Fri, 27 Nov 2026 09:00:42 GMT"),
+        );
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(42)));
+        let later = now + chrono::Duration::seconds(40);
+        assert_eq!(retry_after(&h, later), Some(Duration::from_secs(2)));
+        assert_eq!(retry_after(&HeaderMap::new(), now), None);
     }
 
     #[test]

@@ -8,9 +8,11 @@
 //!
 //! Why our own retry: octocrab's default retries every method, POST included, which duplicates
 //! comments after a 502 (reference §1.4.1). We build without its `retry` feature and retry only
-//! idempotent GETs, a bounded number of times.
+//! idempotent GETs, a bounded number of times, on the shared [`crate::backoff`] schedule and the
+//! client's [`Clock`] ([`SystemClock`] unless [`GithubClient::with_clock`] says otherwise).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -24,6 +26,10 @@ pub use kv_jit_core::github::{
 };
 use serde::de::DeserializeOwned;
 
+use crate::backoff::{Backoff, Jitter, random_unit};
+use crate::clock::{Clock, SystemClock};
+pub use crate::token::Token;
+
 /// The REST API version we are written against, sent on every request.
 pub const API_VERSION: &str = "2022-11-28";
 
@@ -32,22 +38,6 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// Public github.com API, used when `GITHUB_API_URL` is unset.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
-
-/// A GitHub token. `Debug` prints `***` so it cannot reach a log by accident.
-#[derive(Clone)]
-pub struct Token(String);
-
-impl Token {
-    pub fn new(token: impl Into<String>) -> Token {
-        Token(token.into())
-    }
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
 
 /// Bounded retry of idempotent reads (transport errors, 5xx, 429).
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +53,19 @@ impl Default for RetryPolicy {
         RetryPolicy {
             attempts: 4,
             base_delay: Duration::from_millis(500),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// `base_delay` doubled per retry, without jitter (one client, a few short waits), capped
+    /// at [`MAX_RETRY_AFTER`]: no step is longer than the longest wait GitHub may ask for (with
+    /// the default 4 attempts the steps are 0.5, 1 and 2 s, far below it).
+    pub fn schedule(&self) -> Backoff {
+        Backoff {
+            initial: self.base_delay,
+            max: MAX_RETRY_AFTER,
+            jitter: Jitter::None,
         }
     }
 }
@@ -187,10 +190,21 @@ struct MembershipBody {
 }
 
 /// The GitHub client.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GithubClient {
     octocrab: Octocrab,
     retry: RetryPolicy,
+    /// Waits between retries go through it.
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for GithubClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GithubClient")
+            .field("octocrab", &self.octocrab)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
 }
 
 impl GithubClient {
@@ -227,7 +241,7 @@ impl GithubClient {
         let octocrab = Octocrab::builder()
             .base_uri(api_url)
             .map_err(|e| GithubError::Config(format!("GITHUB_API_URL `{api_url}`: {e}")))?
-            .personal_token(token.0)
+            .personal_token(token.secret().to_owned())
             .add_header(
                 HeaderName::from_static("x-github-api-version"),
                 API_VERSION.into(),
@@ -239,12 +253,19 @@ impl GithubClient {
         Ok(GithubClient {
             octocrab,
             retry: RetryPolicy::default(),
+            clock: SystemClock::shared(),
         })
     }
 
     /// Replaces the retry policy (tests use a zero delay).
     pub fn with_retry(mut self, retry: RetryPolicy) -> GithubClient {
         self.retry = retry;
+        self
+    }
+
+    /// Waits on `clock` instead of the wall clock (tests: a virtual one).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> GithubClient {
+        self.clock = clock;
         self
     }
 
@@ -258,20 +279,21 @@ impl GithubClient {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, octocrab::Error>>,
     {
-        let mut delay = self.retry.base_delay;
+        let schedule = self.retry.schedule();
         let mut attempt = 1;
         loop {
             let result = call()
                 .await
                 .map_err(|e| GithubError::from_octocrab(route, e));
             let wait = match &result {
-                Err(e) if attempt < self.retry.attempts.max(1) => e.retry_delay(delay),
+                Err(e) if attempt < self.retry.attempts.max(1) => {
+                    e.retry_delay(schedule.delay(attempt, random_unit()))
+                }
                 _ => None,
             };
             match wait {
                 Some(wait) => {
-                    tokio::time::sleep(wait).await;
-                    delay *= 2;
+                    self.clock.sleep(wait).await;
                     attempt += 1;
                 }
                 None => return result,
