@@ -1,0 +1,242 @@
+//! The control side every emulated service shares: the clock, the request log, injected faults
+//! and latency ([`Core`]), and the `/_emulator/` routes that read and change them.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router, response::IntoResponse};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::Clock;
+
+/// One request the emulator served (control endpoints excluded).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LogEntry {
+    pub seq: u64,
+    /// Emulated time of arrival.
+    pub at: String,
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    /// `None` when the connection was dropped or left hanging by a fault.
+    pub status: Option<u16>,
+    /// The fault applied, if any (`status 503`, `drop`, `hang`, `delay 200ms`).
+    pub fault: Option<String>,
+}
+
+/// What a fault does to a matching request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Answer with this status and an ARM-style error body (`code` defaults to a generic one).
+    Status {
+        status: u16,
+        #[serde(default)]
+        code: Option<String>,
+        /// `Retry-After` in seconds.
+        #[serde(default)]
+        retry_after: Option<u64>,
+    },
+    /// Wait, then serve normally.
+    Delay { ms: u64 },
+    /// Never answer (the client's timeout fires).
+    Hang,
+    /// Close the connection without an answer.
+    Drop,
+}
+
+/// A fault for the next `count` requests whose path starts with `path_prefix`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Fault {
+    pub path_prefix: String,
+    /// Only this method (case-insensitive), when given.
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(default = "one")]
+    pub count: u32,
+    #[serde(flatten)]
+    pub kind: FaultKind,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// The service-agnostic state: clock, log, faults, latency.
+#[derive(Debug)]
+pub struct Core {
+    pub clock: Arc<Clock>,
+    log: Mutex<Vec<LogEntry>>,
+    faults: Mutex<VecDeque<Fault>>,
+    latency: Mutex<Duration>,
+}
+
+impl Core {
+    /// A core whose clock stands at `now`.
+    pub fn at(now: DateTime<Utc>) -> Self {
+        Self {
+            clock: Arc::new(Clock::starting_at(now)),
+            log: Mutex::default(),
+            faults: Mutex::default(),
+            latency: Mutex::default(),
+        }
+    }
+
+    pub fn log(&self) -> Vec<LogEntry> {
+        self.log.lock().expect("log lock").clone()
+    }
+
+    pub fn clear_log(&self) {
+        self.log.lock().expect("log lock").clear();
+    }
+
+    pub fn add_fault(&self, fault: Fault) {
+        self.faults.lock().expect("faults lock").push_back(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        self.faults.lock().expect("faults lock").clear();
+    }
+
+    pub fn set_latency(&self, latency: Duration) {
+        *self.latency.lock().expect("latency lock") = latency;
+    }
+
+    /// Takes one use of the first fault matching this request.
+    pub(crate) fn take_fault(&self, method: &str, path: &str) -> Option<FaultKind> {
+        let mut faults = self.faults.lock().expect("faults lock");
+        let i = faults.iter().position(|f| {
+            path.starts_with(&f.path_prefix)
+                && f.method
+                    .as_deref()
+                    .is_none_or(|m| m.eq_ignore_ascii_case(method))
+        })?;
+        let kind = faults[i].kind.clone();
+        faults[i].count = faults[i].count.saturating_sub(1);
+        if faults[i].count == 0 {
+            faults.remove(i);
+        }
+        Some(kind)
+    }
+
+    pub(crate) fn record(
+        &self,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        fault: Option<String>,
+    ) -> u64 {
+        let mut log = self.log.lock().expect("log lock");
+        let seq = log.len() as u64 + 1;
+        log.push(LogEntry {
+            seq,
+            at: self
+                .clock
+                .now()
+                .to_rfc3339_opts(SecondsFormat::Millis, true),
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query: query.map(str::to_owned),
+            status: None,
+            fault,
+        });
+        seq
+    }
+
+    pub(crate) fn set_status(&self, seq: u64, status: u16) {
+        let mut log = self.log.lock().expect("log lock");
+        if let Some(e) = log.iter_mut().rev().find(|e| e.seq == seq) {
+            e.status = Some(status);
+        }
+    }
+
+    /// The latency added to every request.
+    pub(crate) fn latency(&self) -> Duration {
+        *self.latency.lock().expect("latency lock")
+    }
+}
+
+pub(crate) fn control_router(core: Arc<Core>) -> Router {
+    Router::new()
+        .route(
+            "/_emulator/log",
+            get(|State(c): State<Arc<Core>>| async move { Json(c.log()) }).delete(
+                |State(c): State<Arc<Core>>| async move {
+                    c.clear_log();
+                    StatusCode::NO_CONTENT
+                },
+            ),
+        )
+        .route(
+            "/_emulator/faults",
+            get(|State(c): State<Arc<Core>>| async move {
+                Json(c.faults.lock().expect("faults lock").clone())
+            })
+            .post(
+                |State(c): State<Arc<Core>>, Json(f): Json<Fault>| async move {
+                    c.add_fault(f);
+                    StatusCode::NO_CONTENT
+                },
+            )
+            .delete(|State(c): State<Arc<Core>>| async move {
+                c.clear_faults();
+                StatusCode::NO_CONTENT
+            }),
+        )
+        .route(
+            "/_emulator/clock",
+            get(|State(c): State<Arc<Core>>| async move { Json(clock_json(&c)) }).post(clock_post),
+        )
+        .route(
+            "/_emulator/latency",
+            axum::routing::post(
+                |State(c): State<Arc<Core>>, Json(l): Json<LatencyBody>| async move {
+                    c.set_latency(Duration::from_millis(l.ms));
+                    StatusCode::NO_CONTENT
+                },
+            ),
+        )
+        .route("/_emulator/health", get(|| async { "ok" }))
+        .with_state(core)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LatencyBody {
+    ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockBody {
+    #[serde(default)]
+    advance_secs: Option<i64>,
+    #[serde(default)]
+    set: Option<DateTime<Utc>>,
+}
+
+fn clock_json(core: &Core) -> serde_json::Value {
+    serde_json::json!({"now": core.clock.now().to_rfc3339_opts(SecondsFormat::Secs, true)})
+}
+
+async fn clock_post(
+    State(core): State<Arc<Core>>,
+    Json(body): Json<ClockBody>,
+) -> impl IntoResponse {
+    match (body.advance_secs, body.set) {
+        (Some(s), None) => core.clock.advance(chrono::Duration::seconds(s)),
+        (None, Some(t)) => core.clock.set(t),
+        _ => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({"error": "give exactly one of advance_secs or set"})),
+            );
+        }
+    }
+    (StatusCode::OK, Json(clock_json(&core)))
+}

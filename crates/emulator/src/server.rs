@@ -1,0 +1,140 @@
+//! The accept loop: every request passes through the shared [`Core`] (log, faults, latency)
+//! before it reaches a service's router; `/_emulator/` control routes bypass it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, Response, StatusCode};
+use axum::{Json, response::IntoResponse};
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+use crate::control::{Core, FaultKind, control_router};
+
+/// Unknown paths answer in the shape of the service the path looks like.
+pub(crate) async fn not_found(uri: axum::http::Uri) -> Response<Body> {
+    let path = uri.path();
+    let body = if path.starts_with("/repos/")
+        || path.starts_with("/orgs/")
+        || path.starts_with("/api/v3/")
+    {
+        serde_json::json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
+    } else {
+        serde_json::json!({"error": {"code": "NotFound", "message": format!("The emulator has no route for '{path}'.")}})
+    };
+    (StatusCode::NOT_FOUND, Json(body)).into_response()
+}
+
+pub(crate) async fn serve(listener: TcpListener, core: Arc<Core>, app: Router) {
+    let control = control_router(core.clone());
+    // Connection tasks live in the set, so aborting this task (handle dropped) ends them too.
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                // Out of file descriptors and the like: back off instead of spinning.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let (core, app, control) = (core.clone(), app.clone(), control.clone());
+        connections.spawn(async move {
+            let svc = hyper::service::service_fn(move |req| {
+                handle(core.clone(), app.clone(), control.clone(), req)
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            // Errors here are clients going away or injected drops; nothing to report.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, svc)
+                .await;
+        });
+    }
+}
+
+/// An injected connection drop: returning an error makes hyper close the connection unanswered.
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by fault injection")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+async fn handle(
+    core: Arc<Core>,
+    app: Router,
+    control: Router,
+    req: Request<hyper::body::Incoming>,
+) -> Result<Response<Body>, Dropped> {
+    let req = req.map(Body::new);
+    let path = req.uri().path().to_owned();
+    if path.starts_with("/_emulator/github/") {
+        // The GitHub side's own seeding and inspection routes: not logged, never faulted.
+        return Ok(call(app, req).await);
+    }
+    if path.starts_with("/_emulator/") {
+        return Ok(call(control, req).await);
+    }
+    let method = req.method().as_str().to_owned();
+    let query = req.uri().query().map(str::to_owned);
+    let fault = core.take_fault(&method, &path);
+    let label = fault.as_ref().map(|f| match f {
+        FaultKind::Status { status, .. } => format!("status {status}"),
+        FaultKind::Delay { ms } => format!("delay {ms}ms"),
+        FaultKind::Hang => "hang".into(),
+        FaultKind::Drop => "drop".into(),
+    });
+    let seq = core.record(&method, &path, query.as_deref(), label);
+    let latency = core.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let resp = match fault {
+        Some(FaultKind::Drop) => return Err(Dropped),
+        Some(FaultKind::Hang) => std::future::pending().await,
+        Some(FaultKind::Status {
+            status,
+            code,
+            retry_after,
+        }) => fault_response(status, code, retry_after),
+        Some(FaultKind::Delay { ms }) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            call(app, req).await
+        }
+        None => call(app, req).await,
+    };
+    core.set_status(seq, resp.status().as_u16());
+    Ok(resp)
+}
+
+async fn call(router: Router, req: Request<Body>) -> Response<Body> {
+    match router.oneshot(req).await {
+        Ok(r) => r,
+        Err(e) => match e {},
+    }
+}
+
+fn fault_response(status: u16, code: Option<String>, retry_after: Option<u64>) -> Response<Body> {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let code = code.unwrap_or_else(|| match status.as_u16() {
+        429 => "TooManyRequests".into(),
+        503 => "ServiceUnavailable".into(),
+        _ => "InternalServerError".into(),
+    });
+    let body = serde_json::json!({"error": {"code": code, "message": "injected by the emulator"}});
+    let mut resp = (status, Json(body)).into_response();
+    if let Some(secs) = retry_after {
+        resp.headers_mut()
+            .insert("retry-after", secs.to_string().parse().expect("digits"));
+    }
+    resp
+}
