@@ -14,26 +14,43 @@ use serde::{Deserialize, Serialize};
 
 use crate::Clock;
 
-/// One request the emulator served (control endpoints excluded).
+/// One request the emulator served (control endpoints excluded), whichever service answered it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LogEntry {
     pub seq: u64,
     /// Emulated time of arrival.
     pub at: String,
     pub method: String,
+    /// The path as sent (a GitHub Enterprise `/api/v3` prefix included), without the query.
     pub path: String,
     pub query: Option<String>,
+    /// The API version the client asked for: GitHub's `X-GitHub-Api-Version` header, else the
+    /// `api-version` query parameter of Azure's APIs.
+    #[serde(default)]
+    pub api_version: Option<String>,
     /// `None` when the connection was dropped or left hanging by a fault.
     pub status: Option<u16>,
     /// The fault applied, if any (`status 503`, `drop`, `hang`, `delay 200ms`).
     pub fault: Option<String>,
 }
 
+impl LogEntry {
+    /// `path?query`, as the request line had it.
+    pub fn path_and_query(&self) -> String {
+        match &self.query {
+            Some(q) => format!("{}?{q}", self.path),
+            None => self.path.clone(),
+        }
+    }
+}
+
 /// What a fault does to a matching request.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FaultKind {
-    /// Answer with this status and an ARM-style error body (`code` defaults to a generic one).
+    /// Answer with this status and the error body of the service the path belongs to: ARM's
+    /// `{"error":{"code","message"}}` (`code` defaults to a generic one) or GitHub's
+    /// `{"message","documentation_url"}`.
     Status {
         status: u16,
         #[serde(default)]
@@ -50,10 +67,14 @@ pub enum FaultKind {
     Drop,
 }
 
-/// A fault for the next `count` requests whose path starts with `path_prefix`.
+/// A fault for the next `count` requests whose path starts with `path_prefix` (every path when
+/// empty) and contains `path_contains` (when given), for either service.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Fault {
+    #[serde(default)]
     pub path_prefix: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_contains: Option<String>,
     /// Only this method (case-insensitive), when given.
     #[serde(default)]
     pub method: Option<String>,
@@ -67,7 +88,72 @@ fn one() -> u32 {
     1
 }
 
-/// The service-agnostic state: clock, log, faults, latency.
+/// Building a fault in code: `Fault::status(503).method("GET").path_contains("/pulls/7").times(2)`.
+impl Fault {
+    /// `kind` for the next request, whatever its method and path.
+    pub fn new(kind: FaultKind) -> Fault {
+        Fault {
+            path_prefix: String::new(),
+            path_contains: None,
+            method: None,
+            count: 1,
+            kind,
+        }
+    }
+
+    /// Answers `status` with the service's generic error body.
+    pub fn status(status: u16) -> Fault {
+        Fault::new(FaultKind::Status {
+            status,
+            code: None,
+            retry_after: None,
+        })
+    }
+
+    pub fn method(mut self, method: &str) -> Fault {
+        self.method = Some(method.to_owned());
+        self
+    }
+
+    pub fn path_prefix(mut self, prefix: &str) -> Fault {
+        self.path_prefix = prefix.to_owned();
+        self
+    }
+
+    pub fn path_contains(mut self, part: &str) -> Fault {
+        self.path_contains = Some(part.to_owned());
+        self
+    }
+
+    /// For the next `count` matching requests.
+    pub fn times(mut self, count: u32) -> Fault {
+        self.count = count;
+        self
+    }
+
+    /// Sends `Retry-After: secs` with a status fault (other kinds have no answer to carry it).
+    pub fn retry_after(mut self, secs: u64) -> Fault {
+        if let FaultKind::Status { retry_after, .. } = &mut self.kind {
+            *retry_after = Some(secs);
+        }
+        self
+    }
+
+    fn matches(&self, method: &str, path: &str) -> bool {
+        path.starts_with(&self.path_prefix)
+            && self
+                .path_contains
+                .as_deref()
+                .is_none_or(|p| path.contains(p))
+            && self
+                .method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method))
+    }
+}
+
+/// The service-agnostic state every emulated service shares: the one clock, the one request log,
+/// the armed faults and the added latency.
 #[derive(Debug)]
 pub struct Core {
     pub clock: Arc<Clock>,
@@ -110,12 +196,7 @@ impl Core {
     /// Takes one use of the first fault matching this request.
     pub(crate) fn take_fault(&self, method: &str, path: &str) -> Option<FaultKind> {
         let mut faults = self.faults.lock().expect("faults lock");
-        let i = faults.iter().position(|f| {
-            path.starts_with(&f.path_prefix)
-                && f.method
-                    .as_deref()
-                    .is_none_or(|m| m.eq_ignore_ascii_case(method))
-        })?;
+        let i = faults.iter().position(|f| f.matches(method, path))?;
         let kind = faults[i].kind.clone();
         faults[i].count = faults[i].count.saturating_sub(1);
         if faults[i].count == 0 {
@@ -129,6 +210,7 @@ impl Core {
         method: &str,
         path: &str,
         query: Option<&str>,
+        api_version: Option<String>,
         fault: Option<String>,
     ) -> u64 {
         let mut log = self.log.lock().expect("log lock");
@@ -142,6 +224,7 @@ impl Core {
             method: method.to_owned(),
             path: path.to_owned(),
             query: query.map(str::to_owned),
+            api_version,
             status: None,
             fault,
         });

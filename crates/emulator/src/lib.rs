@@ -1,31 +1,37 @@
 //! A local emulator of the services kv-jit talks to, on one loopback port, for tests and demos.
 //!
-//! The core here is service-agnostic: one accept loop, an emulated clock tests can move,
-//! settable latency, fault injection (status codes, delays, hangs, dropped connections, per path
-//! prefix, for N requests), and a log of every request served. Control endpoints live under
-//! `/_emulator/` and are not logged:
+//! Two services, each split by the API it emulates: [`azure`] (Entra tokens, ARM role
+//! assignments and PIM, the Key Vault management and data planes, Graph) and [`github`] (REST).
+//! What they share is service-agnostic and exists once: one accept loop, one virtual [`Clock`]
+//! tests move, and one [`Core`] with settable latency, fault injection (status codes, delays,
+//! hangs, dropped connections, per path prefix or substring and method, for N requests) and a log
+//! of every request served ([`LogEntry`]), whichever service answered it. Control endpoints live
+//! under `/_emulator/` and are not logged:
 //!
 //! | method | path | body / answer |
 //! |---|---|---|
-//! | GET | `/_emulator/log` | `[{"seq","at","method","path","query","status","fault"}]` |
+//! | GET | `/_emulator/log` | `[{"seq","at","method","path","query","api_version","status","fault"}]` |
 //! | DELETE | `/_emulator/log` | clears it |
 //! | GET, POST, DELETE | `/_emulator/faults` | list / add one [`Fault`] / clear all |
 //! | GET, POST | `/_emulator/clock` | `{"now"}` / `{"advance_secs": N}` or `{"set": "<rfc3339>"}` |
 //! | POST | `/_emulator/latency` | `{"ms": N}` added to every request |
+//! | POST | `/_emulator/github/seed` | replaces the GitHub world ([`github::GithubSeed`]) |
+//! | GET | `/_emulator/github/comments`, `/_emulator/github/requests` | its comments / its slice of the log |
 //!
 //! Services are plain axum routers with their state already applied (`Router<()>`); the core
-//! middleware (log, faults, latency) wraps the merged router, so it applies to every route.
-//! To mount another service, add one line in [`build_app`]:
+//! (log, faults, latency) wraps the merged router, so it applies to every route, and an injected
+//! status or a missing route answers in the error shape of the service the path belongs to. To
+//! mount another service, add one line in [`build_app`]:
 //!
 //! ```ignore
 //! let app = Router::new()
 //!     .merge(azure::router(azure_state))
-//!     // however github.rs builds its state; hand it `core.clock.clone()` if it needs time
-//!     .merge(github::router(Arc::new(github_state)));
+//!     .merge(github::router(github_state))
+//!     .merge(other::router(Arc::new(other::State::new(&seed.other, core.clone()))));
 //! ```
 //!
-//! and give its seed section a typed field in place of [`Seed::github`]'s placeholder. A service
-//! that needs time reads `core.clock` (an `Arc<Clock>`), never the wall clock, so tests can move it.
+//! and give its seed section a typed field in [`Seed`]. A service that needs time reads
+//! `core.clock` (an `Arc<Clock>`), never the wall clock, so tests can move it.
 
 pub mod azure;
 mod clock;
@@ -182,7 +188,7 @@ pub async fn run(listen: SocketAddr, seed_path: &Path, start: DateTime<Utc>) -> 
 /// Every service's router, merged. Mount new services here (see the module docs).
 fn build_app(core: &Arc<Core>, seed: Seed, base_url: &str) -> (Router, Arc<github::GithubState>) {
     let azure_state = Arc::new(azure::AzureState::new(&seed, base_url, core.clock.clone()));
-    let github_state = Arc::new(github::GithubState::new(seed.github));
+    let github_state = Arc::new(github::GithubState::new(seed.github, core.clone()));
     let app = Router::new()
         .merge(azure::router(azure_state))
         .merge(github::router(github_state.clone()))

@@ -1,5 +1,6 @@
-//! The accept loop: every request passes through the shared [`Core`] (log, faults, latency)
-//! before it reaches a service's router; `/_emulator/` control routes bypass it.
+//! The accept loop: every request to either service passes through the shared [`Core`] (log,
+//! faults, latency) before it reaches the service's router; `/_emulator/` control routes bypass
+//! it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,17 +13,36 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 use crate::control::{Core, FaultKind, control_router};
+use crate::{azure, github};
+
+/// Which emulated service a path belongs to, for answers the core gives itself (no route,
+/// an injected status): each in its service's error shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Service {
+    Azure,
+    Github,
+}
+
+impl Service {
+    pub(crate) fn of(path: &str) -> Service {
+        let github = ["/repos/", "/orgs/", "/api/v3/", "/_emulator/github/"];
+        if github.iter().any(|p| path.starts_with(p)) {
+            Service::Github
+        } else {
+            Service::Azure
+        }
+    }
+}
 
 /// Unknown paths answer in the shape of the service the path looks like.
 pub(crate) async fn not_found(uri: axum::http::Uri) -> Response<Body> {
     let path = uri.path();
-    let body = if path.starts_with("/repos/")
-        || path.starts_with("/orgs/")
-        || path.starts_with("/api/v3/")
-    {
-        serde_json::json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
-    } else {
-        serde_json::json!({"error": {"code": "NotFound", "message": format!("The emulator has no route for '{path}'.")}})
+    let body = match Service::of(path) {
+        Service::Github => github::error_body("Not Found"),
+        Service::Azure => azure::error_body(
+            "NotFound",
+            &format!("The emulator has no route for '{path}'."),
+        ),
     };
     (StatusCode::NOT_FOUND, Json(body)).into_response()
 }
@@ -86,6 +106,7 @@ async fn handle(
     }
     let method = req.method().as_str().to_owned();
     let query = req.uri().query().map(str::to_owned);
+    let api_version = api_version(&req);
     let fault = core.take_fault(&method, &path);
     let label = fault.as_ref().map(|f| match f {
         FaultKind::Status { status, .. } => format!("status {status}"),
@@ -93,7 +114,7 @@ async fn handle(
         FaultKind::Hang => "hang".into(),
         FaultKind::Drop => "drop".into(),
     });
-    let seq = core.record(&method, &path, query.as_deref(), label);
+    let seq = core.record(&method, &path, query.as_deref(), api_version, label);
     let latency = core.latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -105,7 +126,7 @@ async fn handle(
             status,
             code,
             retry_after,
-        }) => fault_response(status, code, retry_after),
+        }) => fault_response(Service::of(&path), status, code, retry_after),
         Some(FaultKind::Delay { ms }) => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             call(app, req).await
@@ -123,14 +144,39 @@ async fn call(router: Router, req: Request<Body>) -> Response<Body> {
     }
 }
 
-fn fault_response(status: u16, code: Option<String>, retry_after: Option<u64>) -> Response<Body> {
+/// GitHub's `X-GitHub-Api-Version` header, else Azure's `api-version` query parameter.
+fn api_version(req: &Request<Body>) -> Option<String> {
+    let header = req
+        .headers()
+        .get("x-github-api-version")
+        .and_then(|v| v.to_str().ok());
+    match header {
+        Some(v) => Some(v.to_owned()),
+        None => url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+            .find(|(k, _)| k == "api-version")
+            .map(|(_, v)| v.into_owned()),
+    }
+}
+
+/// An injected status, in the error shape of the service the path belongs to.
+fn fault_response(
+    service: Service,
+    status: u16,
+    code: Option<String>,
+    retry_after: Option<u64>,
+) -> Response<Body> {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let code = code.unwrap_or_else(|| match status.as_u16() {
-        429 => "TooManyRequests".into(),
-        503 => "ServiceUnavailable".into(),
-        _ => "InternalServerError".into(),
-    });
-    let body = serde_json::json!({"error": {"code": code, "message": "injected by the emulator"}});
+    let body = match service {
+        Service::Github => github::error_body("Emulated fault"),
+        Service::Azure => {
+            let code = code.unwrap_or_else(|| match status.as_u16() {
+                429 => "TooManyRequests".into(),
+                503 => "ServiceUnavailable".into(),
+                _ => "InternalServerError".into(),
+            });
+            azure::error_body(&code, "injected by the emulator")
+        }
+    };
     let mut resp = (status, Json(body)).into_response();
     if let Some(secs) = retry_after {
         resp.headers_mut()

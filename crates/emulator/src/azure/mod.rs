@@ -282,13 +282,13 @@ fn random_hex() -> String {
 }
 
 /// ARM's error envelope (Key Vault's data plane uses the same shape).
+pub(crate) fn error_body(code: &str, message: &str) -> Value {
+    json!({"error": {"code": code, "message": message}})
+}
+
 fn arm_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     let message: String = message.into();
-    (
-        status,
-        Json(json!({"error": {"code": code, "message": message}})),
-    )
-        .into_response()
+    (status, Json(error_body(code, &message))).into_response()
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

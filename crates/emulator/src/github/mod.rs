@@ -2,9 +2,12 @@
 //! enough for octocrab's strict models), `Link` paging on the emulator's own host, GitHub's error
 //! bodies, and an optional `/api/v3` prefix (GitHub Enterprise Server).
 //!
-//! Seed it with [`GithubSeed`] (JSON) at start or through `POST /_emulator/github/seed`. Control
-//! routes live under `/_emulator/github/`. The router is `Router<()>` so it merges into the shared
-//! emulator with one `Router::merge`. One module per group of routes: [`contents`] (the
+//! Seed it with [`GithubSeed`] (JSON) at start or through `POST /_emulator/github/seed`; its
+//! own control routes live under `/_emulator/github/` (seed, comments, and its slice of the
+//! request log). The request log, faults, latency and the clock are the emulator's shared ones
+//! ([`Core`], `/_emulator/log`, `/_emulator/faults`, ...), so a GitHub fault is armed exactly
+//! like an Azure one. The router is `Router<()>` so it merges into the shared emulator with one
+//! `Router::merge`. One module per group of routes: [`contents`] (the
 //! repository, files, commits), [`pulls`] (pull requests, reviews), [`comments`], [`teams`]
 //! (collaborator permissions and teams); [`rest`] holds what they share.
 
@@ -18,11 +21,14 @@ mod teams;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
-use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Utc};
+
+use crate::server::{self, Service};
+use crate::{Core, Fault, LogEntry};
 
 pub use comments::StoredComment;
 pub use seed::{
@@ -31,56 +37,39 @@ pub use seed::{
 };
 
 use rest::error;
+pub(crate) use rest::error_body;
 
 /// Fixed instant for every timestamp the emulator invents (no wall clock in tests).
 const EPOCH: &str = "2026-11-27T08:00:00Z";
-
-/// A fault armed through the control route: the next `times` requests whose method matches and
-/// whose path contains `path_contains` get `status`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Fault {
-    pub method: String,
-    pub path_contains: String,
-    pub status: u16,
-    pub times: u32,
-    /// Sent as `Retry-After` (seconds) when set.
-    #[serde(default)]
-    pub retry_after: Option<u64>,
-}
-
-/// One API request as the emulator saw it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LoggedRequest {
-    pub method: String,
-    /// Path and query as sent (the `/api/v3` prefix included).
-    pub path: String,
-    /// The `X-GitHub-Api-Version` header, if sent.
-    pub api_version: Option<String>,
-}
 
 #[derive(Debug, Default)]
 struct Inner {
     seed: GithubSeed,
     comments: Vec<StoredComment>,
     next_comment_id: u64,
-    faults: Vec<Fault>,
-    log: Vec<LoggedRequest>,
 }
 
-/// The emulator's state, shared by its handlers.
-#[derive(Debug, Default)]
+/// The GitHub side's state, shared by its handlers; the clock, log and faults are the shared
+/// [`Core`]'s.
+#[derive(Debug)]
 pub struct GithubState {
+    core: Arc<Core>,
     inner: Mutex<Inner>,
 }
 
 impl GithubState {
-    pub fn new(seed: GithubSeed) -> GithubState {
-        let state = GithubState::default();
+    pub fn new(seed: GithubSeed, core: Arc<Core>) -> GithubState {
+        let state = GithubState {
+            core,
+            inner: Mutex::default(),
+        };
         state.reseed(seed);
         state
     }
 
-    /// Replaces everything with `seed` (seeded comments get fresh ids).
+    /// Replaces the GitHub world with `seed` (seeded comments get fresh ids). The request log
+    /// and armed faults are the emulator's, not the world's: they stay (`DELETE /_emulator/log`
+    /// and `/_emulator/faults` clear them).
     pub fn reseed(&self, seed: GithubSeed) {
         let mut inner = self.lock();
         let mut comments = Vec::new();
@@ -102,8 +91,6 @@ impl GithubState {
             seed,
             comments,
             next_comment_id: id + 1,
-            faults: Vec::new(),
-            log: Vec::new(),
         };
     }
 
@@ -112,13 +99,21 @@ impl GithubState {
         self.lock().comments.clone()
     }
 
-    /// Every API request so far, in order.
-    pub fn request_log(&self) -> Vec<LoggedRequest> {
-        self.lock().log.clone()
+    /// The shared log's GitHub requests, in order.
+    pub fn request_log(&self) -> Vec<LogEntry> {
+        let mut log = self.core.log();
+        log.retain(|e| Service::of(&e.path) == Service::Github);
+        log
     }
 
+    /// Arms a fault in the shared core (it matches whatever path it names, GitHub's or not).
     pub fn add_fault(&self, fault: Fault) {
-        self.lock().faults.push(fault);
+        self.core.add_fault(fault);
+    }
+
+    /// The shared clock, log, faults and latency.
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -142,7 +137,6 @@ pub fn router(state: Arc<GithubState>) -> Router {
         .route("/_emulator/github/seed", post(control_seed))
         .route("/_emulator/github/comments", get(control_comments))
         .route("/_emulator/github/requests", get(control_requests))
-        .route("/_emulator/github/faults", post(control_fault))
         .with_state(state);
     Router::new()
         .merge(api.clone())
@@ -150,66 +144,36 @@ pub fn router(state: Arc<GithubState>) -> Router {
         .merge(control)
 }
 
-/// Binds 127.0.0.1 on a free port and serves the GitHub emulator alone; for tests.
+/// Where the clock of [`spawn_for_tests`] stands: the instant every GitHub timestamp of the
+/// tests' seeds has always had.
+pub const TEST_START: &str = "2026-11-27T08:00:00Z";
+
+/// Binds 127.0.0.1 on a free port and serves the GitHub emulator alone (with the shared core:
+/// log, faults, latency, a virtual clock at [`TEST_START`]); for tests.
 pub async fn spawn_for_tests(
     seed: GithubSeed,
 ) -> (String, Arc<GithubState>, tokio::task::JoinHandle<()>) {
-    let state = Arc::new(GithubState::new(seed));
+    let start: DateTime<Utc> = TEST_START.parse().expect("TEST_START is RFC 3339");
+    let core = Arc::new(Core::at(start));
+    let state = Arc::new(GithubState::new(seed, core.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local addr");
-    let app = router(state.clone());
-    let handle = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let app = router(state.clone()).fallback(server::not_found);
+    let handle = tokio::spawn(server::serve(listener, core, app));
     (format!("http://{addr}"), state, handle)
 }
 
-/// Logs, applies armed faults and checks the token, before any API handler.
+/// Checks the token before any API handler (the shared core has logged the request and applied
+/// any fault already).
 async fn gate(
     State(state): State<Arc<GithubState>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    // Inside `/api/v3` the router sees the stripped path; log and match what the client sent.
-    let uri = request
-        .extensions()
-        .get::<OriginalUri>()
-        .map(|u| u.0.clone())
-        .unwrap_or_else(|| request.uri().clone());
-    let path_and_query = uri
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_default();
-    let method = request.method().clone();
     {
-        let mut inner = state.lock();
-        let api_version = request
-            .headers()
-            .get("x-github-api-version")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        inner.log.push(LoggedRequest {
-            method: method.to_string(),
-            path: path_and_query,
-            api_version,
-        });
-        if let Some(fault) = inner.faults.iter_mut().find(|f| {
-            f.times > 0
-                && f.method.eq_ignore_ascii_case(method.as_str())
-                && uri.path().contains(&f.path_contains)
-        }) {
-            fault.times -= 1;
-            let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::BAD_GATEWAY);
-            let mut response = error(status, "Emulated fault");
-            if let Some(secs) = fault.retry_after {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-            }
-            return response;
-        }
+        let inner = state.lock();
         if !inner.seed.tokens.is_empty() && token_of(request.headers(), &inner).is_none() {
             return error(StatusCode::UNAUTHORIZED, "Bad credentials");
         }
@@ -247,14 +211,6 @@ async fn control_comments(State(s): State<Arc<GithubState>>) -> axum::Json<Vec<S
     axum::Json(s.comments())
 }
 
-async fn control_requests(State(s): State<Arc<GithubState>>) -> axum::Json<Vec<LoggedRequest>> {
+async fn control_requests(State(s): State<Arc<GithubState>>) -> axum::Json<Vec<LogEntry>> {
     axum::Json(s.request_log())
-}
-
-async fn control_fault(
-    State(s): State<Arc<GithubState>>,
-    axum::Json(fault): axum::Json<Fault>,
-) -> StatusCode {
-    s.add_fault(fault);
-    StatusCode::NO_CONTENT
 }

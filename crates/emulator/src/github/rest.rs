@@ -14,12 +14,13 @@ const DOCS: &str = "https://docs.github.com/rest";
 pub(super) type RepoPath = Path<(String, String)>;
 pub(super) type NumberPath = Path<(String, String, u64)>;
 
+/// GitHub's error body.
+pub(crate) fn error_body(message: &str) -> Value {
+    json!({ "message": message, "documentation_url": DOCS })
+}
+
 pub(super) fn error(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        axum::Json(json!({ "message": message, "documentation_url": DOCS })),
-    )
-        .into_response()
+    (status, axum::Json(error_body(message))).into_response()
 }
 
 pub(super) fn not_found_response() -> Response {
