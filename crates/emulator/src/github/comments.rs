@@ -7,13 +7,15 @@ use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::rest::timestamp;
 use super::rest::{
     NumberPath, Paging, api_base, find_pull, find_repo, not_found_response, paged, user_json,
 };
-use super::{EPOCH, GithubState, caller};
+use super::{GithubState, caller};
 
 pub(super) fn routes() -> Router<Arc<GithubState>> {
     Router::new()
@@ -36,7 +38,12 @@ pub struct StoredComment {
     pub id: u64,
     pub user: String,
     pub body: String,
+    /// How many times it was edited.
     pub updated: u32,
+    /// On the emulator's clock: when it was posted (a seeded one: when it was seeded) ...
+    pub created_at: DateTime<Utc>,
+    /// ... and last edited.
+    pub updated_at: DateTime<Utc>,
 }
 
 async fn list_comments(
@@ -82,6 +89,7 @@ async fn create_comment(
         return not_found_response();
     }
     let (login, _) = caller(&h, &inner);
+    let now = s.core().clock.now();
     let id = inner.next_comment_id;
     inner.next_comment_id += 1;
     let comment = StoredComment {
@@ -91,6 +99,8 @@ async fn create_comment(
         user: login,
         body: body.body,
         updated: 0,
+        created_at: now,
+        updated_at: now,
     };
     let json = comment_json(&api_base(&h, &u), &comment);
     inner.comments.push(comment);
@@ -118,6 +128,7 @@ async fn update_comment(
     };
     comment.body = body.body;
     comment.updated += 1;
+    comment.updated_at = s.core().clock.now();
     let comment = comment.clone();
     axum::Json(comment_json(&api_base(&h, &u), &comment)).into_response()
 }
@@ -128,7 +139,7 @@ fn comment_json(base: &str, c: &StoredComment) -> Value {
         "id": c.id, "node_id": format!("IC_{}", c.id), "url": url,
         "html_url": format!("https://github.com/{}/pull/{}#issuecomment-{}", c.repo, c.issue, c.id),
         "issue_url": format!("{base}/repos/{}/issues/{}", c.repo, c.issue),
-        "body": c.body, "user": user_json(base, &c.user), "created_at": EPOCH, "updated_at": EPOCH,
+        "body": c.body, "user": user_json(base, &c.user), "created_at": timestamp(c.created_at), "updated_at": timestamp(c.updated_at),
         "author_association": "NONE",
         "reactions": { "url": format!("{url}/reactions"), "total_count": 0, "+1": 0, "-1": 0, "laugh": 0,
                        "hooray": 0, "confused": 0, "heart": 0, "rocket": 0, "eyes": 0 }

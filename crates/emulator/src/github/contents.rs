@@ -10,17 +10,19 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine as _;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use kv_jit_core::github::codeowners::{self, Codeowners};
 
 use super::pulls::{file_json, pull_json};
+use super::rest::timestamp;
 use super::rest::{
     Paging, RepoPath, api_base, blob_sha, error, find_repo, id_of, link_header, not_found_response,
     paged, user_json,
 };
-use super::{CommitSeed, EPOCH, FileSeed, GithubState, RepoSeed};
+use super::{CommitSeed, FileSeed, GithubState, RepoSeed};
 
 pub(super) fn routes() -> Router<Arc<GithubState>> {
     Router::new()
@@ -79,7 +81,7 @@ async fn get_commit(
     };
     let base = api_base(&h, &u);
     let full = format!("{}/{}", repo.owner, repo.name);
-    let mut v = commit_json(&base, &full, commit);
+    let mut v = commit_json(&base, &full, commit, inner.seeded_at);
     let per_page = p.per_page.unwrap_or(300).clamp(1, 300);
     let page = p.page.unwrap_or(1).max(1);
     let listed = commit.files.len().min(3000);
@@ -140,7 +142,7 @@ async fn pulls_for_commit(
         })
         .map(|pull| {
             // The list form has no `merged` field; `merged_at` says it.
-            let mut v = pull_json(&base, repo, pull);
+            let mut v = pull_json(&base, repo, pull, inner.seeded_at);
             if let Some(map) = v.as_object_mut() {
                 for key in [
                     "merged",
@@ -251,9 +253,15 @@ async fn codeowners_errors(
     axum::Json(json!({ "errors": errors })).into_response()
 }
 
-pub(super) fn commit_json(base: &str, full: &str, commit: &CommitSeed) -> Value {
+/// A commit as GitHub answers one, authored and committed at `seeded_at`.
+pub(super) fn commit_json(
+    base: &str,
+    full: &str,
+    commit: &CommitSeed,
+    seeded_at: DateTime<Utc>,
+) -> Value {
     let person = json!({ "name": commit.author.clone().unwrap_or_else(|| "Unknown".into()),
-                         "email": "someone@example.com", "date": EPOCH });
+                         "email": "someone@example.com", "date": timestamp(seeded_at) });
     let author = commit
         .author
         .as_deref()

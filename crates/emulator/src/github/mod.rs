@@ -39,12 +39,12 @@ pub use seed::{
 use rest::error;
 pub(crate) use rest::error_body;
 
-/// Fixed instant for every timestamp the emulator invents (no wall clock in tests).
-const EPOCH: &str = "2026-11-27T08:00:00Z";
-
 #[derive(Debug, Default)]
 struct Inner {
     seed: GithubSeed,
+    /// The shared clock's time at the last (re)seed: when everything seeded without a time of
+    /// its own (pull requests, reviews, commits, comments, a merge without `merged_at`) happened.
+    seeded_at: DateTime<Utc>,
     comments: Vec<StoredComment>,
     next_comment_id: u64,
 }
@@ -67,10 +67,12 @@ impl GithubState {
         state
     }
 
-    /// Replaces the GitHub world with `seed` (seeded comments get fresh ids). The request log
+    /// Replaces the GitHub world with `seed`, as of the shared clock's now (seeded comments get
+    /// fresh ids). The request log
     /// and armed faults are the emulator's, not the world's: they stay (`DELETE /_emulator/log`
     /// and `/_emulator/faults` clear them).
     pub fn reseed(&self, seed: GithubSeed) {
+        let seeded_at = self.core.clock.now();
         let mut inner = self.lock();
         let mut comments = Vec::new();
         let mut id = 1000;
@@ -84,11 +86,14 @@ impl GithubState {
                     user: c.user.clone(),
                     body: c.body.clone(),
                     updated: 0,
+                    created_at: seeded_at,
+                    updated_at: seeded_at,
                 });
             }
         }
         *inner = Inner {
             seed,
+            seeded_at,
             comments,
             next_comment_id: id + 1,
         };
@@ -144,8 +149,8 @@ pub fn router(state: Arc<GithubState>) -> Router {
         .merge(control)
 }
 
-/// Where the clock of [`spawn_for_tests`] stands: the instant every GitHub timestamp of the
-/// tests' seeds has always had.
+/// Where the clock of [`spawn_for_tests`] starts, so the timestamps of what the tests seed are
+/// fixed (the instant the GitHub emulator has always given them).
 pub const TEST_START: &str = "2026-11-27T08:00:00Z";
 
 /// Binds 127.0.0.1 on a free port and serves the GitHub emulator alone (with the shared core:
@@ -213,4 +218,100 @@ async fn control_comments(State(s): State<Arc<GithubState>>) -> axum::Json<Vec<S
 
 async fn control_requests(State(s): State<Arc<GithubState>>) -> axum::Json<Vec<LogEntry>> {
     axum::Json(s.request_log())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use serde_json::{Value, json};
+    use tower::ServiceExt;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn state(seed: GithubSeed, now: &str) -> Arc<GithubState> {
+        Arc::new(GithubState::new(seed, Arc::new(Core::at(t(now)))))
+    }
+
+    fn seed() -> GithubSeed {
+        serde_json::from_value(json!({"repos": [{
+            "owner": "acme", "name": "access",
+            "pulls": [
+                {"number": 7, "author": "alice", "head_sha": "h", "base_sha": "b", "merged": true,
+                 "reviews": [{"user": "carol", "state": "APPROVED", "commit_id": "h"}]},
+                {"number": 8, "author": "alice", "head_sha": "h8", "base_sha": "b", "merged": true,
+                 "merged_at": "2026-11-27T07:59:00Z"}
+            ],
+            "comments": [{"issue": 7, "user": "carol", "body": "LGTM"}]
+        }]}))
+        .unwrap()
+    }
+
+    async fn call(state: &Arc<GithubState>, method: &str, uri: &str, body: Option<Value>) -> Value {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .body(body.map_or(Body::empty(), |b| Body::from(b.to_string())))
+            .unwrap();
+        let response = router(state.clone()).oneshot(request).await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "{method} {uri}: {}",
+            response.status()
+        );
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn what_the_seed_leaves_undated_happened_when_it_was_seeded() {
+        let state = state(seed(), "2026-11-27T08:00:00Z");
+        // Moving the clock later does not re-date the seeded world.
+        state.core().clock.advance(chrono::Duration::hours(3));
+        let pull = call(&state, "GET", "/repos/acme/access/pulls/7", None).await;
+        assert_eq!(pull["merged_at"], "2026-11-27T08:00:00Z");
+        assert_eq!(pull["created_at"], "2026-11-27T08:00:00Z");
+        let reviews = call(&state, "GET", "/repos/acme/access/pulls/7/reviews", None).await;
+        assert_eq!(reviews[0]["submitted_at"], "2026-11-27T08:00:00Z");
+        let comments = call(&state, "GET", "/repos/acme/access/issues/7/comments", None).await;
+        assert_eq!(comments[0]["created_at"], "2026-11-27T08:00:00Z");
+        // A seeded merge time stays as seeded.
+        let pull = call(&state, "GET", "/repos/acme/access/pulls/8", None).await;
+        assert_eq!(pull["merged_at"], "2026-11-27T07:59:00Z");
+        // A reseed happens at the clock's now.
+        state.reseed(seed());
+        let pull = call(&state, "GET", "/repos/acme/access/pulls/7", None).await;
+        assert_eq!(pull["merged_at"], "2026-11-27T11:00:00Z");
+    }
+
+    #[tokio::test]
+    async fn comments_are_dated_by_the_shared_clock() {
+        let state = state(seed(), "2026-11-27T09:00:00Z");
+        state.core().clock.advance(chrono::Duration::minutes(5));
+        let body = json!({"body": "plan v1"});
+        let created = call(
+            &state,
+            "POST",
+            "/repos/acme/access/issues/7/comments",
+            Some(body),
+        )
+        .await;
+        assert_eq!(created["created_at"], "2026-11-27T09:05:00Z");
+        assert_eq!(created["updated_at"], "2026-11-27T09:05:00Z");
+        state.core().clock.advance(chrono::Duration::minutes(10));
+        let id = created["id"].as_u64().unwrap();
+        let body = json!({"body": "plan v2"});
+        let uri = format!("/repos/acme/access/issues/comments/{id}");
+        let updated = call(&state, "PATCH", &uri, Some(body)).await;
+        assert_eq!(updated["created_at"], "2026-11-27T09:05:00Z");
+        assert_eq!(updated["updated_at"], "2026-11-27T09:15:00Z");
+        let stored = state.comments();
+        assert_eq!(stored[1].updated_at, t("2026-11-27T09:15:00Z"));
+    }
 }

@@ -7,14 +7,16 @@ use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::contents::commit_json;
+use super::rest::timestamp;
 use super::rest::{
     NumberPath, Paging, api_base, blob_sha, find_pull, find_repo, id_of, not_found_response, paged,
     user_json,
 };
-use super::{EPOCH, FileSeed, GithubState, PullSeed, RepoSeed};
+use super::{FileSeed, GithubState, PullSeed, RepoSeed};
 
 pub(super) fn routes() -> Router<Arc<GithubState>> {
     Router::new()
@@ -46,7 +48,7 @@ async fn get_pull(
     let Some(pull) = find_pull(repo, n) else {
         return not_found_response();
     };
-    axum::Json(pull_json(&api_base(&h, &u), repo, pull)).into_response()
+    axum::Json(pull_json(&api_base(&h, &u), repo, pull, inner.seeded_at)).into_response()
 }
 
 async fn list_reviews(
@@ -65,6 +67,7 @@ async fn list_reviews(
     };
     let base = api_base(&h, &u);
     let full = format!("{}/{}", repo.owner, repo.name);
+    let submitted_at = timestamp(inner.seeded_at);
     let items = pull
         .reviews
         .iter()
@@ -78,7 +81,7 @@ async fn list_reviews(
                 "state": review.state, "html_url": html, "pull_request_url": pull_url,
                 "author_association": "MEMBER",
                 "_links": { "html": { "href": html }, "pull_request": { "href": pull_url } },
-                "submitted_at": EPOCH, "commit_id": review.commit_id
+                "submitted_at": submitted_at, "commit_id": review.commit_id
             })
         })
         .collect();
@@ -131,20 +134,26 @@ async fn list_pull_commits(
         .commits
         .iter()
         .take(250)
-        .map(|c| commit_json(&base, &full, c))
+        .map(|c| commit_json(&base, &full, c, inner.seeded_at))
         .collect();
     paged(items, &p, &h, &u)
 }
 
-pub(super) fn pull_json(base: &str, repo: &RepoSeed, pull: &PullSeed) -> Value {
+/// A pull request as GitHub answers one; `seeded_at` dates what the seed does not (creation, and
+/// a merge without `merged_at`).
+pub(super) fn pull_json(
+    base: &str,
+    repo: &RepoSeed,
+    pull: &PullSeed,
+    seeded_at: DateTime<Utc>,
+) -> Value {
     let full = format!("{}/{}", repo.owner, repo.name);
     let url = format!("{base}/repos/{full}/pulls/{}", pull.number);
     let html = format!("https://github.com/{full}/pull/{}", pull.number);
-    let merged_at = pull.merged.then(|| {
-        pull.merged_at.map_or(EPOCH.to_owned(), |t| {
-            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        })
-    });
+    let merged_at = pull
+        .merged
+        .then(|| timestamp(pull.merged_at.unwrap_or(seeded_at)));
+    let created_at = timestamp(seeded_at);
     let side = |r: &str, sha: &str| json!({ "label": format!("{}:{r}", repo.owner), "ref": r, "sha": sha, "user": user_json(base, &repo.owner) });
     let links = json!({
         "self": { "href": url }, "html": { "href": html },
@@ -166,7 +175,7 @@ pub(super) fn pull_json(base: &str, repo: &RepoSeed, pull: &PullSeed) -> Value {
         "number": pull.number, "state": if pull.merged { "closed" } else { "open" }, "locked": false,
         "title": pull.title, "user": user_json(base, &pull.author), "body": null,
         "labels": [], "milestone": null, "active_lock_reason": null,
-        "created_at": EPOCH, "updated_at": EPOCH, "closed_at": merged_at, "merged_at": merged_at,
+        "created_at": created_at, "updated_at": created_at, "closed_at": merged_at, "merged_at": merged_at,
         "merge_commit_sha": pull.merge_commit_sha, "assignee": null, "assignees": [],
         "requested_reviewers": [], "requested_teams": []
     });

@@ -4,6 +4,7 @@
 use axum::extract::{OriginalUri, Path};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -13,6 +14,11 @@ const DOCS: &str = "https://docs.github.com/rest";
 
 pub(super) type RepoPath = Path<(String, String)>;
 pub(super) type NumberPath = Path<(String, String, u64)>;
+
+/// A timestamp as GitHub writes one (`2026-11-27T08:00:00Z`).
+pub(super) fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
 
 /// GitHub's error body.
 pub(crate) fn error_body(message: &str) -> Value {

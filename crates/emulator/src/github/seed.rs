@@ -62,8 +62,8 @@ pub struct PullSeed {
     pub base_sha: String,
     #[serde(default)]
     pub merged: bool,
-    /// When it was merged; a merged pull request without it was merged at the emulator's fixed
-    /// instant (`2026-11-27T08:00:00Z`).
+    /// When it was merged; a merged pull request without it was merged when it was seeded (the
+    /// emulator's clock then: `spawn_for_tests` starts at `2026-11-27T08:00:00Z`).
     #[serde(default)]
     pub merged_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default)]
