@@ -23,6 +23,8 @@ pub(super) struct ScopeInfo {
     pub(super) subscription: String,
     /// Index into the seed's vaults, for a scope at or below a vault.
     pub(super) vault: Option<usize>,
+    /// For a scope at a secret: its name as the seed spells it.
+    pub(super) secret: Option<String>,
 }
 
 impl AzureState {
@@ -48,6 +50,7 @@ impl AzureState {
             tenant: first.tenant.clone(),
             subscription: first.subscription_id.clone(),
             vault: None,
+            secret: None,
         };
         if segs.len() == 2 {
             return Ok(info);
@@ -93,7 +96,8 @@ impl AzureState {
         match segs.len() {
             8 => Ok(info),
             10 if eq(segs[8], "secrets") => {
-                if self.vaults[vi].secrets.keys().any(|k| eq(k, segs[9])) {
+                if let Some(name) = self.vaults[vi].secrets.keys().find(|k| eq(k, segs[9])) {
+                    info.secret = Some(name.clone());
                     Ok(info)
                 } else {
                     Err(arm_error(

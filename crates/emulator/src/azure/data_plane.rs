@@ -17,6 +17,23 @@ use super::{AzureState, KV_ROLES, arm_error, bearer, is_at_or_above, query_map};
 
 const KEY_VAULT_AUDIENCE: &str = "https://vault.azure.net";
 
+/// The one version every emulated secret has.
+pub(super) const VERSION: &str = "0000000000000000000000000000000a";
+
+/// A vault's data-plane URI (`vaultUri`), with its trailing slash.
+pub(super) fn vault_uri(base: &str, vault: &str) -> String {
+    format!("{base}/kv/{vault}/")
+}
+
+/// A secret's data-plane URI (`secretUri`, or with a version `secretUriWithVersion` and `id`).
+pub(super) fn secret_uri(base: &str, vault: &str, name: &str, version: Option<&str>) -> String {
+    let uri = format!("{}secrets/{name}", vault_uri(base, vault));
+    match version {
+        Some(v) => format!("{uri}/{v}"),
+        None => uri,
+    }
+}
+
 pub(super) fn routes() -> Router<Arc<AzureState>> {
     Router::new()
         .route("/kv/{vault}/secrets/{name}", get(data_plane_secret))
@@ -124,7 +141,7 @@ fn read_secret(
     };
     Json(json!({
         "value": value,
-        "id": format!("{}/kv/{}/secrets/{real_name}/0000000000000000000000000000000a", st.base, v.name),
+        "id": secret_uri(&st.base, &v.name, real_name, Some(VERSION)),
         "attributes": {"enabled": true, "created": 1_700_000_000, "updated": 1_700_000_000, "recoveryLevel": "Recoverable+Purgeable"},
     }))
     .into_response()

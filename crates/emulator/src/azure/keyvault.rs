@@ -1,6 +1,7 @@
 //! The Key Vault management plane (ARM): a vault, and a secret's metadata. Like the real
 //! service, the secret resource never carries the value (that is the data plane's, in
-//! [`super::data_plane`]); this is what kv-jit checks a secret's existence with.
+//! [`super::data_plane`], which also owns the shape of the data-plane URIs a vault and a secret
+//! name here); this is what kv-jit checks a secret's existence with.
 
 use axum::Json;
 use axum::http::{Method, StatusCode};
@@ -8,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::arm::{api_version_error, method_not_allowed, not_found};
-use super::{AzureState, Token, arm_error};
+use super::{AzureState, Token, arm_error, data_plane};
 
 /// `GET /subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{v}[/secrets/{n}]`
 /// (`path`), after ARM authenticated the caller.
@@ -45,8 +46,8 @@ pub(super) fn get(
         "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults/{}",
         v.subscription_id, v.resource_group, v.name
     );
-    let vault_uri = format!("{}/kv/{}/", st.base, v.name);
-    match path.rsplit_once("/secrets/") {
+    let vault_uri = data_plane::vault_uri(&st.base, &v.name);
+    match info.secret {
         None => Json(json!({
             "id": vault_id,
             "name": v.name,
@@ -63,13 +64,7 @@ pub(super) fn get(
             }
         }))
         .into_response(),
-        Some((_, secret)) => {
-            let name = v
-                .secrets
-                .keys()
-                .find(|k| k.eq_ignore_ascii_case(secret))
-                .cloned()
-                .unwrap_or_default();
+        Some(name) => {
             // The management-plane secret model has a `value`, but the service never returns it.
             Json(json!({
                 "id": format!("{vault_id}/secrets/{name}"),
@@ -78,8 +73,8 @@ pub(super) fn get(
                 "location": v.location,
                 "properties": {
                     "attributes": {"enabled": true, "created": 1_700_000_000, "updated": 1_700_000_000},
-                    "secretUri": format!("{vault_uri}secrets/{name}"),
-                    "secretUriWithVersion": format!("{vault_uri}secrets/{name}/0000000000000000000000000000000a"),
+                    "secretUri": data_plane::secret_uri(&st.base, &v.name, &name, None),
+                    "secretUriWithVersion": data_plane::secret_uri(&st.base, &v.name, &name, Some(data_plane::VERSION)),
                 }
             }))
             .into_response()
