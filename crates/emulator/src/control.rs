@@ -323,3 +323,67 @@ async fn clock_post(
     }
     (StatusCode::OK, Json(clock_json(&core)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_matches_prefix_substring_and_method_and_is_used_up() {
+        let core = Core::at("2026-11-27T09:00:00Z".parse().unwrap());
+        core.add_fault(
+            Fault::status(502)
+                .method("get")
+                .path_contains("/pulls/7")
+                .times(2),
+        );
+        core.add_fault(Fault::new(FaultKind::Drop).path_prefix("/subscriptions"));
+        assert_eq!(core.take_fault("POST", "/repos/a/b/pulls/7"), None);
+        let github = "/api/v3/repos/a/b/pulls/7/reviews";
+        assert!(matches!(
+            core.take_fault("GET", github),
+            Some(FaultKind::Status { status: 502, .. })
+        ));
+        assert!(core.take_fault("GET", github).is_some());
+        assert_eq!(core.take_fault("GET", github), None);
+        assert_eq!(core.take_fault("PUT", "/graph/v1.0/users/x"), None);
+        assert_eq!(
+            core.take_fault("PUT", "/subscriptions/s"),
+            Some(FaultKind::Drop)
+        );
+        assert_eq!(core.take_fault("PUT", "/subscriptions/s"), None);
+    }
+
+    #[test]
+    fn the_fault_wire_format_is_unchanged_for_azure_callers() {
+        let f: Fault = serde_json::from_str(
+            r#"{"path_prefix":"/graph/","count":1,"kind":"status","status":503,"retry_after":4}"#,
+        )
+        .unwrap();
+        assert_eq!(f, Fault::status(503).path_prefix("/graph/").retry_after(4));
+        let back = serde_json::to_value(&f).unwrap();
+        assert!(back.get("path_contains").is_none(), "{back}");
+        // A substring alone is enough (every path prefix).
+        let f: Fault =
+            serde_json::from_str(r#"{"path_contains":"/pulls/7","kind":"hang"}"#).unwrap();
+        assert_eq!(f, Fault::new(FaultKind::Hang).path_contains("/pulls/7"));
+    }
+
+    #[test]
+    fn log_entries_give_back_the_request_target() {
+        let core = Core::at("2026-11-27T09:00:00Z".parse().unwrap());
+        core.record(
+            "GET",
+            "/repos/a/b/pulls/7/reviews",
+            Some("page=2"),
+            None,
+            None,
+        );
+        core.record("GET", "/graph/v1.0/users/x", None, None, None);
+        let log = core.log();
+        assert_eq!(log[0].path_and_query(), "/repos/a/b/pulls/7/reviews?page=2");
+        assert_eq!(log[1].path_and_query(), "/graph/v1.0/users/x");
+        assert_eq!(log[1].seq, 2);
+        assert_eq!(log[1].at, "2026-11-27T09:00:00.000Z");
+    }
+}

@@ -184,3 +184,47 @@ fn fault_response(
     }
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body(r: Response<Body>) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn paths_belong_to_the_service_they_look_like() {
+        for p in ["/repos/a/b", "/orgs/a/teams/t", "/api/v3/repos/a/b/pulls/7"] {
+            assert_eq!(Service::of(p), Service::Github, "{p}");
+        }
+        for p in [
+            "/subscriptions/s",
+            "/graph/v1.0/users/x",
+            "/t/oauth2/v2.0/token",
+        ] {
+            assert_eq!(Service::of(p), Service::Azure, "{p}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_injected_status_answers_in_its_services_error_shape() {
+        let r = fault_response(Service::Github, 502, None, Some(3));
+        assert_eq!(r.status(), 502);
+        assert_eq!(r.headers()["retry-after"], "3");
+        assert_eq!(
+            body(r).await,
+            serde_json::json!({"message": "Emulated fault", "documentation_url": "https://docs.github.com/rest"})
+        );
+        let r = fault_response(Service::Azure, 429, None, None);
+        assert_eq!(
+            body(r).await,
+            serde_json::json!({"error": {"code": "TooManyRequests", "message": "injected by the emulator"}})
+        );
+        let r = fault_response(Service::Azure, 500, Some("Custom".into()), None);
+        assert_eq!(body(r).await["error"]["code"], "Custom");
+    }
+}
