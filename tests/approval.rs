@@ -556,7 +556,11 @@ async fn paging_over_150_reviews_and_120_files() {
         .await
         .unwrap();
     assert_eq!(approval.approvers[0].login, "carol");
-    let paths: Vec<String> = state.request_log().into_iter().map(|r| r.path).collect();
+    let paths: Vec<String> = state
+        .request_log()
+        .into_iter()
+        .map(|r| r.path_and_query())
+        .collect();
     assert!(
         paths.contains(&"/repos/acme/access/pulls/7/reviews?per_page=100&page=2".to_string()),
         "{paths:#?}"
@@ -596,8 +600,8 @@ async fn ghes_base_url_with_api_v3_prefix() {
         "{log:#?}"
     );
     assert!(
-        log.iter()
-            .any(|r| r.path == "/api/v3/repos/acme/access/pulls/7/reviews?per_page=100&page=2")
+        log.iter().any(|r| r.path_and_query()
+            == "/api/v3/repos/acme/access/pulls/7/reviews?per_page=100&page=2")
     );
 }
 

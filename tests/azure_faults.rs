@@ -14,6 +14,7 @@ use support::*;
 fn fault(prefix: &str, method: Option<&str>, count: u32, kind: FaultKind) -> Fault {
     Fault {
         path_prefix: prefix.into(),
+        path_contains: None,
         method: method.map(str::to_owned),
         count,
         kind,

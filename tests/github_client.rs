@@ -11,7 +11,7 @@ use kv_jit_effects::clock::{Clock, ManualClock};
 use kv_jit_effects::github::client::{
     API_VERSION, GithubClient, GithubError, Repo, RetryPolicy, TeamMembership, Token,
 };
-use kv_jit_emulator::github::Fault;
+use kv_jit_emulator::Fault;
 use octocrab::commits::PullRequestTarget;
 use octocrab::models::CommentId;
 use support::*;
@@ -101,13 +101,12 @@ async fn github_error_shapes() {
 #[tokio::test]
 async fn idempotent_reads_are_retried() {
     let (url, state) = start(seed()).await;
-    state.add_fault(Fault {
-        method: "GET".into(),
-        path_contains: "/pulls/7/reviews".into(),
-        status: 502,
-        times: 2,
-        retry_after: None,
-    });
+    state.add_fault(
+        Fault::status(502)
+            .method("GET")
+            .path_contains("/pulls/7/reviews")
+            .times(2),
+    );
     let reviews = client(&url, APP_TOKEN).reviews(&repo(), 7).await.unwrap();
     assert_eq!(reviews.len(), 1);
     let tries = state
@@ -141,13 +140,12 @@ async fn retries_back_off_on_the_clients_clock() {
 #[tokio::test]
 async fn retries_are_bounded() {
     let (url, state) = start(seed()).await;
-    state.add_fault(Fault {
-        method: "GET".into(),
-        path_contains: "/pulls/7".into(),
-        status: 503,
-        times: 10,
-        retry_after: None,
-    });
+    state.add_fault(
+        Fault::status(503)
+            .method("GET")
+            .path_contains("/pulls/7")
+            .times(10),
+    );
     let err = client(&url, APP_TOKEN).pull(&repo(), 7).await.unwrap_err();
     assert_eq!(err.status(), Some(503));
     assert_eq!(state.request_log().len(), 3);
@@ -157,23 +155,21 @@ async fn retries_are_bounded() {
 async fn retry_after_is_honoured_and_long_waits_are_not_taken() {
     let (url, state) = start(seed()).await;
     // A secondary rate limit (403 + Retry-After: 0) is retried ...
-    state.add_fault(Fault {
-        method: "GET".into(),
-        path_contains: "/pulls/7".into(),
-        status: 403,
-        times: 1,
-        retry_after: Some(0),
-    });
+    state.add_fault(
+        Fault::status(403)
+            .method("GET")
+            .path_contains("/pulls/7")
+            .retry_after(0),
+    );
     client(&url, APP_TOKEN).pull(&repo(), 7).await.unwrap();
     assert_eq!(state.request_log().len(), 2);
     // ... an hour's wait is not: the error comes back at once.
-    state.add_fault(Fault {
-        method: "GET".into(),
-        path_contains: "/pulls/7".into(),
-        status: 429,
-        times: 1,
-        retry_after: Some(3600),
-    });
+    state.add_fault(
+        Fault::status(429)
+            .method("GET")
+            .path_contains("/pulls/7")
+            .retry_after(3600),
+    );
     let err = client(&url, APP_TOKEN).pull(&repo(), 7).await.unwrap_err();
     assert!(
         matches!(
@@ -188,13 +184,7 @@ async fn retry_after_is_honoured_and_long_waits_are_not_taken() {
     );
     assert_eq!(state.request_log().len(), 3);
     // A plain 403 (permission) is never retried.
-    state.add_fault(Fault {
-        method: "GET".into(),
-        path_contains: "/pulls/7".into(),
-        status: 403,
-        times: 1,
-        retry_after: None,
-    });
+    state.add_fault(Fault::status(403).method("GET").path_contains("/pulls/7"));
     assert_eq!(
         client(&url, APP_TOKEN)
             .pull(&repo(), 7)
@@ -237,13 +227,11 @@ async fn control_routes_seed_and_inspect_over_http() {
 #[tokio::test]
 async fn posts_are_never_retried() {
     let (url, state) = start(seed()).await;
-    state.add_fault(Fault {
-        method: "POST".into(),
-        path_contains: "/issues/7/comments".into(),
-        status: 502,
-        times: 1,
-        retry_after: None,
-    });
+    state.add_fault(
+        Fault::status(502)
+            .method("POST")
+            .path_contains("/issues/7/comments"),
+    );
     let err = client(&url, APP_TOKEN)
         .create_comment(&repo(), 7, "hello")
         .await
