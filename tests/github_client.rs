@@ -120,13 +120,12 @@ async fn idempotent_reads_are_retried() {
 #[tokio::test]
 async fn retries_back_off_on_the_clients_clock() {
     let (url, state) = start(seed()).await;
-    state.add_fault(Fault {
-        method: "GET".into(),
-        path_contains: "/pulls/7/reviews".into(),
-        status: 502,
-        times: 2,
-        retry_after: None,
-    });
+    state.add_fault(
+        Fault::status(502)
+            .method("GET")
+            .path_contains("/pulls/7/reviews")
+            .times(2),
+    );
     let clock = Arc::new(ManualClock::new(test_instant()));
     let client = client_on(&url, APP_TOKEN, clock.clone());
     client.reviews(&repo(), 7).await.unwrap();
