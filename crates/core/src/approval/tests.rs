@@ -70,6 +70,20 @@ fn dismissed(login: &str) -> ReviewFacts {
     review(login, ReviewState::Dismissed, Some(HEAD))
 }
 
+/// Three approvals of the head that could count (carol, dave, frank), then four that cannot:
+/// self-approval, a stale approval, a dismissed one and a comment.
+fn seven_reviews() -> [ReviewFacts; 7] {
+    [
+        approve("carol"),
+        approve("dave"),
+        approve("frank"),
+        approve("alice-gh"),
+        approve_at("bob", Some(H1)),
+        dismissed("erin"),
+        comment("gina"),
+    ]
+}
+
 fn access(role: &str) -> TeamRepoPermissions {
     let mut p = TeamRepoPermissions::default();
     match role {
@@ -133,8 +147,8 @@ impl Case {
     }
 
     /// The reviews, in order, with ids 700001, 700002, ...
-    fn reviews<const N: usize>(&mut self, reviews: [ReviewFacts; N]) {
-        self.f.reviews = reviews.into();
+    fn reviews(&mut self, reviews: impl IntoIterator<Item = ReviewFacts>) {
+        self.f.reviews = reviews.into_iter().collect();
         for (i, r) in self.f.reviews.iter_mut().enumerate() {
             r.id = 700_001 + i as u64;
         }
@@ -156,12 +170,12 @@ impl Case {
     }
 
     /// One more commit, with the paths it changes.
-    fn commit(&mut self, sha: &str, author: Option<&str>, paths: &[&str]) {
+    fn commit(&mut self, sha: &str, author: Option<&str>, paths: &[impl AsRef<str>]) {
         self.f.commits.push(CommitFacts {
             sha: sha.into(),
             author: author.map(Into::into),
         });
-        let paths: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+        let paths: Vec<String> = paths.iter().map(|p| p.as_ref().to_owned()).collect();
         let files_listed = paths.len();
         self.f.commit_paths.insert(
             sha.into(),
@@ -359,6 +373,7 @@ const ROWS: &[Row] = &[
     ("self-approval under another capitalisation", |c| c.reviews([approve("ALICE-GH")]), "0 of 1 (ALICE-GH SelfApproval)"),
     ("the requester approves (an owner bound to the requester)", |c| c.bind("carol", ALICE), "0 of 1 (carol Requester)"),
     ("a non-owner", |c| c.reviews([approve("bob")]), "0 of 1 (bob NotOwner)"),
+    ("two non-owners, each named", |c| c.reviews([approve("bob"), approve("erin")]), "0 of 1 (bob NotOwner, erin NotOwner)"),
     ("an owner of `*` only: the later requests/ line wins", |c| c.reviews([approve("erin")]), "0 of 1 (erin NotOwner)"),
     ("an owner removed on the default branch", |c| c.codeowners("/requests/ @acme/security\n"), "0 of 1 (carol NotOwner)"),
     ("an e-mail owner never matches", |c| c.codeowners("/requests/ carol@contoso.com\n"), "0 of 1 (carol NotOwner)"),
@@ -380,11 +395,13 @@ const ROWS: &[Row] = &[
     ("an unknown state after APPROVED keeps it", |c| c.reviews([approve("carol"), review("carol", ReviewState::parse("ESCALATED"), Some(HEAD))]), "ok carol as @carol"),
     ("CHANGES_REQUESTED by an owner refuses", |c| c.reviews([approve("carol"), approve("dave"), changes("carol"), comment("carol")]), "ChangesRequested(carol)"),
     ("CHANGES_REQUESTED by a team owner refuses", |c| c.reviews([approve("carol"), changes("dave")]), "ChangesRequested(dave)"),
+    ("149 comments by others, then an owner's approval", |c| c.reviews((0..149).map(|i| comment(&format!("user{i}"))).chain([approve("carol")])), "ok carol as @carol"),
     ("CHANGES_REQUESTED, then approved", |c| c.reviews([changes("carol"), approve("carol")]), "ok carol as @carol"),
     ("CHANGES_REQUESTED by a non-owner is ignored", |c| c.reviews([changes("bob"), approve("carol")]), "ok carol as @carol"),
     // How many.
     ("2 of N: one owner twice, once as CAROL", |c| { c.approvals = 2; c.reviews([approve("carol"), approve("CAROL")]) }, "1 of 2 (CAROL)"),
     ("2 of N: two distinct owners", |c| { c.approvals = 2; c.reviews([approve("carol"), approve("dave")]) }, "ok carol as @carol, dave as @acme/security"),
+    ("2 of N: seven reviews, only carol and dave count", |c| { c.approvals = 2; c.reviews(seven_reviews()) }, "ok carol as @carol, dave as @acme/security"),
     ("2 of N: an owner and a non-owner", |c| { c.approvals = 2; c.reviews([approve("carol"), approve("bob")]) }, "1 of 2 (carol, bob NotOwner)"),
     ("approvals: 0 still needs one", |c| { c.approvals = 0; c.reviews([]) }, "0 of 1 ()"),
     // The pull request.
@@ -392,6 +409,9 @@ const ROWS: &[Row] = &[
     ("the base is not the default branch", |c| c.f.pull.base_ref = "side".into(), "BaseNotDefaultBranch(side)"),
     ("no author GitHub can show", |c| c.f.pull.author = None, "NoAuthor"),
     ("a file outside requests/", |c| c.file(".github/CODEOWNERS", None), "ChangesOutsideRequests(.github/CODEOWNERS)"),
+    ("two files outside requests/, named in order", |c| { c.file(".github/kv-jit.yml", None); c.file(".github/CODEOWNERS", None) }, "ChangesOutsideRequests(.github/kv-jit.yml, .github/CODEOWNERS)"),
+    ("a file outside requests/ after 130 inside", |c| { (0..130).for_each(|i| c.file(&format!("requests/2026/r{i}.yaml"), None)); c.file(".github/workflows/grant.yml", None) }, "ChangesOutsideRequests(.github/workflows/grant.yml)"),
+    ("121 files inside requests/, the request last", |c| { c.f.files.clear(); (0..120).for_each(|i| c.file(&format!("requests/notes/f{i}.md"), None)); c.file(REQUEST, None) }, "ok carol as @carol"),
     ("a rename out of requests/", |c| c.file("docs/x.yaml", Some("requests/x.yaml")), "ChangesOutsideRequests(docs/x.yaml)"),
     ("a rename into requests/", |c| c.file("requests/x.yaml", Some("audit/ledger.jsonl")), "ChangesOutsideRequests(audit/ledger.jsonl)"),
     ("more files than GitHub lists", |c| c.f.pull.changed_files = Some(3001), "TooManyFiles(1 of 3001)"),
@@ -399,9 +419,11 @@ const ROWS: &[Row] = &[
     ("the pull removes the request file", |c| c.f.files[0].status = "removed".into(), "FileNotInPull(requests/2026/alice-api-key.yaml)"),
     // Who asked.
     ("the author is not bound", |c| c.f.pull.author = Some("mallory".into()), "AuthorNotBound(mallory)"),
+    ("the author binds themself in the pull: the base's identities count", |c| { c.f.pull.author = Some("mallory".into()); c.requester = "mallory@contoso.com"; c.f.commits.clear(); c.f.commit_paths.clear(); c.commit(HEAD, Some("mallory"), &[REQUEST, ".github/kv-jit.yml"]) }, "AuthorNotBound(mallory)"),
     ("the author is bound to someone else", |c| c.requester = "bob@contoso.com", "RequesterMismatch(alice-gh is alice@contoso.com)"),
     ("the binding ignores case", |c| c.requester = "Alice@Contoso.com", "ok carol as @carol"),
     ("a foreign commit touching the file", |c| c.commit("abab", Some("bob"), &[REQUEST]), "ForeignCommit(abab by bob)"),
+    ("a foreign commit changing the file as its 401st path", |c| c.commit("abababababababab", Some("bob"), &(0..400).map(|i| format!("docs/f{i}.md")).chain([REQUEST.to_owned()]).collect::<Vec<_>>()), "ForeignCommit(abababababab by bob)"),
     ("an unattributed commit touching the file", |c| c.commit("cdcd", None, &[REQUEST]), "ForeignCommit(cdcd by nobody)"),
     ("a foreign commit touching another file", |c| c.commit("efef", Some("bob"), &["requests/b.yaml"]), "ok carol as @carol"),
     ("the author's commit under another capitalisation", |c| c.commit("abab", Some("Alice-GH"), &[REQUEST]), "ok carol as @carol"),
@@ -464,6 +486,7 @@ fn lookups_are_made_only_where_a_rule_asks() {
         ("COMMENTED only", |c| c.reviews([comment("carol"), comment("dave")]), vec![]),
         ("a team owner", |c| c.reviews([approve("dave")]), vec![member("dave"), security.clone(), perm("dave")]),
         ("two team owners: the team's access read once", |c| c.reviews([approve("dave"), approve("frank")]), vec![member("dave"), security.clone(), perm("dave"), member("frank"), perm("frank")]),
+        ("seven reviews: only the three that could count", |c| { c.approvals = 2; c.reviews(seven_reviews()) }, vec![perm("carol"), member("dave"), security.clone(), perm("dave"), member("frank"), perm("frank")]),
         ("a non-owner's CHANGES_REQUESTED", |c| c.reviews([changes("bob")]), vec![member("bob")]),
         ("a foreign commit", |c| c.commit("efef", Some("bob"), &["requests/b.yaml"]), vec!["the paths commit efef changes".into(), perm("carol")]),
         ("refused before the reviews", |c| c.f.pull.base_ref = "side".into(), vec![]),
