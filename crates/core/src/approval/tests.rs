@@ -468,6 +468,180 @@ fn the_approval_carries_the_pull_request_and_the_codeowners_line() {
     assert_eq!(approval.approvers[0].review_id, 700_001);
 }
 
+#[test]
+fn the_approval_carries_the_merge_time() {
+    let mut case = Case::new();
+    let at: DateTime<Utc> = "2026-11-27T08:42:00Z".parse().unwrap();
+    case.f.pull.merged_at = Some(at);
+    assert_eq!(case.decide().unwrap().merged_at, Some(at));
+}
+
+/// How a refusal's message must read: all of it, its start, or lines it contains.
+enum Says {
+    Is(&'static str),
+    Starts(&'static str),
+    Has(&'static [&'static str]),
+}
+
+type MessageRow = (&'static str, fn(&mut Case), Says);
+
+/// The messages a reader sees name the reason (and the review, commit or paths it is about).
+#[test]
+fn each_refusal_message_names_its_reason() {
+    #[rustfmt::skip]
+    let rows: &[MessageRow] = &[
+        ("self-approval", |c| c.reviews([approve("alice-gh")]), Says::Has(&["@alice-gh approved their own pull request"])),
+        ("a non-owner", |c| c.reviews([approve("bob")]), Says::Has(&["@bob is not a code owner of the request file"])),
+        ("an older commit", |c| c.reviews([approve_at("carol", Some(H1))]), Says::Has(&["approved commit 111111111111, not the final head"])),
+        ("dismissed", |c| c.reviews([dismissed("carol")]), Says::Has(&["@carol had their approval dismissed"])),
+        ("changes requested", |c| c.reviews([approve("carol"), approve("dave"), changes("carol"), comment("carol")]), Says::Is("code owner @carol requested changes on pull request #7 and did not approve since")),
+        ("too few distinct owners", |c| { c.approvals = 2; c.reviews([approve("carol"), approve("CAROL")]) }, Says::Starts("pull request #7 has 1 of 2 required code-owner approvals")),
+        ("bound to someone else", |c| c.requester = "bob@contoso.com", Says::Is("pull request author @alice-gh may request only for `alice@contoso.com` (identities on the default branch), not for `bob@contoso.com`")),
+        ("a team the token cannot read", |c| { c.member("dave", "acme/security", Err("403")); c.reviews([approve("dave")]) }, Says::Has(&["cannot read team @acme/security to check @dave", "\"Members: read\""])),
+        ("a team without write access", |c| { c.team("acme/security", Some("pull")); c.reviews([approve("dave")]) }, Says::Has(&["not write access"])),
+        ("a foreign commit", |c| c.commit("abababababababab", Some("bob"), &[REQUEST]), Says::Is("commit abababababab on pull request #7 changes `requests/2026/alice-api-key.yaml` but is by @bob, not the author @alice-gh")),
+        ("a commit too large", |c| c.commit("abababababababab", Some("bob"), &["docs/a.md"; 3000]), Says::Has(&["all GitHub will list"])),
+        ("a side branch", |c| c.f.pull.base_ref = "side".into(), Says::Is("pull request #7 targets `side`, not the default branch `main`: only a pull request into the default branch is reviewed under its CODEOWNERS and config")),
+        ("files outside requests/", |c| { c.file(".github/kv-jit.yml", None); c.file(".github/CODEOWNERS", None) }, Says::Has(&["pull request #7 changes files outside requests/ (`.github/kv-jit.yml`, `.github/CODEOWNERS`)", "change in their own pull requests"])),
+    ];
+    for (name, edit, says) in rows {
+        let mut case = Case::new();
+        edit(&mut case);
+        let message = case.decide().expect_err(name).to_string();
+        let ok = match says {
+            Says::Is(want) => message == *want,
+            Says::Starts(want) => message.starts_with(want),
+            Says::Has(parts) => parts.iter().all(|p| message.contains(p)),
+        };
+        assert!(ok, "{name}: {message}");
+    }
+}
+
+#[test]
+fn every_reason_a_review_did_not_count_reads_differently() {
+    let reasons = [
+        NotCounted::SelfApproval,
+        NotCounted::Requester,
+        NotCounted::StaleCommit {
+            commit_id: Some(H1.into()),
+        },
+        NotCounted::StaleCommit { commit_id: None },
+        NotCounted::Dismissed,
+        NotCounted::NotOwner,
+        NotCounted::TeamWithoutWriteAccess {
+            team: "acme/security".into(),
+            role: "pull".into(),
+        },
+        NotCounted::NoWriteAccess {
+            permission: "read".into(),
+        },
+    ];
+    let messages: std::collections::BTreeSet<String> =
+        reasons.iter().map(ToString::to_string).collect();
+    assert_eq!(messages.len(), reasons.len());
+}
+
+/// Before merge (`kv-jit validate --pr N`): the same context, binding, owners and commit rule.
+#[test]
+fn an_open_pull_has_its_context_under_the_trusted_base() {
+    let mut case = Case::new();
+    case.f.pull.merged = false;
+    case.f.pull.merge_commit_sha = None;
+    let context = context_for(&case.f.pull, &case.base).unwrap();
+    assert_eq!(
+        (context.author.as_str(), context.head_sha.as_str()),
+        ("alice-gh", HEAD)
+    );
+    context.check_requester("Alice@Contoso.com").unwrap();
+    assert!(matches!(
+        context.check_requester("bob@contoso.com"),
+        Err(Refusal::RequesterMismatch { .. })
+    ));
+    let (path, line, owners) = context.owners_of(REQUEST).unwrap();
+    assert_eq!((path.as_str(), line), (".github/CODEOWNERS", 2));
+    let names: Vec<String> = owners.iter().map(ToString::to_string).collect();
+    assert_eq!(names, ["@carol", "@acme/security"]);
+    // Only the author's commits: no commit's paths are needed.
+    assert!(matches!(
+        check_commits(&context, &case.f.commits, &BTreeMap::new(), REQUEST),
+        Ok(())
+    ));
+    case.f.pull.base_ref = "release".into();
+    let refused = context_for(&case.f.pull, &case.base).map(|_| ());
+    assert!(
+        matches!(refused, Err(Refusal::BaseNotDefaultBranch { ref base_ref, .. }) if base_ref == "release"),
+        "{refused:?}"
+    );
+}
+
+/// A case's files (path, text) on the default branch, and the CODEOWNERS path used.
+type PickRow = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
+
+/// The trusted CODEOWNERS is the first GitHub would pick: `.github/`, the root, then `docs/`.
+#[test]
+fn the_trusted_codeowners_is_the_first_github_picks() {
+    #[rustfmt::skip]
+    let rows: &[PickRow] = &[
+        ("only docs/", &[("docs/CODEOWNERS", "/requests/ @carol\n")], "docs/CODEOWNERS"),
+        ("the root before docs/", &[("docs/CODEOWNERS", "* @mallory\n"), ("CODEOWNERS", "/requests/ @carol\n")], "CODEOWNERS"),
+        (".github/ before the root", &[("CODEOWNERS", "* @mallory\n"), (".github/CODEOWNERS", CODEOWNERS)], ".github/CODEOWNERS"),
+        ("none", &[], "NoCodeowners"),
+    ];
+    for (name, files, want) in rows {
+        let mut case = Case::new();
+        let read = |path: &str| {
+            let file = files.iter().find(|(p, _)| *p == path);
+            file.map(|(_, text)| text.to_string())
+        };
+        case.base.codeowners = crate::github::codeowners::pick(read);
+        let got = match case.decide() {
+            Ok(approval) => approval.codeowners_path,
+            Err(refusal) => show(Err(refusal)),
+        };
+        assert_eq!(got, *want, "{name}");
+    }
+}
+
+#[test]
+fn files_outside_requests_table() {
+    let file = |name: &str, previous: Option<&str>| PullFile {
+        filename: name.into(),
+        status: if previous.is_some() {
+            "renamed"
+        } else {
+            "modified"
+        }
+        .into(),
+        previous_filename: previous.map(Into::into),
+    };
+    #[rustfmt::skip]
+    let rows: &[(&[PullFile], &[&str])] = &[
+        (&[file("requests/2026/a.yaml", None)], &[]),
+        (&[file("requests/notes.md", None)], &[]),
+        (&[file(".github/kv-jit.yml", None)], &[".github/kv-jit.yml"]),
+        (&[file("CODEOWNERS", None)], &["CODEOWNERS"]),
+        (&[file("audit/ledger.jsonl", None)], &["audit/ledger.jsonl"]),
+        (&[file("requests", None)], &["requests"]),
+        (&[file("requests/", None)], &["requests/"]),
+        (&[file("requestsx/a.yaml", None)], &["requestsx/a.yaml"]),
+        (&[file("Requests/a.yaml", None)], &["Requests/a.yaml"]),
+        (&[file("requests/../x", None)], &["requests/../x"]),
+        (&[file("requests/./a.yaml", None)], &["requests/./a.yaml"]),
+        (&[file("requests//a.yaml", None)], &["requests//a.yaml"]),
+        (&[file("x/requests/a.yaml", None)], &["x/requests/a.yaml"]),
+        (&[file("requests/a.yaml", Some(".github/workflows/grant.yml"))], &[".github/workflows/grant.yml"]),
+        (&[file("docs/a.md", Some("requests/a.yaml"))], &["docs/a.md"]),
+        (&[file("a", None), file("b", Some("a")), file("a", None)], &["a", "b"]),
+    ];
+    for (files, want) in rows {
+        assert_eq!(&files_outside_requests(files), want, "{files:?}");
+    }
+}
+
 /// A case, and the lookups `gather` makes for it, in order.
 type LookupRow = (&'static str, fn(&mut Case), Vec<String>);
 
@@ -533,4 +707,12 @@ fn which_pull_request_brought_the_commit() {
     for (name, associated, want) in rows {
         assert_eq!(show(choose_pull(associated, MERGE)), *want, "{name}");
     }
+    let direct = choose_pull(&[], "d1d1d1d1d1d1d1d1")
+        .unwrap_err()
+        .to_string();
+    assert!(direct.contains("direct push"), "{direct}");
+    let open = choose_pull(&[pull(8, None)], "8888")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(open, "pull request #8 is not merged");
 }
