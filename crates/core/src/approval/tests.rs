@@ -70,6 +70,20 @@ fn dismissed(login: &str) -> ReviewFacts {
     review(login, ReviewState::Dismissed, Some(HEAD))
 }
 
+/// Three approvals of the head that could count (carol, dave, frank), then four that cannot:
+/// self-approval, a stale approval, a dismissed one and a comment.
+fn seven_reviews() -> [ReviewFacts; 7] {
+    [
+        approve("carol"),
+        approve("dave"),
+        approve("frank"),
+        approve("alice-gh"),
+        approve_at("bob", Some(H1)),
+        dismissed("erin"),
+        comment("gina"),
+    ]
+}
+
 fn access(role: &str) -> TeamRepoPermissions {
     let mut p = TeamRepoPermissions::default();
     match role {
@@ -133,8 +147,8 @@ impl Case {
     }
 
     /// The reviews, in order, with ids 700001, 700002, ...
-    fn reviews<const N: usize>(&mut self, reviews: [ReviewFacts; N]) {
-        self.f.reviews = reviews.into();
+    fn reviews(&mut self, reviews: impl IntoIterator<Item = ReviewFacts>) {
+        self.f.reviews = reviews.into_iter().collect();
         for (i, r) in self.f.reviews.iter_mut().enumerate() {
             r.id = 700_001 + i as u64;
         }
@@ -156,12 +170,12 @@ impl Case {
     }
 
     /// One more commit, with the paths it changes.
-    fn commit(&mut self, sha: &str, author: Option<&str>, paths: &[&str]) {
+    fn commit(&mut self, sha: &str, author: Option<&str>, paths: &[impl AsRef<str>]) {
         self.f.commits.push(CommitFacts {
             sha: sha.into(),
             author: author.map(Into::into),
         });
-        let paths: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+        let paths: Vec<String> = paths.iter().map(|p| p.as_ref().to_owned()).collect();
         let files_listed = paths.len();
         self.f.commit_paths.insert(
             sha.into(),
@@ -359,6 +373,7 @@ const ROWS: &[Row] = &[
     ("self-approval under another capitalisation", |c| c.reviews([approve("ALICE-GH")]), "0 of 1 (ALICE-GH SelfApproval)"),
     ("the requester approves (an owner bound to the requester)", |c| c.bind("carol", ALICE), "0 of 1 (carol Requester)"),
     ("a non-owner", |c| c.reviews([approve("bob")]), "0 of 1 (bob NotOwner)"),
+    ("two non-owners, each named", |c| c.reviews([approve("bob"), approve("erin")]), "0 of 1 (bob NotOwner, erin NotOwner)"),
     ("an owner of `*` only: the later requests/ line wins", |c| c.reviews([approve("erin")]), "0 of 1 (erin NotOwner)"),
     ("an owner removed on the default branch", |c| c.codeowners("/requests/ @acme/security\n"), "0 of 1 (carol NotOwner)"),
     ("an e-mail owner never matches", |c| c.codeowners("/requests/ carol@contoso.com\n"), "0 of 1 (carol NotOwner)"),
@@ -380,11 +395,13 @@ const ROWS: &[Row] = &[
     ("an unknown state after APPROVED keeps it", |c| c.reviews([approve("carol"), review("carol", ReviewState::parse("ESCALATED"), Some(HEAD))]), "ok carol as @carol"),
     ("CHANGES_REQUESTED by an owner refuses", |c| c.reviews([approve("carol"), approve("dave"), changes("carol"), comment("carol")]), "ChangesRequested(carol)"),
     ("CHANGES_REQUESTED by a team owner refuses", |c| c.reviews([approve("carol"), changes("dave")]), "ChangesRequested(dave)"),
+    ("149 comments by others, then an owner's approval", |c| c.reviews((0..149).map(|i| comment(&format!("user{i}"))).chain([approve("carol")])), "ok carol as @carol"),
     ("CHANGES_REQUESTED, then approved", |c| c.reviews([changes("carol"), approve("carol")]), "ok carol as @carol"),
     ("CHANGES_REQUESTED by a non-owner is ignored", |c| c.reviews([changes("bob"), approve("carol")]), "ok carol as @carol"),
     // How many.
     ("2 of N: one owner twice, once as CAROL", |c| { c.approvals = 2; c.reviews([approve("carol"), approve("CAROL")]) }, "1 of 2 (CAROL)"),
     ("2 of N: two distinct owners", |c| { c.approvals = 2; c.reviews([approve("carol"), approve("dave")]) }, "ok carol as @carol, dave as @acme/security"),
+    ("2 of N: seven reviews, only carol and dave count", |c| { c.approvals = 2; c.reviews(seven_reviews()) }, "ok carol as @carol, dave as @acme/security"),
     ("2 of N: an owner and a non-owner", |c| { c.approvals = 2; c.reviews([approve("carol"), approve("bob")]) }, "1 of 2 (carol, bob NotOwner)"),
     ("approvals: 0 still needs one", |c| { c.approvals = 0; c.reviews([]) }, "0 of 1 ()"),
     // The pull request.
@@ -392,6 +409,9 @@ const ROWS: &[Row] = &[
     ("the base is not the default branch", |c| c.f.pull.base_ref = "side".into(), "BaseNotDefaultBranch(side)"),
     ("no author GitHub can show", |c| c.f.pull.author = None, "NoAuthor"),
     ("a file outside requests/", |c| c.file(".github/CODEOWNERS", None), "ChangesOutsideRequests(.github/CODEOWNERS)"),
+    ("two files outside requests/, named in order", |c| { c.file(".github/kv-jit.yml", None); c.file(".github/CODEOWNERS", None) }, "ChangesOutsideRequests(.github/kv-jit.yml, .github/CODEOWNERS)"),
+    ("a file outside requests/ after 130 inside", |c| { (0..130).for_each(|i| c.file(&format!("requests/2026/r{i}.yaml"), None)); c.file(".github/workflows/grant.yml", None) }, "ChangesOutsideRequests(.github/workflows/grant.yml)"),
+    ("121 files inside requests/, the request last", |c| { c.f.files.clear(); (0..120).for_each(|i| c.file(&format!("requests/notes/f{i}.md"), None)); c.file(REQUEST, None) }, "ok carol as @carol"),
     ("a rename out of requests/", |c| c.file("docs/x.yaml", Some("requests/x.yaml")), "ChangesOutsideRequests(docs/x.yaml)"),
     ("a rename into requests/", |c| c.file("requests/x.yaml", Some("audit/ledger.jsonl")), "ChangesOutsideRequests(audit/ledger.jsonl)"),
     ("more files than GitHub lists", |c| c.f.pull.changed_files = Some(3001), "TooManyFiles(1 of 3001)"),
@@ -399,9 +419,11 @@ const ROWS: &[Row] = &[
     ("the pull removes the request file", |c| c.f.files[0].status = "removed".into(), "FileNotInPull(requests/2026/alice-api-key.yaml)"),
     // Who asked.
     ("the author is not bound", |c| c.f.pull.author = Some("mallory".into()), "AuthorNotBound(mallory)"),
+    ("the author binds themself in the pull: the base's identities count", |c| { c.f.pull.author = Some("mallory".into()); c.requester = "mallory@contoso.com"; c.f.commits.clear(); c.f.commit_paths.clear(); c.commit(HEAD, Some("mallory"), &[REQUEST, ".github/kv-jit.yml"]) }, "AuthorNotBound(mallory)"),
     ("the author is bound to someone else", |c| c.requester = "bob@contoso.com", "RequesterMismatch(alice-gh is alice@contoso.com)"),
     ("the binding ignores case", |c| c.requester = "Alice@Contoso.com", "ok carol as @carol"),
     ("a foreign commit touching the file", |c| c.commit("abab", Some("bob"), &[REQUEST]), "ForeignCommit(abab by bob)"),
+    ("a foreign commit changing the file as its 401st path", |c| c.commit("abababababababab", Some("bob"), &(0..400).map(|i| format!("docs/f{i}.md")).chain([REQUEST.to_owned()]).collect::<Vec<_>>()), "ForeignCommit(abababababab by bob)"),
     ("an unattributed commit touching the file", |c| c.commit("cdcd", None, &[REQUEST]), "ForeignCommit(cdcd by nobody)"),
     ("a foreign commit touching another file", |c| c.commit("efef", Some("bob"), &["requests/b.yaml"]), "ok carol as @carol"),
     ("the author's commit under another capitalisation", |c| c.commit("abab", Some("Alice-GH"), &[REQUEST]), "ok carol as @carol"),
@@ -446,6 +468,205 @@ fn the_approval_carries_the_pull_request_and_the_codeowners_line() {
     assert_eq!(approval.approvers[0].review_id, 700_001);
 }
 
+#[test]
+fn the_approval_carries_the_merge_time() {
+    let mut case = Case::new();
+    let at: DateTime<Utc> = "2026-11-27T08:42:00Z".parse().unwrap();
+    case.f.pull.merged_at = Some(at);
+    assert_eq!(case.decide().unwrap().merged_at, Some(at));
+}
+
+/// How a refusal's message must read: all of it, its start, or lines it contains.
+enum Says {
+    Is(&'static str),
+    Starts(&'static str),
+    Has(&'static [&'static str]),
+}
+
+type MessageRow = (&'static str, fn(&mut Case), Says);
+
+/// The messages a reader sees name the reason (and the review, commit or paths it is about).
+#[test]
+fn each_refusal_message_names_its_reason() {
+    #[rustfmt::skip]
+    let rows: &[MessageRow] = &[
+        ("self-approval", |c| c.reviews([approve("alice-gh")]), Says::Has(&["@alice-gh approved their own pull request"])),
+        ("a non-owner", |c| c.reviews([approve("bob")]), Says::Has(&["@bob is not a code owner of the request file"])),
+        ("an older commit", |c| c.reviews([approve_at("carol", Some(H1))]), Says::Has(&["approved commit 111111111111, not the final head"])),
+        ("dismissed", |c| c.reviews([dismissed("carol")]), Says::Has(&["@carol had their approval dismissed"])),
+        ("changes requested", |c| c.reviews([approve("carol"), approve("dave"), changes("carol"), comment("carol")]), Says::Is("code owner @carol requested changes on pull request #7 and did not approve since")),
+        ("too few distinct owners", |c| { c.approvals = 2; c.reviews([approve("carol"), approve("CAROL")]) }, Says::Starts("pull request #7 has 1 of 2 required code-owner approvals")),
+        ("bound to someone else", |c| c.requester = "bob@contoso.com", Says::Is("pull request author @alice-gh may request only for `alice@contoso.com` (identities on the default branch), not for `bob@contoso.com`")),
+        ("a team the token cannot read", |c| { c.member("dave", "acme/security", Err("403")); c.reviews([approve("dave")]) }, Says::Has(&["cannot read team @acme/security to check @dave", "\"Members: read\""])),
+        ("a team without write access", |c| { c.team("acme/security", Some("pull")); c.reviews([approve("dave")]) }, Says::Has(&["not write access"])),
+        ("a foreign commit", |c| c.commit("abababababababab", Some("bob"), &[REQUEST]), Says::Is("commit abababababab on pull request #7 changes `requests/2026/alice-api-key.yaml` but is by @bob, not the author @alice-gh")),
+        ("a commit too large", |c| c.commit("abababababababab", Some("bob"), &["docs/a.md"; 3000]), Says::Has(&["all GitHub will list"])),
+        ("a side branch", |c| c.f.pull.base_ref = "side".into(), Says::Is("pull request #7 targets `side`, not the default branch `main`: only a pull request into the default branch is reviewed under its CODEOWNERS and config")),
+        ("files outside requests/", |c| { c.file(".github/kv-jit.yml", None); c.file(".github/CODEOWNERS", None) }, Says::Has(&["pull request #7 changes files outside requests/ (`.github/kv-jit.yml`, `.github/CODEOWNERS`)", "change in their own pull requests"])),
+    ];
+    for (name, edit, says) in rows {
+        let mut case = Case::new();
+        edit(&mut case);
+        let message = case.decide().expect_err(name).to_string();
+        let ok = match says {
+            Says::Is(want) => message == *want,
+            Says::Starts(want) => message.starts_with(want),
+            Says::Has(parts) => parts.iter().all(|p| message.contains(p)),
+        };
+        assert!(ok, "{name}: {message}");
+    }
+}
+
+#[test]
+fn every_reason_a_review_did_not_count_reads_differently() {
+    let reasons = [
+        NotCounted::SelfApproval,
+        NotCounted::Requester,
+        NotCounted::StaleCommit {
+            commit_id: Some(H1.into()),
+        },
+        NotCounted::StaleCommit { commit_id: None },
+        NotCounted::Dismissed,
+        NotCounted::NotOwner,
+        NotCounted::TeamWithoutWriteAccess {
+            team: "acme/security".into(),
+            role: "pull".into(),
+        },
+        NotCounted::NoWriteAccess {
+            permission: "read".into(),
+        },
+    ];
+    let messages: std::collections::BTreeSet<String> =
+        reasons.iter().map(ToString::to_string).collect();
+    assert_eq!(messages.len(), reasons.len());
+}
+
+/// Before merge (`kv-jit validate --pr N`): the same context, binding, owners and commit rule.
+#[test]
+fn an_open_pull_has_its_context_under_the_trusted_base() {
+    let mut case = Case::new();
+    case.f.pull.merged = false;
+    case.f.pull.merge_commit_sha = None;
+    let context = context_for(&case.f.pull, &case.base).unwrap();
+    assert_eq!(
+        (context.author.as_str(), context.head_sha.as_str()),
+        ("alice-gh", HEAD)
+    );
+    context.check_requester("Alice@Contoso.com").unwrap();
+    assert!(matches!(
+        context.check_requester("bob@contoso.com"),
+        Err(Refusal::RequesterMismatch { .. })
+    ));
+    let (path, line, owners) = context.owners_of(REQUEST).unwrap();
+    assert_eq!((path.as_str(), line), (".github/CODEOWNERS", 2));
+    let names: Vec<String> = owners.iter().map(ToString::to_string).collect();
+    assert_eq!(names, ["@carol", "@acme/security"]);
+    // Only the author's commits: no commit's paths are needed.
+    assert!(matches!(
+        check_commits(&context, &case.f.commits, &BTreeMap::new(), REQUEST),
+        Ok(())
+    ));
+    case.f.pull.base_ref = "release".into();
+    let refused = context_for(&case.f.pull, &case.base).map(|_| ());
+    assert!(
+        matches!(refused, Err(Refusal::BaseNotDefaultBranch { ref base_ref, .. }) if base_ref == "release"),
+        "{refused:?}"
+    );
+}
+
+/// A case's files (path, text) on the default branch, and the CODEOWNERS path used.
+type PickRow = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
+
+/// The trusted CODEOWNERS is the first GitHub would pick: `.github/`, the root, then `docs/`.
+#[test]
+fn the_trusted_codeowners_is_the_first_github_picks() {
+    #[rustfmt::skip]
+    let rows: &[PickRow] = &[
+        ("only docs/", &[("docs/CODEOWNERS", "/requests/ @carol\n")], "docs/CODEOWNERS"),
+        ("the root before docs/", &[("docs/CODEOWNERS", "* @mallory\n"), ("CODEOWNERS", "/requests/ @carol\n")], "CODEOWNERS"),
+        (".github/ before the root", &[("CODEOWNERS", "* @mallory\n"), (".github/CODEOWNERS", CODEOWNERS)], ".github/CODEOWNERS"),
+        ("none", &[], "NoCodeowners"),
+    ];
+    for (name, files, want) in rows {
+        let mut case = Case::new();
+        let read = |path: &str| {
+            let file = files.iter().find(|(p, _)| *p == path);
+            file.map(|(_, text)| text.to_string())
+        };
+        case.base.codeowners = crate::github::codeowners::pick(read);
+        let got = match case.decide() {
+            Ok(approval) => approval.codeowners_path,
+            Err(refusal) => show(Err(refusal)),
+        };
+        assert_eq!(got, *want, "{name}");
+    }
+}
+
+#[test]
+fn files_outside_requests_table() {
+    let file = |name: &str, previous: Option<&str>| PullFile {
+        filename: name.into(),
+        status: if previous.is_some() {
+            "renamed"
+        } else {
+            "modified"
+        }
+        .into(),
+        previous_filename: previous.map(Into::into),
+    };
+    #[rustfmt::skip]
+    let rows: &[(&[PullFile], &[&str])] = &[
+        (&[file("requests/2026/a.yaml", None)], &[]),
+        (&[file("requests/notes.md", None)], &[]),
+        (&[file(".github/kv-jit.yml", None)], &[".github/kv-jit.yml"]),
+        (&[file("CODEOWNERS", None)], &["CODEOWNERS"]),
+        (&[file("audit/ledger.jsonl", None)], &["audit/ledger.jsonl"]),
+        (&[file("requests", None)], &["requests"]),
+        (&[file("requests/", None)], &["requests/"]),
+        (&[file("requestsx/a.yaml", None)], &["requestsx/a.yaml"]),
+        (&[file("Requests/a.yaml", None)], &["Requests/a.yaml"]),
+        (&[file("requests/../x", None)], &["requests/../x"]),
+        (&[file("requests/./a.yaml", None)], &["requests/./a.yaml"]),
+        (&[file("requests//a.yaml", None)], &["requests//a.yaml"]),
+        (&[file("x/requests/a.yaml", None)], &["x/requests/a.yaml"]),
+        (&[file("requests/a.yaml", Some(".github/workflows/grant.yml"))], &[".github/workflows/grant.yml"]),
+        (&[file("docs/a.md", Some("requests/a.yaml"))], &["docs/a.md"]),
+        (&[file("a", None), file("b", Some("a")), file("a", None)], &["a", "b"]),
+    ];
+    for (files, want) in rows {
+        assert_eq!(&files_outside_requests(files), want, "{files:?}");
+    }
+}
+
+/// A named change to the case.
+type Edit = (&'static str, fn(&mut Case));
+
+/// GitHub's counts tell whether its lists are whole (it lists at most 3000 files and 250
+/// commits); without a count that cannot be checked, and what cannot be checked fails closed.
+#[test]
+#[ignore = "bug: with `changed_files` or `commit_count` None, decide skips the TooManyFiles / \
+            TooManyCommits check and approves instead of failing closed"]
+fn a_pull_without_counts_fails_closed() {
+    #[rustfmt::skip]
+    let rows: &[Edit] = &[
+        ("no file count", |c| c.f.pull.changed_files = None),
+        ("no commit count", |c| c.f.pull.commit_count = None),
+    ];
+    let mut approved = Vec::new();
+    for (name, edit) in rows {
+        let mut case = Case::new();
+        edit(&mut case);
+        if let Ok(approval) = case.decide() {
+            approved.push(format!("{name}: {}", show(Ok(approval))));
+        }
+    }
+    assert!(approved.is_empty(), "{}", approved.join("\n"));
+}
+
 /// A case, and the lookups `gather` makes for it, in order.
 type LookupRow = (&'static str, fn(&mut Case), Vec<String>);
 
@@ -464,6 +685,7 @@ fn lookups_are_made_only_where_a_rule_asks() {
         ("COMMENTED only", |c| c.reviews([comment("carol"), comment("dave")]), vec![]),
         ("a team owner", |c| c.reviews([approve("dave")]), vec![member("dave"), security.clone(), perm("dave")]),
         ("two team owners: the team's access read once", |c| c.reviews([approve("dave"), approve("frank")]), vec![member("dave"), security.clone(), perm("dave"), member("frank"), perm("frank")]),
+        ("seven reviews: only the three that could count", |c| { c.approvals = 2; c.reviews(seven_reviews()) }, vec![perm("carol"), member("dave"), security.clone(), perm("dave"), member("frank"), perm("frank")]),
         ("a non-owner's CHANGES_REQUESTED", |c| c.reviews([changes("bob")]), vec![member("bob")]),
         ("a foreign commit", |c| c.commit("efef", Some("bob"), &["requests/b.yaml"]), vec!["the paths commit efef changes".into(), perm("carol")]),
         ("refused before the reviews", |c| c.f.pull.base_ref = "side".into(), vec![]),
@@ -510,4 +732,12 @@ fn which_pull_request_brought_the_commit() {
     for (name, associated, want) in rows {
         assert_eq!(show(choose_pull(associated, MERGE)), *want, "{name}");
     }
+    let direct = choose_pull(&[], "d1d1d1d1d1d1d1d1")
+        .unwrap_err()
+        .to_string();
+    assert!(direct.contains("direct push"), "{direct}");
+    let open = choose_pull(&[pull(8, None)], "8888")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(open, "pull request #8 is not merged");
 }
