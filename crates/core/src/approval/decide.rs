@@ -294,14 +294,24 @@ pub fn judge(
     }
     let context = context_for(pull, base)?;
 
-    // GitHub lists at most 3000 files: what it does not list cannot be checked.
-    if let Some(changed) = pull.changed_files.filter(|&n| n > facts.files.len() as u64) {
-        return Err(Refusal::TooManyFiles {
-            number,
-            changed,
-            listed: facts.files.len(),
+    // GitHub lists at most 3000 files: what it does not list cannot be checked, and without
+    // the count nobody can tell whether the list is whole (fail closed).
+    match pull.changed_files {
+        None => {
+            return Err(Refusal::Unread {
+                what: format!("how many files pull request #{number} changes"),
+            }
+            .into());
         }
-        .into());
+        Some(changed) if changed > facts.files.len() as u64 => {
+            return Err(Refusal::TooManyFiles {
+                number,
+                changed,
+                listed: facts.files.len(),
+            }
+            .into());
+        }
+        Some(_) => {}
     }
     let outside = files_outside_requests(&facts.files);
     if !outside.is_empty() {
@@ -543,16 +553,23 @@ pub fn check_commits(
     paths: &BTreeMap<String, CommitPaths>,
     path: &str,
 ) -> Result<(), Stop> {
-    // GitHub lists at most 250 commits; the unseen ones cannot be checked.
-    if context
-        .commit_count
-        .is_some_and(|count| count > commits.len() as u64)
-    {
-        return Err(Refusal::TooManyCommits {
-            number: context.number,
-            listed: commits.len(),
+    // GitHub lists at most 250 commits; the unseen ones cannot be checked, and without the
+    // count nobody can tell whether the list is whole (fail closed).
+    match context.commit_count {
+        None => {
+            return Err(Refusal::Unread {
+                what: format!("how many commits pull request #{} has", context.number),
+            }
+            .into());
         }
-        .into());
+        Some(count) if count > commits.len() as u64 => {
+            return Err(Refusal::TooManyCommits {
+                number: context.number,
+                listed: commits.len(),
+            }
+            .into());
+        }
+        Some(_) => {}
     }
     for commit in commits {
         let by = commit.author.as_deref();
