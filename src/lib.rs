@@ -37,7 +37,10 @@ pub fn run() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { Exit::Usage as u8 } else { 0 });
         }
     };
-    let now = cli.now.unwrap_or_else(chrono::Utc::now);
+    // `--now`, else the wall clock: read through the one `Clock` that reads it.
+    let now = cli
+        .now
+        .unwrap_or_else(|| kv_jit_effects::clock::Clock::now(&kv_jit_effects::clock::SystemClock));
     let format: kv_jit_core::diag::Format = cli.format.into();
     let annotate = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let exit = match &cli.command {

@@ -161,6 +161,31 @@ fn the_core_source_reads_no_file_environment_or_clock() {
     }
 }
 
+/// One clock rules all time: outside `kv_jit_effects::clock` no product source reads the wall
+/// clock (the shell, retries, credentials and the emulator all take a `Clock` or an instant).
+#[test]
+fn the_wall_clock_is_read_in_one_place() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    for krate in ["core", "engine", "effects", "emulator"] {
+        rust_files(&root().join("crates").join(krate).join("src"), &mut files);
+    }
+    let clock = root().join("crates/effects/src/clock.rs");
+    for path in files.iter().filter(|p| **p != clock) {
+        if path.file_name().is_some_and(|n| n == "tests.rs") {
+            continue;
+        }
+        let text = product_text(path);
+        for needle in ["Utc::now", "Local::now", "SystemTime::now", "Instant::now"] {
+            assert!(
+                !text.contains(needle),
+                "{} reads the wall clock ({needle}); take a Clock or an instant instead",
+                path.display()
+            );
+        }
+    }
+}
+
 /// The one module allowed to serve a secret value: the emulator's Key Vault data plane, which
 /// `kv-jit demo` reads through with the requester's own token.
 fn is_data_plane_module(path: &Path) -> bool {
