@@ -27,11 +27,13 @@
 //! The first entry has `seq` 1 and `prev` of 64 zeros ([`GENESIS`]); each next entry has
 //! `seq` + 1 and `prev` = the previous `hash`. Every line, the last included, ends with `\n`.
 
+mod body;
 mod borrowed;
 mod chain;
 mod entry;
 mod state;
 
+pub use body::{Body, Granted, Missing};
 pub use chain::{
     ChunkCheck, DedupeKey, GENESIS, Linker, Problem, Tip, VerifyError, VerifyReport, append,
     canonical_into, check_chunk, compute_hash, dedupe, parse_ledger, parse_ledger_with, sha256_hex,

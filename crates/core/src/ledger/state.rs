@@ -36,8 +36,14 @@ fn key(e: &Entry) -> Option<(&str, &str)> {
 pub fn refused(entries: &[Entry]) -> BTreeSet<(&str, &str)> {
     entries
         .iter()
-        .filter(|e| e.event == Event::Refused)
-        .filter_map(|e| Some((e.request.as_deref()?, e.request_sha256.as_deref()?)))
+        .filter_map(|e| match e.body() {
+            Ok(super::Body::Refused {
+                request,
+                request_sha256,
+                ..
+            }) => Some((request, request_sha256)),
+            _ => None,
+        })
         .collect()
 }
 

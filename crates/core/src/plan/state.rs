@@ -67,21 +67,23 @@ pub fn from_ledger(entries: &[Entry]) -> LedgerState {
 /// A `granted` entry as an active grant; `None` if it lacks what a revoke needs (kv-jit always
 /// writes these fields; a hand-made entry without them cannot be acted on).
 fn active_grant(e: &Entry) -> Option<ActiveGrant> {
-    let window = e.window?;
+    let Ok(ledger::Body::Granted(g)) = e.body() else {
+        return None;
+    };
     Some(ActiveGrant {
-        request: RequestId::parse(e.request.as_deref()?).ok()?,
-        request_sha256: e.request_sha256.clone()?,
-        start: window.start,
-        expires: window.expires,
-        assignment: e.assignment.clone()?,
-        scope: e.scope.clone()?,
-        vault: e.vault.clone()?,
-        secret: e.secret.clone()?,
-        requester: e.requester.clone()?,
-        principal_id: e.principal_id.clone()?,
-        role_id: e.role.as_ref()?.id.clone(),
-        expiry: e.expiry,
-        extends: e.extends.as_deref().and_then(|b| RequestId::parse(b).ok()),
+        request: RequestId::parse(g.request).ok()?,
+        request_sha256: g.request_sha256.to_owned(),
+        start: g.window.start,
+        expires: g.window.expires,
+        assignment: g.assignment.to_owned(),
+        scope: g.scope.to_owned(),
+        vault: g.vault.to_owned(),
+        secret: g.secret.to_owned(),
+        requester: g.requester.to_owned(),
+        principal_id: g.principal_id.to_owned(),
+        role_id: g.role_id.to_owned(),
+        expiry: g.expiry,
+        extends: g.extends.and_then(|b| RequestId::parse(b).ok()),
     })
 }
 
@@ -90,10 +92,9 @@ fn active_grant(e: &Entry) -> Option<ActiveGrant> {
 pub fn known_names(entries: &[Entry], tenant_id: &str) -> BTreeSet<String> {
     entries
         .iter()
-        .filter(|e| e.event == Event::Granted)
-        .filter_map(|e| {
-            let (request, scope) = (e.request.as_deref()?, e.scope.as_deref()?);
-            Some(lowercase_name(tenant_id, scope, request))
+        .filter_map(|e| match e.body() {
+            Ok(ledger::Body::Granted(g)) => Some(lowercase_name(tenant_id, g.scope, g.request)),
+            _ => None,
         })
         .collect()
 }
