@@ -5,13 +5,10 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-
 use kv_jit_core::diag::Format;
-use kv_jit_core::ledger::{Event, NewEntry, Reason};
 use kv_jit_effects::github_approvals::{GithubApprovals, event_default_branch};
 use kv_jit_effects::notify::Announcer;
-use kv_jit_engine::run::{self, Inputs, Level, Manual, Mode, Outcome, Ports, RunReport};
+use kv_jit_engine::run::{self, Inputs, Manual, Mode, Outcome, Ports};
 
 use super::context::Ctx;
 use super::pr::GithubEnv;
@@ -108,85 +105,11 @@ fn run_once(
         })
     };
     let done = runtime.block_on(run::run(inputs, ports, approvals));
-    render(&done, format);
+    super::report::render(&done, format);
     match done.outcome {
         Outcome::Ok => Exit::Ok,
         Outcome::Problems => Exit::Problems,
         Outcome::Usage => Exit::Usage,
-    }
-}
-
-/// Prints the run: its messages (errors and warnings to stderr), one line per entry, the grants
-/// that wait, and what the ledger store said.
-fn render(done: &RunReport, format: Format) {
-    let mut info = Vec::new();
-    for m in &done.messages {
-        match m.level {
-            Level::Error => output::stderr(&format!("error: {}\n", m.text)),
-            Level::Warning => output::stderr(&format!("warning: {}\n", m.text)),
-            Level::Info => info.push(m.text.as_str()),
-        }
-    }
-    for line in info {
-        output::stdout(&format!("{line}\n"));
-    }
-    if done.executed {
-        report(&done.new, format);
-    }
-    if format != Format::Json {
-        for a in &done.waits {
-            output::stdout(&(super::plan::describe(a) + "\n"));
-        }
-    }
-    match &done.recorded {
-        Some(Ok(what)) if format != Format::Json => {
-            output::stderr(&format!("ledger: {what}\n"));
-        }
-        Some(Err(e)) => output::stderr(&format!(
-            "error: the effects happened but the ledger could not be pushed: {e}\n  help: the next run converges (idempotent Azure writes, reconcile)\n"
-        )),
-        _ => {}
-    }
-}
-
-#[derive(Serialize)]
-struct Line<'a> {
-    event: Event,
-    request: Option<&'a str>,
-    reason: Option<Reason>,
-    error: Option<&'a str>,
-}
-
-fn report(new: &[NewEntry], format: Format) {
-    if format == Format::Json {
-        let lines: Vec<Line> = new
-            .iter()
-            .map(|e| Line {
-                event: e.event,
-                request: e.request.as_deref(),
-                reason: e.reason,
-                error: e.error.as_deref(),
-            })
-            .collect();
-        output::stdout(&(serde_json::to_string_pretty(&lines).expect("serializes") + "\n"));
-        return;
-    }
-    if new.is_empty() {
-        output::stdout("nothing to do\n");
-    }
-    for e in new {
-        let mut line = format!(
-            "{:<13} {}",
-            e.event.as_str(),
-            e.request.as_deref().unwrap_or("-")
-        );
-        if let Some(r) = e.reason {
-            line.push_str(&format!(" ({})", r.as_str()));
-        }
-        if let Some(err) = &e.error {
-            line.push_str(&format!(": {err}"));
-        }
-        output::stdout(&(line + "\n"));
     }
 }
 

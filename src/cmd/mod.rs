@@ -7,6 +7,7 @@ pub mod grant;
 pub mod new;
 pub mod plan;
 pub mod pr;
+pub mod report;
 pub mod schema;
 pub mod status;
 pub mod validate;
