@@ -7,7 +7,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use kv_jit_core::approval::{
-    self as rules, ApprovalInput, Denied, TrustedBase, check_base_policy, check_merge_date,
+    self as rules, ApprovalInput, Denied, Rule, TrustedBase, check_base_policy, check_merge_date,
     check_not_rebased, check_still_approved,
 };
 use kv_jit_core::config::Config;
@@ -37,10 +37,13 @@ impl ApprovalCheck for GithubApprovals<'_> {
         let r = &desired.request;
         // The merge the plan anchored the window on (one `git log` for all requests).
         let Some(merge) = &desired.merged else {
-            return Err(Denied::Refused(format!(
-                "`{}` has no commit in this checkout; run kv-jit in a full clone of the default branch (fetch-depth: 0)",
-                r.path
-            )));
+            return Err(Denied::refused(
+                Rule::NotInCheckout,
+                format!(
+                    "`{}` has no commit in this checkout; run kv-jit in a full clone of the default branch (fetch-depth: 0)",
+                    r.path
+                ),
+            ));
         };
         let (commit, committed) = (merge.commit.clone(), merge.at);
         // The trust root: the default branch just before the commit that brought the request
@@ -122,9 +125,12 @@ impl GithubApprovals<'_> {
                         "the parent of {commit} is not in this checkout; run kv-jit in a full clone of the default branch (fetch-depth: 0)"
                     ))
                 } else {
-                    Denied::Refused(format!(
-                        "{commit} has no parent: there is no default branch before it to trust"
-                    ))
+                    Denied::refused(
+                        Rule::NoParent,
+                        format!(
+                            "{commit} has no parent: there is no default branch before it to trust"
+                        ),
+                    )
                 },
             );
         };
@@ -145,9 +151,10 @@ impl GithubApprovals<'_> {
             let mut fields = entry.split_whitespace();
             let (mode, kind, object) = (fields.next(), fields.next(), fields.next());
             if !matches!(mode, Some("100644" | "100755")) || kind != Some("blob") {
-                return Err(Denied::Refused(format!(
-                    "`{path}` at {parent} is not a regular file"
-                )));
+                return Err(Denied::refused(
+                    Rule::BaseFileUnreadable,
+                    format!("`{path}` at {parent} is not a regular file"),
+                ));
             }
             let blob = git(&["cat-file", "blob", object.unwrap_or_default()])?;
             if !blob.status.success() {
@@ -155,26 +162,36 @@ impl GithubApprovals<'_> {
                     "git cannot read {path} at {parent}"
                 )));
             }
-            String::from_utf8(blob.stdout)
-                .map(Some)
-                .map_err(|_| Denied::Refused(format!("`{path}` at {parent} is not UTF-8")))
+            String::from_utf8(blob.stdout).map(Some).map_err(|_| {
+                Denied::refused(
+                    Rule::BaseFileUnreadable,
+                    format!("`{path}` at {parent} is not UTF-8"),
+                )
+            })
         };
         let config_path = self.config_path.trim_start_matches("./");
         if Path::new(config_path).is_absolute() {
-            return Err(Denied::Refused(format!(
-                "the config `{config_path}` is outside the repository, so it cannot be read as it was before the pull request; pass a repository path to --config"
-            )));
+            return Err(Denied::refused(
+                Rule::ConfigOutsideRepository,
+                format!(
+                    "the config `{config_path}` is outside the repository, so it cannot be read as it was before the pull request; pass a repository path to --config"
+                ),
+            ));
         }
         let text = read(config_path)?.ok_or_else(|| {
-            Denied::Refused(format!(
-                "no config `{config_path}` before this pull request (at {parent})"
-            ))
+            Denied::refused(
+                Rule::NoBaseConfig,
+                format!("no config `{config_path}` before this pull request (at {parent})"),
+            )
         })?;
         let mut sink = kv_jit_core::diag::Sink::new(config_path);
         let config = kv_jit_core::config::parse(text.as_bytes(), &mut sink).ok_or_else(|| {
-            Denied::Refused(format!(
-                "the config `{config_path}` before this pull request (at {parent}) is invalid"
-            ))
+            Denied::refused(
+                Rule::NoBaseConfig,
+                format!(
+                    "the config `{config_path}` before this pull request (at {parent}) is invalid"
+                ),
+            )
         })?;
         let mut failed = None;
         let codeowners = codeowners::pick(|path| match read(path) {

@@ -219,7 +219,7 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
         });
         let approvals = match self.approvals.check(d).await {
             Ok(a) => a,
-            Err(Denied::Refused(why)) => return refused(entry, why),
+            Err(Denied::Refused(why)) => return refused(entry, why.message),
             Err(Denied::Unavailable(why)) => return failed(entry, Event::GrantFailed, why),
         };
         entry.approvals = Some(approvals);

@@ -58,7 +58,7 @@ pub use decide::{
 };
 pub use decide::{Need, Stop, check_commits, context_for, judge};
 pub use merge::{
-    Denied, MERGE_CLOCK_SKEW, PR_LINK_GRACE, approvals_required, check_base_policy,
+    Denied, MERGE_CLOCK_SKEW, PR_LINK_GRACE, Refused, Rule, approvals_required, check_base_policy,
     check_merge_date, check_not_rebased, check_still_approved, denial, fresh,
 };
 
@@ -320,6 +320,36 @@ pub enum Refusal {
         counted: Vec<String>,
         rejected: Vec<(String, NotCounted)>,
     },
+}
+
+impl Refusal {
+    /// The stable name of the rule that refused (kebab-case; never renamed or reused).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::Github(_) => "github-unavailable",
+            Refusal::NoPullRequest { .. } => "no-pull-request",
+            Refusal::NotMerged { .. } => "not-merged",
+            Refusal::AmbiguousPullRequest { .. } => "ambiguous-pull-request",
+            Refusal::FileNotInPull { .. } => "file-not-in-pull",
+            Refusal::BaseNotDefaultBranch { .. } => "base-not-default-branch",
+            Refusal::ChangesOutsideRequests { .. } => "changes-outside-requests",
+            Refusal::TooManyFiles { .. } => "too-many-files",
+            Refusal::NoAuthor { .. } => "no-author",
+            Refusal::AuthorNotBound { .. } => "author-not-bound",
+            Refusal::RequesterMismatch { .. } => "requester-mismatch",
+            Refusal::TooManyCommits { .. } => "too-many-commits",
+            Refusal::ForeignCommit { .. } => "foreign-commit",
+            Refusal::CommitTooLarge { .. } => "commit-too-large",
+            Refusal::NoCodeowners { .. } => "no-codeowners",
+            Refusal::CodeownersInvalid { .. } => "codeowners-invalid",
+            Refusal::NoOwner { .. } => "no-owner",
+            Refusal::TeamNotReadable { .. } => "team-not-readable",
+            Refusal::PermissionNotReadable { .. } => "permission-not-readable",
+            Refusal::ChangesRequested { .. } => "changes-requested",
+            Refusal::Unread { .. } => "unread",
+            Refusal::NotEnoughApprovals { .. } => "not-enough-approvals",
+        }
+    }
 }
 
 fn short(sha: &str) -> &str {
