@@ -392,66 +392,12 @@ pub async fn check_pr(
         rows.push(row);
     }
     diags.sort_by(|a, b| (a.file.as_str(), a.pos()).cmp(&(b.file.as_str(), b.pos())));
-    (diags.clone(), comment_body(&rows, &removed, &diags, &notes))
+    (
+        diags.clone(),
+        feedback::comment_body(&rows, &removed, &diags, &notes),
+    )
 }
 
 fn located(path: &str, pos: Pos, refusal: &Refusal) -> Diagnostic {
-    let code = match refusal {
-        Refusal::AuthorNotBound { .. } | Refusal::RequesterMismatch { .. } => {
-            Code::RequesterNotBound
-        }
-        Refusal::NoCodeowners { .. }
-        | Refusal::CodeownersInvalid { .. }
-        | Refusal::NoOwner { .. } => Code::NoCodeOwner,
-        Refusal::ForeignCommit { .. }
-        | Refusal::TooManyCommits { .. }
-        | Refusal::CommitTooLarge { .. } => Code::ForeignCommit,
-        Refusal::ChangesOutsideRequests { .. } => Code::ChangesOutsideRequests,
-        _ => Code::GithubCheckFailed,
-    };
-    Diagnostic::error(code, path, pos, refusal.to_string())
-}
-
-/// The plan table, then what will be revoked, then every problem (escaped: it quotes files).
-fn comment_body(
-    rows: &[PlanRow],
-    removed: &[String],
-    diags: &[Diagnostic],
-    notes: &[String],
-) -> String {
-    let mut body = feedback::render_plan(rows);
-    for note in notes {
-        body.push_str(&format!("\nNote: {}\n", escape_markdown(note)));
-    }
-    if !removed.is_empty() {
-        body.push_str(
-            "\nOn merge, these requests are revoked early (their files are deleted):\n\n",
-        );
-        for r in removed {
-            body.push_str(&format!("- {}\n", escape_markdown(r)));
-        }
-    }
-    let errors: Vec<&Diagnostic> = diags
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .collect();
-    if errors.is_empty() {
-        body.push_str("\nNo problems found.\n");
-    } else {
-        body.push_str(&format!(
-            "\n**{} problem(s) must be fixed before this can be granted:**\n\n",
-            errors.len()
-        ));
-        for d in errors {
-            body.push_str(&format!(
-                "- {}:{}:{} `{}`: {}\n",
-                escape_markdown(&d.file),
-                d.line,
-                d.column,
-                d.code,
-                escape_markdown(&d.message)
-            ));
-        }
-    }
-    body
+    Diagnostic::error(refusal.diagnostic_code(), path, pos, refusal.to_string())
 }

@@ -323,6 +323,24 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// The diagnostic the PR check reports this refusal under.
+    pub fn diagnostic_code(&self) -> crate::diag::Code {
+        use crate::diag::Code;
+        match self {
+            Refusal::AuthorNotBound { .. } | Refusal::RequesterMismatch { .. } => {
+                Code::RequesterNotBound
+            }
+            Refusal::NoCodeowners { .. }
+            | Refusal::CodeownersInvalid { .. }
+            | Refusal::NoOwner { .. } => Code::NoCodeOwner,
+            Refusal::ForeignCommit { .. }
+            | Refusal::TooManyCommits { .. }
+            | Refusal::CommitTooLarge { .. } => Code::ForeignCommit,
+            Refusal::ChangesOutsideRequests { .. } => Code::ChangesOutsideRequests,
+            _ => Code::GithubCheckFailed,
+        }
+    }
+
     /// The stable name of the rule that refused (kebab-case; never renamed or reused).
     pub fn code(&self) -> &'static str {
         match self {

@@ -741,3 +741,36 @@ fn which_pull_request_brought_the_commit() {
         .to_string();
     assert_eq!(open, "pull request #8 is not merged");
 }
+
+/// The PR check reports each refusal under the diagnostic its fix belongs to.
+#[test]
+fn refusals_map_to_the_pr_checks_diagnostics() {
+    use crate::diag::Code;
+    let rows: Vec<(Refusal, Code)> = vec![
+        (
+            Refusal::AuthorNotBound {
+                author: "mallory".into(),
+                requester: "alice@contoso.com".into(),
+            },
+            Code::RequesterNotBound,
+        ),
+        (
+            Refusal::NoOwner {
+                request_path: REQUEST.into(),
+                codeowners_path: ".github/CODEOWNERS".into(),
+            },
+            Code::NoCodeOwner,
+        ),
+        (
+            Refusal::ChangesOutsideRequests {
+                number: 7,
+                paths: vec!["CODEOWNERS".into()],
+            },
+            Code::ChangesOutsideRequests,
+        ),
+        (Refusal::Github("503".into()), Code::GithubCheckFailed),
+    ];
+    for (refusal, code) in rows {
+        assert_eq!(refusal.diagnostic_code(), code, "{refusal}");
+    }
+}

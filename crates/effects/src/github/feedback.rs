@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use crate::github::client::{GithubClient, GithubError, IssueComment, PullFile, Repo};
+use kv_jit_core::diag::{Diagnostic, Severity};
 use kv_jit_core::notice::escape_markdown;
 
 /// Hidden marker that finds our comment again; it starts the body.
@@ -152,4 +153,48 @@ pub fn render_plan(rows: &[PlanRow]) -> String {
 /// backtick in the name cannot close it.
 fn code_cell(text: &str) -> String {
     format!("<code>{}</code>", escape_markdown(text))
+}
+
+/// The plan table, then what will be revoked, then every problem (escaped: it quotes files).
+pub fn comment_body(
+    rows: &[PlanRow],
+    removed: &[String],
+    diags: &[Diagnostic],
+    notes: &[String],
+) -> String {
+    let mut body = render_plan(rows);
+    for note in notes {
+        body.push_str(&format!("\nNote: {}\n", escape_markdown(note)));
+    }
+    if !removed.is_empty() {
+        body.push_str(
+            "\nOn merge, these requests are revoked early (their files are deleted):\n\n",
+        );
+        for r in removed {
+            body.push_str(&format!("- {}\n", escape_markdown(r)));
+        }
+    }
+    let errors: Vec<&Diagnostic> = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    if errors.is_empty() {
+        body.push_str("\nNo problems found.\n");
+    } else {
+        body.push_str(&format!(
+            "\n**{} problem(s) must be fixed before this can be granted:**\n\n",
+            errors.len()
+        ));
+        for d in errors {
+            body.push_str(&format!(
+                "- {}:{}:{} `{}`: {}\n",
+                escape_markdown(&d.file),
+                d.line,
+                d.column,
+                d.code,
+                escape_markdown(&d.message)
+            ));
+        }
+    }
+    body
 }
