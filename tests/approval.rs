@@ -4,7 +4,8 @@
 #[path = "support/github.rs"]
 mod support;
 
-use kv_jit_effects::approval::{Approval, ApprovalInput, NotCounted, Refusal, TrustedBase, verify};
+use kv_jit_core::approval::{Approval, ApprovalInput, NotCounted, Refusal, TrustedBase};
+use kv_jit_effects::approval::verify;
 use kv_jit_emulator::github::{FileSeed, GithubSeed, PullSeed};
 use support::*;
 

@@ -16,10 +16,11 @@ use chrono::{DateTime, Utc};
 
 use crate::Exit;
 use crate::output;
+use kv_jit_core::approval::{PrContext, Refusal, TrustedBase, files_outside_requests};
 use kv_jit_core::config::Config;
 use kv_jit_core::diag::{Code, Diagnostic, Format, Pos, Severity, Sink, render, render_text};
 use kv_jit_core::notice::escape_markdown;
-use kv_jit_effects::approval::{self, PrContext, Refusal, TrustedBase};
+use kv_jit_effects::approval;
 use kv_jit_effects::github::client::{GithubClient, Repo, Token};
 use kv_jit_effects::github::feedback::{self, PlanRow};
 
@@ -125,16 +126,7 @@ pub async fn base_config(
     let codeowners = approval::load_codeowners(client, repo, &branch)
         .await
         .map_err(|e| problem(format!("cannot read CODEOWNERS on `{branch}`: {e}")))?;
-    let trusted = TrustedBase {
-        sha: branch.clone(),
-        default_branch: branch,
-        identities: config
-            .identities
-            .iter()
-            .map(|(login, upn)| (login.clone(), upn.to_string()))
-            .collect(),
-        codeowners,
-    };
+    let trusted = TrustedBase::new(branch.clone(), branch, &config, codeowners);
     Ok(BaseConfig {
         config,
         text,
@@ -332,7 +324,7 @@ pub async fn check_pr(
     }
 
     // A request is granted only from a pull request that changes nothing else.
-    let outside = approval::files_outside_requests(&changed);
+    let outside = files_outside_requests(&changed);
     if !outside.is_empty() {
         let refusal = Refusal::ChangesOutsideRequests {
             number,

@@ -3,13 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kv_jit_core::approval as rules;
+use kv_jit_core::approval::{
+    self as rules, Approval, ApprovalFacts, ApprovalInput, CommitFacts, Need, PrContext, PullFacts,
+    Readable, Refusal, ReviewFacts, Stop, TrustedBase, decide,
+};
 use kv_jit_core::github::codeowners::{self, Codeowners};
 
 use crate::github::client::{GithubClient, GithubError, PullRequest, Repo};
-
-/// The model and rules this module gathers facts for, so callers need one path.
-pub use kv_jit_core::approval::*;
 
 /// GitHub could not answer: the approval cannot be checked (not a refusal on the merits).
 impl From<GithubError> for Refusal {

@@ -204,16 +204,7 @@ impl GithubApprovals<'_> {
         if let Some(e) = failed {
             return Err(e);
         }
-        let base = TrustedBase {
-            sha: parent,
-            default_branch,
-            identities: config
-                .identities
-                .iter()
-                .map(|(login, upn)| (login.clone(), upn.to_string()))
-                .collect(),
-            codeowners,
-        };
+        let base = TrustedBase::new(parent, default_branch, &config, codeowners);
         Ok((config, base))
     }
 

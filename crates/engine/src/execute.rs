@@ -16,7 +16,7 @@ use kv_jit_core::ledger::{self as ledger_mod, Event, NewEntry, Reason, Role, Win
 use kv_jit_core::names::{SecretName, VaultName};
 use kv_jit_core::plan::{Action, ActiveGrant, Desired, Extension, RevokeReason};
 
-pub use crate::ports::{ApprovalCheck, Azure, Denied};
+use crate::ports::{ApprovalCheck, Azure, Denied};
 
 /// Whether an Azure error is worth retrying on a later run ([`AzureError::class`] is the one
 /// place that sorts them). Everything else is an answer that will not change by itself (a

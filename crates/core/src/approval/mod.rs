@@ -78,6 +78,27 @@ pub struct TrustedBase {
     pub codeowners: Option<(String, Codeowners)>,
 }
 
+impl TrustedBase {
+    /// The trusted base read at `sha`: the identities of `config` (read there) and its CODEOWNERS.
+    pub fn new(
+        sha: String,
+        default_branch: String,
+        config: &crate::config::Config,
+        codeowners: Option<(String, Codeowners)>,
+    ) -> TrustedBase {
+        TrustedBase {
+            sha,
+            default_branch,
+            identities: config
+                .identities
+                .iter()
+                .map(|(login, upn)| (login.clone(), upn.to_string()))
+                .collect(),
+            codeowners,
+        }
+    }
+}
+
 /// How many outside paths a message names.
 const PATHS_SHOWN: usize = 5;
 

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::contents::commit_json;
 use super::rest::timestamp;
 use super::rest::{
-    NumberPath, Paging, api_base, blob_sha, find_pull, find_repo, id_of, not_found_response, paged,
+    NumberPath, Paging, api_base, blob_sha, find_repo_pull, id_of, not_found_response, paged,
     user_json,
 };
 use super::{FileSeed, GithubState, PullSeed, RepoSeed};
@@ -42,10 +42,7 @@ async fn get_pull(
     u: OriginalUri,
 ) -> Response {
     let inner = s.lock();
-    let Some(repo) = find_repo(&inner, &o, &r) else {
-        return not_found_response();
-    };
-    let Some(pull) = find_pull(repo, n) else {
+    let Some((repo, pull)) = find_repo_pull(&inner, &o, &r, n) else {
         return not_found_response();
     };
     axum::Json(pull_json(&api_base(&h, &u), repo, pull, inner.seeded_at)).into_response()
@@ -59,10 +56,7 @@ async fn list_reviews(
     u: OriginalUri,
 ) -> Response {
     let inner = s.lock();
-    let Some(repo) = find_repo(&inner, &o, &r) else {
-        return not_found_response();
-    };
-    let Some(pull) = find_pull(repo, n) else {
+    let Some((repo, pull)) = find_repo_pull(&inner, &o, &r, n) else {
         return not_found_response();
     };
     let base = api_base(&h, &u);
@@ -96,10 +90,7 @@ async fn list_files(
     u: OriginalUri,
 ) -> Response {
     let inner = s.lock();
-    let Some(repo) = find_repo(&inner, &o, &r) else {
-        return not_found_response();
-    };
-    let Some(pull) = find_pull(repo, n) else {
+    let Some((repo, pull)) = find_repo_pull(&inner, &o, &r, n) else {
         return not_found_response();
     };
     let base = api_base(&h, &u);
@@ -122,10 +113,7 @@ async fn list_pull_commits(
     u: OriginalUri,
 ) -> Response {
     let inner = s.lock();
-    let Some(repo) = find_repo(&inner, &o, &r) else {
-        return not_found_response();
-    };
-    let Some(pull) = find_pull(repo, n) else {
+    let Some((repo, pull)) = find_repo_pull(&inner, &o, &r, n) else {
         return not_found_response();
     };
     let base = api_base(&h, &u);

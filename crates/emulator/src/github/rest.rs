@@ -127,6 +127,17 @@ pub(super) fn find_pull(repo: &RepoSeed, number: u64) -> Option<&PullSeed> {
     repo.pulls.iter().find(|p| p.number == number)
 }
 
+/// A repository and one of its pull requests; `None` (a 404) when either is unknown.
+pub(super) fn find_repo_pull<'a>(
+    inner: &'a Inner,
+    owner: &str,
+    repo: &str,
+    number: u64,
+) -> Option<(&'a RepoSeed, &'a PullSeed)> {
+    let repo = find_repo(inner, owner, repo)?;
+    Some((repo, find_pull(repo, number)?))
+}
+
 /// A stable number for an id field.
 pub(super) fn id_of(text: &str) -> u64 {
     text.bytes().fold(1469598103934665603u64, |h, b| {

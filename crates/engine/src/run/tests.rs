@@ -142,7 +142,7 @@ impl Azure for FakeAzure {
     }
 }
 
-/// The ledger in memory; `broken` makes reads or appends fail.
+/// The ledger in memory; `unreadable` makes reads fail, `push_fails` appends.
 #[derive(Default)]
 struct FakeLedger {
     entries: Mutex<Vec<Entry>>,
