@@ -123,7 +123,11 @@ impl Ctx {
     }
 }
 
-pub fn fail(msg: &str, code: Exit) -> Exit {
-    output::stderr(&format!("error: {msg}\n"));
-    code
+/// A fatal error of an engine command: `code` is the error document's code (see
+/// [`output::Fatal`]), `exit` its exit code.
+pub fn fail(code: &'static str, msg: &str, exit: Exit) -> Exit {
+    output::fatal(output::Fatal {
+        exit,
+        ..output::Fatal::usage(code, msg)
+    })
 }

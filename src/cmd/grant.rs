@@ -106,11 +106,16 @@ fn run_once(
     };
     let done = runtime.block_on(run::run(inputs, ports, approvals));
     super::report::render(&done, format);
-    match done.outcome {
+    let exit = match done.outcome {
         Outcome::Ok => Exit::Ok,
         Outcome::Problems => Exit::Problems,
         Outcome::Usage => Exit::Usage,
+    };
+    // A run that stopped before its work is a fatal error (its text is on stderr already).
+    if !done.executed && exit != Exit::Ok {
+        super::report::stopped(&done, exit);
     }
+    exit
 }
 
 /// In GitHub Actions, whether the run is on the repository's default branch (from the event

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::Exit;
 use crate::cli::NewArgs;
-use crate::output;
+use crate::output::{self, Fatal};
 use kv_jit_core::config::Config;
 use kv_jit_core::diag::{Format, Sink, render};
 use kv_jit_core::request::{RequestId, parse_raw};
@@ -28,19 +28,23 @@ pub fn run(
     let missing = args.missing();
     if !missing.is_empty() {
         if !interactive {
-            output::stderr(&format!(
-                "error: missing {}\n  help: pass them as flags, e.g. kv-jit new --secret demo-api-key --duration 2h --justification \"...\"\n",
-                missing
-                    .iter()
-                    .map(|m| format!("--{m}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-            return Exit::Usage;
+            return output::fatal(
+                Fatal::usage(
+                    "usage",
+                    format!(
+                        "missing {}",
+                        missing
+                            .iter()
+                            .map(|m| format!("--{m}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+                .help("pass them as flags, e.g. kv-jit new --secret demo-api-key --duration 2h --justification \"...\""),
+            );
         }
         if let Err(e) = args.prompt(&config) {
-            output::stderr(&format!("error: {e}\n"));
-            return Exit::Usage;
+            return output::fatal(Fatal::usage("usage", e.to_string()));
         }
     }
     let (Some(vault), Some(secret), Some(duration), Some(justification), Some(requester)) = (
@@ -50,8 +54,7 @@ pub fn run(
         &args.justification,
         &args.requester,
     ) else {
-        output::stderr("error: a required value is still missing\n");
-        return Exit::Usage;
+        return output::fatal(Fatal::usage("usage", "a required value is still missing"));
     };
     let id = match &args.id {
         Some(id) => id.clone(),
@@ -60,8 +63,7 @@ pub fn run(
     let id = match RequestId::parse(&id) {
         Ok(id) => id,
         Err(m) => {
-            output::stderr(&format!("error: --id: {m}\n"));
-            return Exit::Usage;
+            return output::fatal(Fatal::usage("invalid-argument", format!("--id: {m}")));
         }
     };
     let path = args.dir.join(format!("{id}.yaml"));
@@ -82,17 +84,24 @@ pub fn run(
         kv_jit_core::policy::check(&raw, Some(id.clone()), &config, Some(now), &mut sink)
     });
     if valid.is_none() {
-        output::stdout(&render(&sink.diags, format, annotate));
-        output::stderr(
-            "error: the request would not validate; nothing was written (positions refer to the file it would have written)\n",
+        if format != Format::Json {
+            output::stdout(&render(&sink.diags, format, annotate));
+        }
+        return output::fatal(
+            Fatal::usage(
+                "request-invalid",
+                "the request would not validate; nothing was written (positions refer to the file it would have written)",
+            )
+            .diagnostics(sink.diags),
         );
-        return Exit::Usage;
     }
     if let Some(parent) = path.parent()
         && let Err(e) = std::fs::create_dir_all(parent)
     {
-        output::stderr(&format!("error: cannot create {}: {e}\n", parent.display()));
-        return Exit::Usage;
+        return output::fatal(Fatal::usage(
+            "write-failed",
+            format!("cannot create {}: {e}", parent.display()),
+        ));
     }
     let file = std::fs::OpenOptions::new()
         .write(true)
@@ -106,16 +115,17 @@ pub fn run(
             ));
             Exit::Ok
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            output::stderr(&format!(
-                "error: {shown} already exists; kv-jit never overwrites a request\n  help: pick another --id\n"
-            ));
-            Exit::Usage
-        }
-        Err(e) => {
-            output::stderr(&format!("error: cannot write {shown}: {e}\n"));
-            Exit::Usage
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => output::fatal(
+            Fatal::usage(
+                "file-exists",
+                format!("{shown} already exists; kv-jit never overwrites a request"),
+            )
+            .help("pick another --id"),
+        ),
+        Err(e) => output::fatal(Fatal::usage(
+            "write-failed",
+            format!("cannot write {shown}: {e}"),
+        )),
     }
 }
 

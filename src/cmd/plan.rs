@@ -21,11 +21,11 @@ pub fn plan_cmd(config_path: &Path, now: DateTime<Utc>, format: Format, remote: 
     };
     let entries = match ctx.ledger().read() {
         Ok(e) => e,
-        Err(p) => return fail(p.message(), Exit::Problems),
+        Err(p) => return fail("ledger-unreadable", p.message(), Exit::Problems),
     };
     let (desired, invalid) = match ctx.requests() {
         Ok(r) => r,
-        Err(m) => return fail(&m, Exit::Usage),
+        Err(m) => return fail("requests-unreadable", &m, Exit::Usage),
     };
     let actions = plan::plan(
         &desired,

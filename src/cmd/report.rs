@@ -42,6 +42,20 @@ pub fn render(done: &RunReport, format: Format) {
     }
 }
 
+/// A run that stopped before doing its work: its first error is the fatal error (`run-stopped`;
+/// the message is already on stderr, so only the annotation and the JSON document are added).
+pub fn stopped(done: &RunReport, exit: crate::Exit) {
+    let message = done
+        .messages
+        .iter()
+        .find(|m| m.level == Level::Error)
+        .map_or("the run stopped before doing its work", |m| m.text.as_str());
+    output::record(output::Fatal {
+        exit,
+        ..output::Fatal::usage("run-stopped", message)
+    });
+}
+
 #[derive(Serialize)]
 struct Line<'a> {
     event: Event,

@@ -1,0 +1,289 @@
+//! The command line's conventions (issue 10, item 8): completions, `--version` with the commit,
+//! one JSON document on stdout whatever happens, `::error` workflow commands for fatal errors,
+//! fast credential failures, progress lines, `plan --format json`, `new`'s prompts, the
+//! emulator seed that matches the example config.
+
+mod support;
+
+use support::{NOW, kv_jit, root};
+
+/// A throwaway repository with the example config.
+fn repo() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join(".github")).unwrap();
+    std::fs::copy(
+        root().join(".github/kv-jit.yml"),
+        tmp.path().join(".github/kv-jit.yml"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(tmp.path().join("requests/2026")).unwrap();
+    tmp
+}
+
+fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{s}"))
+}
+
+const GOOD: &str = "apiVersion: kv-jit/v1\nkind: AccessRequest\nrequester: alice@contoso.com\nvault: flowlibs-demo-kv\nsecret: demo-api-key\nduration: 2h\njustification: Rotate the partner API client after INC-4821\n";
+
+// 1. Completions.
+
+#[test]
+fn completions_for_bash_zsh_and_fish_name_the_subcommands() {
+    for shell in ["bash", "zsh", "fish"] {
+        let run = kv_jit(&root(), &["completions", shell], &[]);
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        for sub in [
+            "validate",
+            "new",
+            "plan",
+            "grant",
+            "revoke",
+            "status",
+            "audit",
+            "completions",
+        ] {
+            assert!(run.stdout.contains(sub), "{shell} completions lack `{sub}`");
+        }
+        assert!(run.stdout.contains("format"), "{shell}: the global flags");
+    }
+    for shell in ["elvish", "powershell"] {
+        let run = kv_jit(&root(), &["completions", shell], &[]);
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        assert!(run.stdout.contains("validate"));
+    }
+    let bad = kv_jit(&root(), &["completions", "tcsh"], &[]);
+    assert_eq!(bad.code, 2);
+}
+
+// 2. The version and its commit.
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let run = kv_jit(&root(), &["--version"], &[]);
+    assert_eq!(run.code, 0);
+    let line = run.stdout.trim();
+    let prefix = format!("kv-jit {} (commit ", env!("CARGO_PKG_VERSION"));
+    let commit = line
+        .strip_prefix(&prefix)
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("`{line}` is not `{prefix}COMMIT)`"));
+    // The build script stamps what git says about this checkout (the test binary and kv-jit are
+    // built by the same cargo run, so HEAD is the same); outside git it says `unknown`.
+    let head = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root())
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8(o.stdout).unwrap().trim().to_owned());
+    match (head, option_env!("KV_JIT_BUILD_COMMIT")) {
+        (_, Some(release)) if !release.is_empty() => assert_eq!(commit, release),
+        (Some(head), _) => assert!(
+            commit == head || commit == format!("{head}-dirty"),
+            "{commit} vs HEAD {head}"
+        ),
+        (None, _) => assert_eq!(commit, "unknown"),
+    }
+}
+
+// 4. `--format json` prints one JSON document, fatal errors included.
+
+#[test]
+fn fatal_errors_are_one_json_document_with_the_exit_code() {
+    let tmp = repo();
+    std::fs::write(tmp.path().join("requests/2026/good.yaml"), GOOD).unwrap();
+    std::fs::write(
+        tmp.path().join("invalid.yml"),
+        "tenant_id: x\nvaults: {}\nsurprise: 1\n",
+    )
+    .unwrap();
+    // (arguments, extra environment, error code, exit code)
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str, i64);
+    let cases: &[Case] = &[
+        (
+            &["validate", "--config", "nope.yml"],
+            &[],
+            "config-not-found",
+            2,
+        ),
+        (
+            &["plan", "--config", "nope.yml"],
+            &[],
+            "config-not-found",
+            2,
+        ),
+        (
+            &["status", "--config", "nope.yml"],
+            &[],
+            "config-not-found",
+            2,
+        ),
+        (
+            &["grant", "--config", "nope.yml"],
+            &[],
+            "config-not-found",
+            2,
+        ),
+        (
+            &["revoke", "--config", "nope.yml"],
+            &[],
+            "config-not-found",
+            2,
+        ),
+        (
+            &["audit", "verify", "--config", "nope.yml"],
+            &[],
+            "config-not-found",
+            2,
+        ),
+        (&["new", "--config", "nope.yml"], &[], "config-not-found", 2),
+        (
+            &["validate", "--offline", "--config", "invalid.yml"],
+            &[],
+            "config-invalid",
+            2,
+        ),
+        (
+            &["validate"],
+            &[("PATH", "/nonexistent")],
+            "azure-credential",
+            2,
+        ),
+        (
+            &["validate", "--now", "yesterday"],
+            &[],
+            "invalid-argument",
+            2,
+        ),
+        (
+            &["plan", "--now", "2026-13-01T00:00:00Z"],
+            &[],
+            "invalid-argument",
+            2,
+        ),
+        (&["frobnicate"], &[], "usage", 2),
+        (
+            &["audit", "verify", "no/such/ledger.jsonl"],
+            &[],
+            "ledger-not-found",
+            2,
+        ),
+        (
+            &["validate", "--offline", "no/such/dir"],
+            &[],
+            "requests-unreadable",
+            2,
+        ),
+        (&["plan"], &[], "ledger-unreadable", 1),
+    ];
+    for (args, env, code, exit) in cases {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--format", "json"]);
+        let run = kv_jit(tmp.path(), &all, env);
+        let doc = json(&run.stdout);
+        assert_eq!(
+            doc["error"]["code"], *code,
+            "{args:?}: {doc}\n{}",
+            run.stderr
+        );
+        assert_eq!(doc["exit"], *exit, "{args:?}");
+        assert_eq!(i64::from(run.code), *exit, "{args:?}: {}", run.stderr);
+        assert!(
+            doc["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+        // People still read the error on stderr.
+        assert!(run.stderr.contains("error"), "{args:?}: {}", run.stderr);
+    }
+    // An invalid config's problems travel inside the document, located.
+    let run = kv_jit(
+        tmp.path(),
+        &[
+            "validate",
+            "--offline",
+            "--config",
+            "invalid.yml",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    let doc = json(&run.stdout);
+    let codes: Vec<&str> = doc["error"]["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"unknown-key"), "{doc}");
+    // `--format=json` is understood even when clap refuses the rest of the line.
+    let run = kv_jit(tmp.path(), &["--format=json", "plan", "--bogus"], &[]);
+    assert_eq!(json(&run.stdout)["error"]["code"], "usage");
+    assert_eq!(run.code, 2);
+}
+
+#[test]
+fn text_mode_fatal_errors_stay_text() {
+    let tmp = repo();
+    let run = kv_jit(tmp.path(), &["plan", "--config", "nope.yml"], &[]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr
+            .starts_with("error: config file `nope.yml` not found\n  help: "),
+        "{}",
+        run.stderr
+    );
+}
+
+// 5. `::error` workflow commands for fatal errors in GitHub Actions.
+
+#[test]
+fn fatal_errors_become_workflow_commands_in_actions() {
+    let tmp = repo();
+    let actions = [("GITHUB_ACTIONS", "true")];
+    let run = kv_jit(tmp.path(), &["plan", "--config", "nope.yml"], &actions);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stdout,
+        "::error title=kv-jit::config file `nope.yml` not found%0Ahelp: run kv-jit from the repository root, or pass --config FILE\n"
+    );
+    // Hostile text in the message cannot start a command of its own or break the line.
+    let run = kv_jit(
+        tmp.path(),
+        &["plan", "--config", "50%\n::warning::x,y:z"],
+        &actions,
+    );
+    assert_eq!(
+        run.stdout.lines().next().unwrap(),
+        "::error title=kv-jit::config file `50%25%0A::warning::x,y:z` not found%0Ahelp: run kv-jit from the repository root, or pass --config FILE"
+    );
+    assert_eq!(run.stdout.lines().count(), 1);
+    // In JSON mode stdout stays one document; the command goes to stderr (the runner reads it).
+    let run = kv_jit(
+        tmp.path(),
+        &["plan", "--config", "nope.yml", "--format", "json"],
+        &actions,
+    );
+    assert_eq!(json(&run.stdout)["error"]["code"], "config-not-found");
+    assert!(
+        run.stderr
+            .contains("::error title=kv-jit::config file `nope.yml` not found")
+    );
+    // A refused command line too.
+    let run = kv_jit(tmp.path(), &["plan", "--now", "soon"], &actions);
+    assert!(
+        run.stdout
+            .starts_with("::error title=kv-jit::invalid value 'soon' for '--now <RFC3339>'"),
+        "{}",
+        run.stdout
+    );
+    // Outside Actions: none.
+    let run = kv_jit(tmp.path(), &["plan", "--config", "nope.yml"], &[]);
+    assert!(!run.stdout.contains("::error"));
+    let _ = NOW;
+}
