@@ -4,8 +4,11 @@
 //! emulator seed that matches the example config.
 
 mod support;
+#[path = "support/world.rs"]
+mod world;
 
-use support::{NOW, kv_jit, root};
+use support::{NOW, T0, kv_jit, root, t0_plus};
+use world::{REQUEST_ID, SUB, World};
 
 /// A throwaway repository with the example config.
 fn repo() -> tempfile::TempDir {
@@ -286,4 +289,90 @@ fn fatal_errors_become_workflow_commands_in_actions() {
     let run = kv_jit(tmp.path(), &["plan", "--config", "nope.yml"], &[]);
     assert!(!run.stdout.contains("::error"));
     let _ = NOW;
+}
+
+// 3. Progress lines as each item completes.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grant_and_revoke_print_a_progress_line_per_item_as_it_completes() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    let grant = w.kv_jit(&["grant", "--now", T0]).await;
+    assert_eq!(grant.code, 0, "{}{}", grant.stdout, grant.stderr);
+    let line = format!(
+        "granted {REQUEST_ID} (alice@contoso.com, flowlibs-demo-kv/demo-api-key, until 2026-11-27T11:00:00Z)"
+    );
+    let at = grant
+        .stderr
+        .find(&line)
+        .unwrap_or_else(|| panic!("no progress line in:\n{}", grant.stderr));
+    // Printed when the grant completed, before the ledger was pushed and the run summed up.
+    let ledger = grant.stderr.find("ledger: ").expect("the ledger line");
+    assert!(at < ledger, "{}", grant.stderr);
+    assert_eq!(grant.stderr.matches("granted ").count(), 1);
+
+    let revoke = w.kv_jit(&["revoke", "--now", &t0_plus(180)]).await;
+    assert_eq!(revoke.code, 0, "{}{}", revoke.stdout, revoke.stderr);
+    let line =
+        format!("revoked {REQUEST_ID} (alice@contoso.com, flowlibs-demo-kv/demo-api-key, expired)");
+    let at = revoke
+        .stderr
+        .find(&line)
+        .unwrap_or_else(|| panic!("{}", revoke.stderr));
+    assert!(at < revoke.stderr.find("ledger: ").unwrap());
+}
+
+// 7. `plan --format json` says who, what, where, which role and when.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_json_carries_requester_vault_secret_role_scope_and_times() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    // A `--now` with a fraction of a second: the plan's times are still to the second.
+    let run = w
+        .kv_jit(&[
+            "plan",
+            "--now",
+            "2026-11-27T09:00:00.250Z",
+            "--format",
+            "json",
+        ])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let plan = json(&run.stdout);
+    assert_eq!(
+        plan,
+        serde_json::json!([{
+            "action": "grant",
+            "request": REQUEST_ID,
+            "requester": "alice@contoso.com",
+            "vault": "flowlibs-demo-kv",
+            "secret": "demo-api-key",
+            "role": {"alias": "secrets-user", "id": "4633458b-17de-408a-b874-0445c86b69e6"},
+            "scope": format!("/subscriptions/{SUB}/resourceGroups/rg-flowlibs-demo/providers/Microsoft.KeyVault/vaults/flowlibs-demo-kv"),
+            "duration": "2h",
+            "start": "2026-11-27T09:00:00Z",
+            "expires": "2026-11-27T11:00:00Z",
+        }])
+    );
+    // After the grant, past its window: the revoke, from the ledger's record.
+    let grant = w.kv_jit(&["grant", "--now", T0]).await;
+    assert_eq!(grant.code, 0, "{}", grant.stderr);
+    let run = w
+        .kv_jit(&["plan", "--now", &t0_plus(180), "--format", "json"])
+        .await;
+    let plan = json(&run.stdout);
+    let revoke = &plan[0];
+    assert_eq!(revoke["action"], "revoke", "{plan}");
+    assert_eq!(revoke["requester"], "alice@contoso.com");
+    assert_eq!(revoke["secret"], "demo-api-key");
+    assert_eq!(revoke["role"]["alias"], "secrets-user");
+    assert_eq!(revoke["role"]["id"], "4633458b-17de-408a-b874-0445c86b69e6");
+    assert!(
+        revoke["scope"]
+            .as_str()
+            .unwrap()
+            .ends_with("/vaults/flowlibs-demo-kv")
+    );
+    assert_eq!(revoke["start"], "2026-11-27T09:00:00Z");
+    assert_eq!(revoke["expires"], "2026-11-27T11:00:00Z");
+    assert_eq!(revoke["reason"], "expired");
 }

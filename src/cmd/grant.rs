@@ -86,6 +86,9 @@ fn run_once(
         ledger: &ledger,
         notifier: &notifier,
         failpoint: &failpoint,
+        progress: &|e: &kv_jit_core::ledger::NewEntry| {
+            output::stderr(&super::report::progress_line(e))
+        },
     };
     let approvals = || {
         let (env, client) = github
