@@ -376,3 +376,173 @@ async fn plan_json_carries_requester_vault_secret_role_scope_and_times() {
     assert_eq!(revoke["expires"], "2026-11-27T11:00:00Z");
     assert_eq!(revoke["reason"], "expired");
 }
+
+// 6. Credential failures: exit 2, fast, saying which credential and which endpoint.
+
+/// A repository whose config points every Azure endpoint at `base`, with one valid request,
+/// and the environment of a client-secret sign-in that the operator allows to go there.
+fn azure_repo(base: &str, secret: &str) -> (tempfile::TempDir, Vec<(String, String)>) {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join(".github")).unwrap();
+    std::fs::write(tmp.path().join(".github/kv-jit.yml"), world::config(base)).unwrap();
+    std::fs::create_dir_all(tmp.path().join("requests/2026")).unwrap();
+    std::fs::write(tmp.path().join("requests/2026/good.yaml"), GOOD).unwrap();
+    let origin = url::Url::parse(base)
+        .unwrap()
+        .origin()
+        .ascii_serialization();
+    let env = [
+        ("AZURE_CLIENT_ID", world::CLIENT_ID),
+        ("AZURE_TENANT_ID", world::TENANT),
+        ("AZURE_CLIENT_SECRET", secret),
+        ("KV_JIT_ALLOWED_ENDPOINTS", origin.as_str()),
+        ("PATH", "/nonexistent"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    (tmp, env)
+}
+
+/// [`kv_jit`] off the async runtime that serves the emulator.
+async fn kv_jit_async(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(String, String)],
+) -> support::Run {
+    let dir = dir.to_owned();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let env = env.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        kv_jit(&dir, &args, &env)
+    })
+    .await
+    .unwrap()
+}
+
+fn token_requests(emu: &kv_jit_emulator::EmulatorHandle) -> usize {
+    emu.core()
+        .log()
+        .iter()
+        .filter(|e| e.method == "POST" && e.path.ends_with("/oauth2/v2.0/token"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_authority_is_a_configuration_error_without_retries() {
+    // A loopback port nobody listens on: connection refused.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let (tmp, env) = azure_repo(&base, "app-secret");
+    for args in [
+        &["validate", "--now", NOW][..],
+        &["grant", "--now", NOW][..],
+    ] {
+        let run = kv_jit_async(tmp.path(), args, &env).await;
+        assert_eq!(run.code, 2, "{args:?}: {}{}", run.stdout, run.stderr);
+        for part in [
+            "client secret (AZURE_CLIENT_SECRET",
+            &format!("cannot connect to the Entra token request endpoint {base}"),
+            "check the endpoint",
+        ] {
+            assert!(
+                run.stderr.contains(part),
+                "{args:?}: `{part}` not in:\n{}",
+                run.stderr
+            );
+        }
+        assert!(!run.stderr.contains("retrying"), "{}", run.stderr);
+        let doc = {
+            let mut json_args = args.to_vec();
+            json_args.extend(["--format", "json"]);
+            json(&kv_jit_async(tmp.path(), &json_args, &env).await.stdout)
+        };
+        assert_eq!(doc["error"]["code"], "azure-credential", "{doc}");
+        assert_eq!(doc["exit"], 2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_client_secret_is_refused_once_and_exits_2() {
+    let emu = kv_jit_emulator::spawn_at(
+        kv_jit_emulator::Seed::from_yaml(&world::azure_seed()).unwrap(),
+        support::t0(),
+    )
+    .await
+    .unwrap();
+    let base = emu.base_url().trim_end_matches('/').to_owned();
+    let (tmp, env) = azure_repo(&base, "not-the-secret");
+    let run = kv_jit_async(tmp.path(), &["validate", "--now", NOW], &env).await;
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("client secret (AZURE_CLIENT_SECRET"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("invalid_client"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("check AZURE_CLIENT_ID and its secret"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(token_requests(&emu), 1, "a refusal is not retried");
+    let grant = kv_jit_async(tmp.path(), &["grant", "--now", NOW], &env).await;
+    assert_eq!(grant.code, 2, "{}{}", grant.stdout, grant.stderr);
+    assert_eq!(token_requests(&emu), 2);
+    assert!(
+        emu.core()
+            .log()
+            .iter()
+            .all(|e| !e.path.starts_with("/subscriptions")),
+        "nothing reached ARM"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_endpoint_outage_is_retried_briefly_with_a_line_per_retry() {
+    let emu = kv_jit_emulator::spawn_at(
+        kv_jit_emulator::Seed::from_yaml(&world::azure_seed()).unwrap(),
+        support::t0(),
+    )
+    .await
+    .unwrap();
+    // Entra answers 503 (asking to retry at once, so the test never waits) for a while.
+    emu.core().add_fault(kv_jit_emulator::Fault {
+        path_prefix: format!("/{}/oauth2", world::TENANT),
+        path_contains: None,
+        method: None,
+        count: 100,
+        kind: kv_jit_emulator::FaultKind::Status {
+            status: 503,
+            code: None,
+            retry_after: Some(0),
+        },
+    });
+    let base = emu.base_url().trim_end_matches('/').to_owned();
+    let (tmp, env) = azure_repo(&base, "app-secret");
+    let run = kv_jit_async(tmp.path(), &["validate", "--now", NOW], &env).await;
+    // An outage is not a configuration error: the check could not be made (exit 1).
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("error[azure-check-failed]"),
+        "{}",
+        run.stdout
+    );
+    let retries: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("retrying Entra token request"))
+        .collect();
+    assert_eq!(retries.len(), 2, "{}", run.stderr);
+    assert!(
+        retries[0].contains("(attempt 2 of 3): HTTP 503"),
+        "{}",
+        retries[0]
+    );
+    assert_eq!(token_requests(&emu), 3, "the token budget: 3 attempts");
+}

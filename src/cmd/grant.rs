@@ -60,6 +60,18 @@ fn run_once(
     // The HTTP clients must be built inside the runtime.
     let _guard = runtime.enter();
     let azure = ctx.azure_client();
+    // Sign in before any work: a credential Entra refuses (or an authority that cannot be
+    // reached) is a configuration error, not one failure per item. Outages go on to the run,
+    // which records them per item for the next run to retry.
+    if let Ok(client) = &azure
+        && let Err(e @ kv_jit_effects::azure::AzureError::Credential(_)) =
+            runtime.block_on(client.sign_in())
+    {
+        return output::fatal(
+            output::Fatal::usage("azure-credential", e.to_string())
+                .help("see README: credentials; nothing was granted, revoked or recorded"),
+        );
+    }
     let ledger = ctx.ledger();
     let notifier = Announcer {
         summary_path: ctx.var("GITHUB_STEP_SUMMARY").map(Into::into),

@@ -140,16 +140,14 @@ pub(super) async fn online_diagnostics(
     config: &Config,
     env: &std::collections::HashMap<String, String>,
 ) -> Result<Vec<Diagnostic>, OnlineFailure> {
-    use kv_jit_effects::azure::{
-        Azure, AzureClient, Credential, RetryPolicy, SecretStatus, VaultRef,
-    };
+    use kv_jit_effects::azure::{Azure, AzureClient, Credential, SecretStatus, VaultRef};
 
     let credential = Credential::from_env(env, &config.tenant_id, &config.cloud)?;
     let azure = AzureClient::new(
         &config.tenant_id,
         config.cloud.clone(),
         credential,
-        RetryPolicy::default(),
+        super::context::retry_policy(),
     )?;
     let mut answers: BTreeMap<(String, String), Result<SecretStatus, String>> = BTreeMap::new();
     let mut out = Vec::new();
