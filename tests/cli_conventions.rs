@@ -546,3 +546,83 @@ async fn a_token_endpoint_outage_is_retried_briefly_with_a_line_per_retry() {
     );
     assert_eq!(token_requests(&emu), 3, "the token budget: 3 attempts");
 }
+
+// 8. `new`: never guesses the requester; every file ends with a newline.
+
+/// `git config user.email` as git reads it from the environment, whatever the machine's config.
+fn git_email(email: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("GIT_CONFIG_NOSYSTEM", "1".to_owned()),
+        ("GIT_CONFIG_GLOBAL", "/dev/null".to_owned()),
+    ];
+    if let Some(e) = email {
+        env.extend([
+            ("GIT_CONFIG_COUNT", "1".to_owned()),
+            ("GIT_CONFIG_KEY_0", "user.email".to_owned()),
+            ("GIT_CONFIG_VALUE_0", e.to_owned()),
+        ]);
+    }
+    env
+}
+
+const NEW: [&str; 8] = [
+    "new",
+    "--secret",
+    "demo-api-key",
+    "--duration",
+    "2h",
+    "--justification",
+    "Rotate the partner API client after INC-4821",
+    "--now",
+];
+
+#[test]
+fn new_without_a_terminal_refuses_to_guess_the_requester() {
+    let tmp = repo();
+    for email in [None, Some("alice@gmail.com")] {
+        let env = git_email(email);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut args = NEW.to_vec();
+        args.push(NOW);
+        let run = kv_jit(tmp.path(), &args, &env);
+        assert_eq!(run.code, 2, "{email:?}: {}{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains("missing --requester"), "{}", run.stderr);
+        assert!(run.stderr.contains("will not guess"), "{}", run.stderr);
+        assert!(run.stderr.contains("pass --requester"), "{}", run.stderr);
+        if let Some(e) = email {
+            assert!(
+                run.stderr.contains(e),
+                "names the address it did not use: {}",
+                run.stderr
+            );
+        }
+        assert!(
+            !tmp.path()
+                .join("requests/2026")
+                .read_dir()
+                .unwrap()
+                .any(|_| true)
+        );
+    }
+}
+
+#[test]
+fn new_uses_a_known_git_email_and_ends_the_file_with_a_newline() {
+    let tmp = repo();
+    let env = git_email(Some("alice@contoso.com"));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut args = NEW.to_vec();
+    args.extend([NOW, "--ticket", "INC-4821"]);
+    let run = kv_jit(tmp.path(), &args, &env);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let path = run.stdout.trim();
+    let text = std::fs::read_to_string(tmp.path().join(path)).unwrap();
+    assert!(
+        text.contains("requester: \"alice@contoso.com\"\n"),
+        "{text}"
+    );
+    assert!(text.ends_with('\n'), "{text:?}");
+    // And what it wrote validates.
+    let check = kv_jit(tmp.path(), &["validate", "--offline", "--now", NOW], &[]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+}
