@@ -626,3 +626,89 @@ fn new_uses_a_known_git_email_and_ends_the_file_with_a_newline() {
     let check = kv_jit(tmp.path(), &["validate", "--offline", "--now", NOW], &[]);
     assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
 }
+
+// 9. The emulator seed in docs/ matches the example config.
+
+#[test]
+fn the_documented_emulator_seed_agrees_with_the_example_config() {
+    use kv_jit_core::names::SecretName;
+    let seed_text = std::fs::read_to_string(root().join("docs/emulator-seed.yaml")).unwrap();
+    let seed = kv_jit_emulator::Seed::from_yaml(&seed_text).expect("the documented seed loads");
+    let mut sink = kv_jit_core::diag::Sink::new(".github/kv-jit.yml".to_owned());
+    let config = kv_jit_core::config::parse(
+        &std::fs::read(root().join(".github/kv-jit.yml")).unwrap(),
+        &mut sink,
+    )
+    .expect("the example config parses");
+
+    let tenant = seed
+        .tenants
+        .iter()
+        .find(|t| t.id.eq_ignore_ascii_case(&config.tenant_id))
+        .unwrap_or_else(|| panic!("the seed has no tenant {}", config.tenant_id));
+    for (name, policy) in &config.vaults {
+        let vault = seed
+            .vaults
+            .iter()
+            .find(|v| v.name == name.as_str())
+            .unwrap_or_else(|| panic!("the seed has no vault {name}"));
+        assert!(
+            vault.tenant.eq_ignore_ascii_case(&config.tenant_id),
+            "{name}: tenant"
+        );
+        assert_eq!(
+            vault.subscription_id, policy.subscription_id,
+            "{name}: subscription"
+        );
+        assert_eq!(
+            vault.resource_group, policy.resource_group,
+            "{name}: resource group"
+        );
+        assert!(vault.rbac, "{name}: kv-jit manages only RBAC vaults");
+        // Every allow-list entry names (or, as a glob, matches) a secret the vault holds.
+        for pattern in &policy.secrets.value {
+            assert!(
+                vault
+                    .secrets
+                    .keys()
+                    .any(|s| SecretName::parse(s).is_ok_and(|s| pattern.matches(&s))),
+                "{name}: the allow-list's `{}` matches no secret in the seed",
+                pattern.text
+            );
+        }
+    }
+    // Everyone the config lets request exists in the tenant.
+    for upn in config.identities.values() {
+        assert!(
+            tenant
+                .users
+                .iter()
+                .any(|u| u.upn.eq_ignore_ascii_case(&upn.to_string())),
+            "the seed has no user {upn}"
+        );
+    }
+    // The GitHub section: the example request's pull request, by a login the identities bind,
+    // approved on its head commit by the code owner of requests/.
+    let repo = &seed.github.repos[0];
+    let pull = &repo.pulls[0];
+    assert!(
+        config.identities.contains_key(&pull.author),
+        "{} is not in identities",
+        pull.author
+    );
+    assert!(
+        pull.files
+            .iter()
+            .any(|f| root().join(&f.filename).is_file()),
+        "the PR adds the example request"
+    );
+    let codeowners = &repo.files[&repo.default_branch][".github/CODEOWNERS"];
+    let approval = pull.reviews.last().unwrap();
+    assert_eq!(approval.state, "APPROVED");
+    assert_eq!(approval.commit_id.as_deref(), Some(pull.head_sha.as_str()));
+    assert!(
+        codeowners.contains(&format!("@{}", approval.user)),
+        "{codeowners}"
+    );
+    assert_ne!(approval.user, pull.author);
+}
