@@ -7,6 +7,9 @@
 // A build script talks to cargo through stdout: `println!` is its interface, not output.
 #![allow(clippy::disallowed_macros)]
 
+#[path = "src/build_commit.rs"]
+mod build_commit;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -47,15 +50,11 @@ fn main() {
     for p in ["build.rs", "Cargo.toml", "Cargo.lock", "src", "crates"] {
         println!("cargo:rerun-if-changed={p}");
     }
-    let commit = match std::env::var("KV_JIT_BUILD_COMMIT") {
-        Ok(c) if !c.trim().is_empty() => c.trim().to_owned(),
-        _ => match git(&dir, &["rev-parse", "--short=12", "HEAD"]) {
-            Some(head) if !head.is_empty() => {
-                let dirty = git(&dir, &["status", "--porcelain"]).is_some_and(|s| !s.is_empty());
-                if dirty { format!("{head}-dirty") } else { head }
-            }
-            _ => "unknown".to_owned(),
-        },
-    };
+    let release = std::env::var("KV_JIT_BUILD_COMMIT").ok();
+    let head = git(&dir, &["rev-parse", "--short=12", "HEAD"]);
+    let porcelain = head
+        .as_ref()
+        .and_then(|_| git(&dir, &["status", "--porcelain"]));
+    let commit = build_commit::stamp(release.as_deref(), head.as_deref(), porcelain.as_deref());
     println!("cargo:rustc-env=KV_JIT_COMMIT={commit}");
 }

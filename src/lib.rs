@@ -2,6 +2,8 @@
 //! (`kv_jit_core`), the engine (`kv_jit_engine`) and the effects (`kv_jit_effects`) together,
 //! and renders through [`output`]. The rules live in those crates, not here.
 
+#[cfg(test)]
+mod build_commit;
 pub mod cli;
 pub mod cmd;
 pub mod output;
