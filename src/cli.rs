@@ -8,10 +8,20 @@ use clap::{Args, Parser, Subcommand};
 
 use kv_jit_core::diag::Format;
 
+/// `kv-jit --version`: the package version and the commit it was built from (see `build.rs`:
+/// `KV_JIT_BUILD_COMMIT` for release builds, else git, `-dirty` for uncommitted changes, else
+/// `unknown`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("KV_JIT_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "kv-jit",
-    version,
+    version = VERSION,
     about = "Governed, just-in-time access to Azure Key Vault secrets, run as GitOps on GitHub"
 )]
 #[command(
@@ -53,6 +63,11 @@ pub enum Command {
     Audit(AuditCommand),
     /// Serve the local Azure and GitHub emulator (for `kv-jit demo`, tests and trying things).
     Emulator(EmulatorArgs),
+    /// Print a shell completion script, e.g. `kv-jit completions bash > ~/.local/share/bash-completion/completions/kv-jit`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Args)]

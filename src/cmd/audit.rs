@@ -6,7 +6,7 @@ use kv_jit_core::diag::Format;
 use kv_jit_core::ledger;
 
 use crate::Exit;
-use crate::output;
+use crate::output::{self, Fatal};
 
 /// `kv-jit audit verify [PATH]`: the whole chain; names the first bad line.
 pub fn audit_verify_cmd(path: Option<&Path>, config_path: &Path, format: Format) -> Exit {
@@ -38,11 +38,14 @@ pub fn audit_verify_cmd(path: Option<&Path>, config_path: &Path, format: Format)
             } else {
                 "pass the ledger file's PATH"
             };
-            output::stderr(&format!(
-                "error: cannot read {}: {source}\n  help: {help}\n",
-                path.display()
-            ));
-            Exit::Usage
+            let code = if source.kind() == std::io::ErrorKind::NotFound {
+                "ledger-not-found"
+            } else {
+                "ledger-unreadable"
+            };
+            output::fatal(
+                Fatal::usage(code, format!("cannot read {}: {source}", path.display())).help(help),
+            )
         }
         Err(e) => {
             if format == Format::Json {

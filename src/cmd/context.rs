@@ -72,7 +72,7 @@ impl Ctx {
             &self.config.tenant_id,
             self.config.cloud.clone(),
             credential,
-            RetryPolicy::default(),
+            retry_policy(),
         )
         .map_err(|e| e.to_string())
     }
@@ -123,7 +123,18 @@ impl Ctx {
     }
 }
 
-pub fn fail(msg: &str, code: Exit) -> Exit {
-    output::stderr(&format!("error: {msg}\n"));
-    code
+/// The Azure retry policy of the shell: the default, with a line on stderr before each retry.
+pub fn retry_policy() -> RetryPolicy {
+    RetryPolicy::default().with_retry_notices(std::sync::Arc::new(|m: &str| {
+        output::stderr(&format!("{m}\n"))
+    }))
+}
+
+/// A fatal error of an engine command: `code` is the error document's code (see
+/// [`output::Fatal`]), `exit` its exit code.
+pub fn fail(code: &'static str, msg: &str, exit: Exit) -> Exit {
+    output::fatal(output::Fatal {
+        exit,
+        ..output::Fatal::usage(code, msg)
+    })
 }

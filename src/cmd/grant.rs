@@ -60,6 +60,18 @@ fn run_once(
     // The HTTP clients must be built inside the runtime.
     let _guard = runtime.enter();
     let azure = ctx.azure_client();
+    // Sign in before any work: a credential Entra refuses (or an authority that cannot be
+    // reached) is a configuration error, not one failure per item. Outages go on to the run,
+    // which records them per item for the next run to retry.
+    if let Ok(client) = &azure
+        && let Err(e @ kv_jit_effects::azure::AzureError::Credential(_)) =
+            runtime.block_on(client.sign_in())
+    {
+        return output::fatal(
+            output::Fatal::usage("azure-credential", e.to_string())
+                .help("see README: credentials; nothing was granted, revoked or recorded"),
+        );
+    }
     let ledger = ctx.ledger();
     let notifier = Announcer {
         summary_path: ctx.var("GITHUB_STEP_SUMMARY").map(Into::into),
@@ -86,6 +98,9 @@ fn run_once(
         ledger: &ledger,
         notifier: &notifier,
         failpoint: &failpoint,
+        progress: &|e: &kv_jit_core::ledger::NewEntry| {
+            output::stderr(&super::report::progress_line(e))
+        },
     };
     let approvals = || {
         let (env, client) = github
@@ -106,11 +121,16 @@ fn run_once(
     };
     let done = runtime.block_on(run::run(inputs, ports, approvals));
     super::report::render(&done, format);
-    match done.outcome {
+    let exit = match done.outcome {
         Outcome::Ok => Exit::Ok,
         Outcome::Problems => Exit::Problems,
         Outcome::Usage => Exit::Usage,
+    };
+    // A run that stopped before its work is a fatal error (its text is on stderr already).
+    if !done.executed && exit != Exit::Ok {
+        super::report::stopped(&done, exit);
     }
+    exit
 }
 
 /// In GitHub Actions, whether the run is on the repository's default branch (from the event

@@ -15,36 +15,51 @@ pub mod validate;
 use std::path::Path;
 
 use crate::Exit;
-use crate::output;
+use crate::output::{self, Fatal};
 use kv_jit_core::config::Config;
 use kv_jit_core::diag::{Format, Sink, render};
 
-/// Loads the config; on any problem prints located diagnostics and returns the usage exit code.
+/// Loads the config; on any problem reports a fatal error (with the located diagnostics) and
+/// returns the usage exit code.
 pub fn load_config(path: &Path, format: Format, annotate: bool) -> Result<Config, Exit> {
     let shown = path.to_string_lossy().replace('\\', "/");
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            output::stderr(&format!(
-                "error: config file `{shown}` not found\n  help: run kv-jit from the repository root, or pass --config FILE\n"
+            return Err(output::fatal(
+                Fatal::usage(
+                    "config-not-found",
+                    format!("config file `{shown}` not found"),
+                )
+                .help("run kv-jit from the repository root, or pass --config FILE"),
             ));
-            return Err(Exit::Usage);
         }
         Err(e) => {
-            output::stderr(&format!("error: cannot read config file `{shown}`: {e}\n"));
-            return Err(Exit::Usage);
+            return Err(output::fatal(Fatal::usage(
+                "config-unreadable",
+                format!("cannot read config file `{shown}`: {e}"),
+            )));
         }
     };
     let mut sink = Sink::new(shown.clone());
     match kv_jit_core::config::parse(&bytes, &mut sink) {
         Some(cfg) => Ok(cfg),
         None => {
-            output::stdout(&render(&sink.diags, format, annotate));
-            output::stderr(&format!(
-                "error: the config file `{shown}` is invalid ({} problems)\n",
-                sink.diags.len()
-            ));
-            Err(Exit::Usage)
+            // In JSON mode the diagnostics travel inside the error document.
+            if format != Format::Json {
+                output::stdout(&render(&sink.diags, format, annotate));
+            }
+            Err(output::fatal(
+                Fatal::usage(
+                    "config-invalid",
+                    format!(
+                        "the config file `{shown}` is invalid ({} problems)",
+                        sink.diags.len()
+                    ),
+                )
+                .help("fix the problems listed with it")
+                .diagnostics(sink.diags),
+            ))
         }
     }
 }
@@ -53,19 +68,26 @@ pub fn load_config(path: &Path, format: Format, annotate: bool) -> Result<Config
 /// any credentials it is seeded with and must never be reachable from another machine.
 pub fn emulator(args: &crate::cli::EmulatorArgs, now: chrono::DateTime<chrono::Utc>) -> Exit {
     if !args.listen.ip().is_loopback() {
-        output::stderr(&format!(
-            "error: --listen {} is not a loopback address; the emulator only listens on 127.0.0.1 or ::1\n",
-            args.listen
+        return output::fatal(Fatal::usage(
+            "usage",
+            format!(
+                "--listen {} is not a loopback address; the emulator only listens on 127.0.0.1 or ::1",
+                args.listen
+            ),
         ));
-        return Exit::Usage;
     }
     match runtime().block_on(kv_jit_emulator::run(args.listen, &args.seed, now)) {
         Ok(()) => Exit::Ok,
-        Err(e) => {
-            output::stderr(&format!("error: {e}\n"));
-            Exit::Usage
-        }
+        Err(e) => output::fatal(Fatal::usage("emulator", e.to_string())),
     }
+}
+
+/// `kv-jit completions SHELL`: the completion script clap derives from [`crate::cli::Cli`].
+pub fn completions(shell: clap_complete::Shell) -> String {
+    let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "kv-jit", &mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The one async runtime of a kv-jit process (each process runs one command): two worker

@@ -150,8 +150,10 @@ pub fn run(
     let gh = match GithubEnv::from_env(env) {
         Ok(g) => g,
         Err(m) => {
-            output::stderr(&format!("error: --pr needs GitHub: {m}\n"));
-            return Exit::Usage;
+            return output::fatal(output::Fatal::usage(
+                "github-credential",
+                format!("--pr needs GitHub: {m}"),
+            ));
         }
     };
     let runtime = super::runtime();
@@ -159,10 +161,7 @@ pub fn run(
     let _guard = runtime.enter();
     let client = match gh.client() {
         Ok(c) => c,
-        Err(m) => {
-            output::stderr(&format!("error: {m}\n"));
-            return Exit::Usage;
-        }
+        Err(m) => return output::fatal(output::Fatal::usage("github-credential", m)),
     };
     let bot = feedback::bot_login(env);
     let config_shown = config_path
@@ -175,7 +174,10 @@ pub fn run(
         Err(p) => {
             // Not annotations: the lines are the default branch's, not this pull request's.
             output::stderr(&render_text(&p.diagnostics));
-            output::stderr(&format!("error: {}\n", p.message));
+            output::fatal(output::Fatal::usage(
+                "default-branch-config",
+                p.message.clone(),
+            ));
             let body = format!(
                 "### kv-jit plan\n\n**The check could not run:** {}\n",
                 escape_markdown(&p.message)

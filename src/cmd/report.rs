@@ -42,6 +42,70 @@ pub fn render(done: &RunReport, format: Format) {
     }
 }
 
+/// The progress line of one entry, printed to stderr as its item completes (before the run's
+/// summary), e.g. `granted 2026/alice-api-key (alice@contoso.com, flowlibs-demo-kv/demo-api-key,
+/// until 2026-11-27T11:00:00Z)`. Text from Azure or the ledger is kept on one line.
+pub fn progress_line(e: &NewEntry) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .flat_map(|c| {
+                if c.is_control() {
+                    c.escape_default().collect::<Vec<_>>()
+                } else {
+                    vec![c]
+                }
+            })
+            .take(300)
+            .collect()
+    };
+    let mut details = Vec::new();
+    if let Some(r) = &e.requester {
+        details.push(clean(r));
+    }
+    match (&e.vault, &e.secret) {
+        (Some(v), Some(s)) => details.push(format!("{}/{}", clean(v), clean(s))),
+        (Some(v), None) => details.push(clean(v)),
+        _ => {}
+    }
+    if let Some(w) = &e.window
+        && e.event == Event::Granted
+    {
+        details.push(format!(
+            "until {}",
+            w.expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ));
+    }
+    if let Some(r) = e.reason {
+        details.push(r.as_str().to_owned());
+    }
+    let mut line = format!(
+        "{} {}",
+        e.event.as_str(),
+        clean(e.request.as_deref().unwrap_or("-"))
+    );
+    if !details.is_empty() {
+        line.push_str(&format!(" ({})", details.join(", ")));
+    }
+    if let Some(err) = &e.error {
+        line.push_str(&format!(": {}", clean(err)));
+    }
+    line + "\n"
+}
+
+/// A run that stopped before doing its work: its first error is the fatal error (`run-stopped`;
+/// the message is already on stderr, so only the annotation and the JSON document are added).
+pub fn stopped(done: &RunReport, exit: crate::Exit) {
+    let message = done
+        .messages
+        .iter()
+        .find(|m| m.level == Level::Error)
+        .map_or("the run stopped before doing its work", |m| m.text.as_str());
+    output::record(output::Fatal {
+        exit,
+        ..output::Fatal::usage("run-stopped", message)
+    });
+}
+
 #[derive(Serialize)]
 struct Line<'a> {
     event: Event,

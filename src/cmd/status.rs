@@ -21,7 +21,7 @@ pub fn status_cmd(config_path: &Path, now: DateTime<Utc>, format: Format, remote
     };
     let entries = match ctx.ledger().read() {
         Ok(e) => e,
-        Err(p) => return fail(p.message(), Exit::Problems),
+        Err(p) => return fail("ledger-unreadable", p.message(), Exit::Problems),
     };
     let st: LedgerState = state::from_ledger(&entries);
     let (desired, invalid) = ctx.requests().unwrap_or_default();

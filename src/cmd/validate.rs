@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::Exit;
 use crate::cli::ValidateArgs;
-use crate::output;
+use crate::output::{self, Fatal};
 use kv_jit_core::config::Config;
 use kv_jit_core::diag::{Code, Diagnostic, Format, Severity, render};
 use kv_jit_core::request::Request;
@@ -34,10 +34,7 @@ pub fn run(
     };
     let files = match collect(&args.paths) {
         Ok(f) => f,
-        Err(m) => {
-            output::stderr(&format!("error: {m}\n"));
-            return Exit::Usage;
-        }
+        Err(m) => return output::fatal(Fatal::usage("requests-unreadable", m)),
     };
     let mut result = check_files(&files, &config, Some(now));
     if !args.offline && !result.requests.is_empty() {
@@ -49,11 +46,21 @@ pub fn run(
                     .sort_by(|a, b| (a.file.as_str(), a.pos()).cmp(&(b.file.as_str(), b.pos())));
             }
             Err(m) => {
-                output::stdout(&render(&result.diagnostics, format, annotate));
-                output::stderr(&format!(
-                    "error: the online check (secret exists, vault uses RBAC) cannot run: {m}\n  help: sign in to Azure (see README: credentials) or pass --offline to check the policy only\n"
-                ));
-                return Exit::Usage;
+                // The policy's findings still show (in JSON mode inside the error document).
+                if format != Format::Json {
+                    output::stdout(&render(&result.diagnostics, format, annotate));
+                }
+                return output::fatal(
+                    Fatal::usage(
+                        m.code,
+                        format!(
+                            "the online check (secret exists, vault uses RBAC) cannot run: {}",
+                            m.message
+                        ),
+                    )
+                    .help(m.help)
+                    .diagnostics(result.diagnostics),
+                );
             }
         }
     }
@@ -86,6 +93,45 @@ pub fn run(
     }
 }
 
+/// Why the online check could not run at all, with the error document's code and what to do.
+#[derive(Debug)]
+pub(super) struct OnlineFailure {
+    pub code: &'static str,
+    pub message: String,
+    pub help: &'static str,
+}
+
+impl std::fmt::Display for OnlineFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<kv_jit_effects::azure::AzureError> for OnlineFailure {
+    fn from(e: kv_jit_effects::azure::AzureError) -> Self {
+        use kv_jit_effects::azure::AzureError;
+        let (code, help) = match &e {
+            AzureError::Credential(_) => (
+                "azure-credential",
+                "sign in to Azure (see README: credentials) or pass --offline to check the policy only",
+            ),
+            AzureError::EndpointNotAllowed(_) => (
+                "azure-endpoint-not-allowed",
+                "list the config's explicit endpoints in KV_JIT_ALLOWED_ENDPOINTS, or use a named cloud",
+            ),
+            _ => (
+                "azure-unavailable",
+                "try again later, or pass --offline to check the policy only",
+            ),
+        };
+        OnlineFailure {
+            code,
+            message: e.to_string(),
+            help,
+        }
+    }
+}
+
 /// Confirms through the management plane that each request's vault uses RBAC and its secret
 /// exists. Metadata only: the secret resource ARM returns never carries the value. Each distinct
 /// (vault, secret) is asked once. `Err` when Azure cannot be reached at all.
@@ -93,20 +139,16 @@ pub(super) async fn online_diagnostics(
     requests: &[Request],
     config: &Config,
     env: &std::collections::HashMap<String, String>,
-) -> Result<Vec<Diagnostic>, String> {
-    use kv_jit_effects::azure::{
-        Azure, AzureClient, Credential, RetryPolicy, SecretStatus, VaultRef,
-    };
+) -> Result<Vec<Diagnostic>, OnlineFailure> {
+    use kv_jit_effects::azure::{Azure, AzureClient, Credential, SecretStatus, VaultRef};
 
-    let credential =
-        Credential::from_env(env, &config.tenant_id, &config.cloud).map_err(|e| e.to_string())?;
+    let credential = Credential::from_env(env, &config.tenant_id, &config.cloud)?;
     let azure = AzureClient::new(
         &config.tenant_id,
         config.cloud.clone(),
         credential,
-        RetryPolicy::default(),
-    )
-    .map_err(|e| e.to_string())?;
+        super::context::retry_policy(),
+    )?;
     let mut answers: BTreeMap<(String, String), Result<SecretStatus, String>> = BTreeMap::new();
     let mut out = Vec::new();
     for r in requests {
@@ -117,11 +159,16 @@ pub(super) async fn online_diagnostics(
                 &policy.subscription_id,
                 &policy.resource_group,
                 r.vault.clone(),
-            )?;
+            )
+            .map_err(|m| OnlineFailure {
+                code: "config-invalid",
+                message: m,
+                help: "fix the vault's subscription_id and resource_group in the config",
+            })?;
             let answer = match azure.check_secret(&vault, &r.secret).await {
                 // No credential works at all: nothing can be checked, so say so once.
                 Err(e @ kv_jit_effects::azure::AzureError::Credential(_)) => {
-                    return Err(e.to_string());
+                    return Err(e.into());
                 }
                 other => other.map_err(|e| e.to_string()),
             };
@@ -155,6 +202,6 @@ fn online_checks(
     requests: &[Request],
     config: &Config,
     env: &std::collections::HashMap<String, String>,
-) -> Result<Vec<Diagnostic>, String> {
+) -> Result<Vec<Diagnostic>, OnlineFailure> {
     super::runtime().block_on(online_diagnostics(requests, config, env))
 }

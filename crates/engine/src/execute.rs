@@ -37,6 +37,8 @@ pub struct Executor<'a, A, P> {
     /// The deterministic assignment names (lowercase) of every request the ledger records as
     /// granted: the only names a revoke may delete.
     pub known_names: &'a BTreeSet<String>,
+    /// Told about each entry as its item completes.
+    pub progress: &'a dyn crate::ports::Progress,
 }
 
 /// The key of a vault's listing: its ARM scope, case-folded as ARM compares scopes.
@@ -116,7 +118,13 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
     async fn batch(&self, actions: &[&Action], listings: &Listings) -> Vec<NewEntry> {
         let results: Vec<(usize, Option<NewEntry>)> =
             stream::iter(actions.iter().copied().enumerate())
-                .map(|(i, action)| async move { (i, self.one(action, listings).await) })
+                .map(|(i, action)| async move {
+                    let entry = self.one(action, listings).await;
+                    if let Some(e) = &entry {
+                        self.progress.completed(e);
+                    }
+                    (i, entry)
+                })
                 .buffer_unordered(usize::from(self.concurrency.max(1)))
                 .collect()
                 .await;
@@ -892,6 +900,7 @@ mod tests {
             now,
             run_url: None,
             concurrency: 8,
+            progress: &|_: &NewEntry| {},
         };
         let entries = exec.run(&actions).await;
         assert_eq!(

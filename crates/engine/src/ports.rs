@@ -89,6 +89,20 @@ pub trait LedgerStore {
     fn append(&self, new: &[NewEntry]) -> Result<String, String>;
 }
 
+/// Told about each ledger entry of a run as its item completes (a grant, a revoke, a refusal,
+/// an orphan removed, drift found), before the run ends: the shell prints a progress line, so a
+/// long run shows its work as it goes. Must return quickly; it cannot change the outcome.
+pub trait Progress: Sync {
+    fn completed(&self, entry: &NewEntry);
+}
+
+/// Any `Fn(&NewEntry)` closure is a progress hook; `&|_| {}` is none.
+impl<F: Fn(&NewEntry) + Sync> Progress for F {
+    fn completed(&self, entry: &NewEntry) {
+        self(entry)
+    }
+}
+
 /// Announces a run's outcome (the job summary, Teams). Best effort: returns warnings, never
 /// undoes anything.
 pub trait Notifier: Send + Sync {

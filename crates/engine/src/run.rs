@@ -51,6 +51,8 @@ pub struct Ports<'a, A, L, N> {
     /// Crash-consistency tests kill the process at named points (`after-effects`,
     /// `after-ledger-push`); production passes a no-op.
     pub failpoint: &'a (dyn Fn(&str) + Sync),
+    /// Told about each entry as its item completes (progress lines); `&|_| {}` for none.
+    pub progress: &'a dyn crate::ports::Progress,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,6 +265,7 @@ where
         run_url: run_url.clone(),
         concurrency,
         known_names: &known_names,
+        progress: ports.progress,
     }
     .run(&actions)
     .await;
@@ -279,18 +282,20 @@ where
             all.extend(ledger::append(&ledger::Tip::of(&entries), new.clone()));
             state::from_ledger(&all)
         };
-        new.extend(
-            reconcile(
-                azure,
-                config,
-                &after.active,
-                &after.drifted,
-                &known_names,
-                now,
-                run_url.clone(),
-            )
-            .await,
-        );
+        let reconciled = reconcile(
+            azure,
+            config,
+            &after.active,
+            &after.drifted,
+            &known_names,
+            now,
+            run_url.clone(),
+        )
+        .await;
+        for e in &reconciled {
+            ports.progress.completed(e);
+        }
+        new.extend(reconciled);
     }
     (ports.failpoint)("after-effects");
 

@@ -6,7 +6,9 @@ mod code;
 mod render;
 
 pub use code::Code;
-pub use render::{Format, render, render_github, render_json, render_text};
+pub use render::{
+    Format, escape_data, escape_property, render, render_github, render_json, render_text,
+};
 
 use serde::Serialize;
 

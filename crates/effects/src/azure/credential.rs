@@ -384,6 +384,7 @@ impl Credential {
         call.bearer = Some(request_token.secret());
         call.headers
             .push(("accept", "application/json; api-version=2.0".into()));
+        call.token = true;
         let reply = tx.execute(&call).await?;
         if !reply.is_success() {
             return Err(AzureError::Credential(format!(
@@ -427,6 +428,7 @@ impl Credential {
         }
         let mut call = Call::new(Method::POST, url, "Entra token request".into());
         call.form = Some(&form);
+        call.token = true;
         let reply = tx.execute(&call).await?;
         if !reply.is_success() {
             #[derive(serde::Deserialize)]
@@ -442,18 +444,40 @@ impl Credential {
                 .map(|e| format!("{}: {}", e.error, e.error_description))
                 .unwrap_or_else(|| format!("HTTP {}", reply.status));
             // RFC 6749's `temporarily_unavailable`: an outage, not a refusal.
-            if parsed.is_some_and(|e| e.error == "temporarily_unavailable") {
+            if parsed
+                .as_ref()
+                .is_some_and(|e| e.error == "temporarily_unavailable")
+            {
                 return Err(AzureError::Unavailable {
                     what: "Entra token request".into(),
                     attempts: 1,
                     last: detail,
                 });
             }
+            let check = match parsed.as_ref().map(|e| e.error.as_str()) {
+                Some("invalid_client" | "unauthorized_client") => {
+                    "check AZURE_CLIENT_ID and its secret, or the app's federated credential (issuer, subject, audience)"
+                }
+                Some("invalid_request" | "invalid_scope") => {
+                    "check AZURE_TENANT_ID / tenant_id and the config's cloud endpoints"
+                }
+                _ => "check AZURE_CLIENT_ID, AZURE_TENANT_ID and the credential",
+            };
             return Err(AzureError::Credential(format!(
-                "Entra refused the token request for {scope}: {detail}"
+                "Entra at {} refused the token request for {scope}: {detail}; {check}",
+                self.endpoints.authority_host
             )));
         }
         parse_token(&reply.body, tx.now())
+    }
+}
+
+impl super::AzureClient {
+    /// Signs in for the management plane now (the token is cached for the calls that follow):
+    /// a credential that does not work is then a configuration error before any work starts,
+    /// rather than one failure per item.
+    pub async fn sign_in(&self) -> Result<(), AzureError> {
+        self.arm_token().await.map(|_| ())
     }
 }
 

@@ -9,6 +9,12 @@
 //! the last error instead of sleeping. Every other status is returned to the caller, which maps
 //! it to a precise error; `AzureError::class` then says whether a later run may succeed.
 //!
+//! Token requests (`Call::token`) differ in two ways: a connection that cannot be made at all
+//! (refused, no such host; not a timeout) is a configuration error at once (the authority is
+//! wrong or unreachable from this machine: retrying for half a minute only hides that), and
+//! transient answers get a shorter budget (`token_attempts`, `token_total`). Every retry can be
+//! announced (`on_retry`), so a slow run says why.
+//!
 //! Time: every wait, the call's elapsed time and the `Retry-After` date arithmetic go through
 //! the policy's [`Clock`] ([`SystemClock`] unless [`RetryPolicy::with_clock`] says otherwise);
 //! the credential's token expiry reads the same clock through the transport.
@@ -30,6 +36,9 @@ use serde::de::DeserializeOwned;
 use super::AzureError;
 use crate::backoff::{Backoff, Jitter, random_unit};
 use crate::clock::{Clock, SystemClock, duration_between};
+
+/// Told the line to show before each retry.
+pub type RetryNotice = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Retry, pacing and timeout settings for every Azure call.
 #[derive(Clone)]
@@ -56,6 +65,13 @@ pub struct RetryPolicy {
     /// What "now" and "wait" mean: the wall clock by default; tests pass a virtual clock that
     /// records waits (and may move an emulator's clock) instead of sleeping.
     pub clock: Arc<dyn Clock>,
+    /// Attempts and total time for a token request (Entra, the GitHub OIDC token): a sign-in
+    /// that keeps failing is more likely misconfigured than down, so it gives up sooner.
+    pub token_attempts: u32,
+    pub token_total: Duration,
+    /// Told before each retry ("retrying Entra token request in 1.2s (attempt 2 of 3): HTTP
+    /// 503"), so a slow run says why it is slow; the shell prints it on stderr.
+    pub on_retry: Option<RetryNotice>,
 }
 
 impl Default for RetryPolicy {
@@ -71,6 +87,9 @@ impl Default for RetryPolicy {
             pace_step: Duration::from_millis(100),
             principal_not_found_retries: 3,
             clock: SystemClock::shared(),
+            token_attempts: 3,
+            token_total: Duration::from_secs(10),
+            on_retry: None,
         }
     }
 }
@@ -92,6 +111,12 @@ impl RetryPolicy {
     /// The same policy on another clock (a virtual one in tests; the shell's, once it has one).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// The same policy, telling `notify` before each retry.
+    pub fn with_retry_notices(mut self, notify: RetryNotice) -> Self {
+        self.on_retry = Some(notify);
         self
     }
 
@@ -191,6 +216,10 @@ pub(crate) struct Call<'a> {
     pub headers: Vec<(&'static str, String)>,
     /// Subscription and bucket to pace, for ARM writes and deletes.
     pub pace: Option<(&'a str, Bucket)>,
+    /// A token request: a connection that cannot be made at all (refused, no such host) is a
+    /// configuration error ([`AzureError::Credential`], no retries: the endpoint is wrong or
+    /// unreachable from here), and transient answers get the policy's shorter token budget.
+    pub token: bool,
 }
 
 impl<'a> Call<'a> {
@@ -204,6 +233,7 @@ impl<'a> Call<'a> {
             form: None,
             headers: Vec::new(),
             pace: None,
+            token: false,
         }
     }
 }
@@ -303,6 +333,14 @@ impl Transport {
         let started = self.now();
         let mut slept = Duration::ZERO;
         let mut attempt = 0;
+        let (max_attempts, max_total) = if call.token {
+            (
+                self.policy.token_attempts.min(self.policy.max_attempts),
+                self.policy.token_total.min(self.policy.max_total),
+            )
+        } else {
+            (self.policy.max_attempts, self.policy.max_total)
+        };
         loop {
             attempt += 1;
             if let Some((sub, bucket)) = call.pace {
@@ -329,6 +367,14 @@ impl Transport {
                         },
                     )
                 }
+                Err(e) if call.token && e.is_connect() && !e.is_timeout() => {
+                    return Err(AzureError::Credential(format!(
+                        "cannot connect to the {} endpoint {} ({}); check the endpoint (the config's `cloud:`, or the variable that names it) and that this machine can reach it",
+                        call.what,
+                        origin(&call.url),
+                        describe_transport_error(&e)
+                    )));
+                }
                 Err(e) => (
                     None,
                     Failure {
@@ -341,7 +387,7 @@ impl Transport {
             // The clock's elapsed time counts the attempts too; the waits alone are a floor
             // (a virtual clock that does not move, a wall clock stepped back).
             let used = duration_between(started, self.now()).max(slept);
-            if attempt >= self.policy.max_attempts || used + wait > self.policy.max_total {
+            if attempt >= max_attempts || used + wait > max_total {
                 return Err(if failure.throttled {
                     AzureError::Throttled {
                         what: call.what.clone(),
@@ -355,6 +401,15 @@ impl Transport {
                         last: failure.detail,
                     }
                 });
+            }
+            if let Some(notify) = &self.policy.on_retry {
+                notify(&format!(
+                    "retrying {} in {:.1}s (attempt {} of {max_attempts}): {}",
+                    call.what,
+                    wait.as_secs_f64(),
+                    attempt + 1,
+                    failure.detail
+                ));
             }
             self.sleep(wait).await;
             slept += wait;
@@ -400,6 +455,14 @@ impl Transport {
 struct Failure {
     throttled: bool,
     detail: String,
+}
+
+/// `scheme://host:port` of a URL, for messages: never its path or query (the GitHub OIDC request
+/// URL carries a token-bound query).
+fn origin(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| "(unparseable URL)".into())
 }
 
 fn describe_transport_error(e: &reqwest::Error) -> String {

@@ -231,6 +231,7 @@ impl World {
             ledger: &self.ledger,
             notifier: &self.notifier,
             failpoint: &|_| {},
+            progress: &|_: &NewEntry| {},
         };
         run(inputs, ports, || {
             github.map(|()| Approve).map_err(str::to_owned)
