@@ -56,6 +56,8 @@ pub fn run() -> ExitCode {
         cli::Command::Audit(cli::AuditCommand::Verify { path }) => {
             cmd::audit::audit_verify_cmd(path.as_deref(), &cli.config, format)
         }
+        cli::Command::Init(a) => cmd::init::run(a),
+        cli::Command::Doctor(a) => cmd::doctor::run(a, &cli.config, format),
         cli::Command::Schema => {
             output::stdout(&cmd::schema::request_schema());
             Exit::Ok
