@@ -653,3 +653,39 @@ async fn doctor_says_when_the_token_cannot_read_classic_protection() {
         "{c}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_checks_a_dedicated_ledger_branch_for_force_pushes_and_deletion() {
+    let ledger_rules = format!(
+        "{FULL_RULESET}
+        - id: 2
+          branches: ['refs/heads/audit/ledger']
+          non_fast_forward: true
+          deletion: true"
+    );
+    for (rules, problems) in [
+        (
+            FULL_RULESET.to_owned(),
+            &["branch audit/ledger (ledger)"][..],
+        ),
+        (ledger_rules, &[][..]),
+    ] {
+        let s = Setup::new(&seed(&GOOD_VAULT, &rules, "")).await;
+        let config = std::fs::read_to_string(s.dir.join(".github/kv-jit.yml")).unwrap();
+        s.write(
+            ".github/kv-jit.yml",
+            &config.replace("  branch: main\n", "  branch: audit/ledger\n"),
+        );
+        let (code, doc) = s.doctor(&[]).await;
+        assert_problems(code, &doc, problems);
+        let c = check(&doc, "branch audit/ledger (ledger)");
+        if !problems.is_empty() {
+            // The grant workflow pushes to it directly: only force pushes and deletion count.
+            assert_eq!(
+                c["message"],
+                "branch not protected: force pushes are allowed, the branch may be deleted",
+                "{c}"
+            );
+        }
+    }
+}

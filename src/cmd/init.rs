@@ -265,7 +265,8 @@ struct Field<'a, T> {
 
 struct Asker {
     interactive: bool,
-    lines: std::io::Lines<std::io::StdinLock<'static>>,
+    /// The answers, one a line (stdin; a fixed list in tests).
+    lines: Box<dyn Iterator<Item = std::io::Result<String>>>,
 }
 
 impl Asker {
@@ -342,7 +343,7 @@ fn gather(args: &InitArgs) -> Result<Answers, String> {
     let interactive = !args.yes && std::io::stdin().is_terminal();
     let mut a = Asker {
         interactive,
-        lines: std::io::stdin().lock().lines(),
+        lines: Box::new(std::io::stdin().lock().lines()),
     };
     let remote = git(&args.dir, &["remote", "get-url", "origin"]);
     let inferred_repo = remote.as_deref().and_then(repo_from_remote);
@@ -865,6 +866,41 @@ mod tests {
         assert!(check_duration("forever").is_err());
         assert!(check_branch("a..b").is_err());
         assert!(check_action_ref("v1;rm").is_err());
+    }
+
+    fn asker(answers: &[&str]) -> Asker {
+        let lines: Vec<std::io::Result<String>> =
+            answers.iter().map(|a| Ok(a.to_string())).collect();
+        Asker {
+            interactive: true,
+            lines: Box::new(lines.into_iter()),
+        }
+    }
+
+    #[test]
+    fn a_bad_interactive_answer_is_asked_again() {
+        let vault = || Field {
+            flag: "vault",
+            question: "Key Vault name(s)",
+            check: check_vault,
+        };
+        let mut a = asker(&["bad_vault", "", "good-vault"]);
+        assert_eq!(a.one(vault(), None).unwrap(), "good-vault");
+        // A list: every item is checked; one bad item asks for the whole list again.
+        let mut a = asker(&["kv-a, bad/one", "kv-a, kv-b"]);
+        assert_eq!(a.many(vault(), &[]).unwrap(), ["kv-a", "kv-b"]);
+        // A flag is never asked again: a bad one is an error naming it.
+        let mut a = asker(&["good-vault"]);
+        let e = a.one(vault(), Some("bad_vault")).unwrap_err();
+        assert!(e.starts_with("--vault: "), "{e}");
+        // Answers run out: an error, not a loop.
+        let mut a = asker(&["bad_vault"]);
+        assert!(a.one(vault(), None).is_err());
+        // Not interactive: the missing flag is named.
+        let mut a = asker(&[]);
+        a.interactive = false;
+        let e = a.one(vault(), None).unwrap_err();
+        assert!(e.starts_with("missing --vault"), "{e}");
     }
 
     #[test]
