@@ -151,6 +151,13 @@ fn check_secret(s: &str) -> Result<String, String> {
 }
 
 fn check_owner(s: &str) -> Result<String, String> {
+    // One token: a line break or space would let an answer add CODEOWNERS lines of its own.
+    if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "`{}` is not one owner: use @login or @org/team (one per value)",
+            s.escape_debug()
+        ));
+    }
     let co = Codeowners::parse(&format!("/requests/ {s}\n"));
     match (
         co.errors().first(),
@@ -857,6 +864,10 @@ mod tests {
         assert!(check_owner("carol").is_err());
         assert!(check_owner("@carol").is_ok());
         assert!(check_owner("@acme/sec").is_ok());
+        assert!(check_owner("@a\n/.github/ @evil").is_err());
+        assert!(check_owner("@a @b").is_err());
+        assert!(check_secret("a\nb").is_err());
+        assert!(check_identity("alice=alice@contoso.com\nx").is_err());
         assert!(check_identity("alice").is_err());
         assert!(check_identity("alice=notanupn").is_err());
         assert_eq!(
