@@ -68,6 +68,12 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+    /// Set kv-jit up in this git repository: config, CODEOWNERS, workflows, request form; then
+    /// print the Azure and GitHub steps left to do. Never overwrites a file.
+    Init(Box<crate::cmd::init::InitArgs>),
+    /// Check a setup read-only and say what to fix: config, CODEOWNERS, workflows, Azure
+    /// identity and permissions, Graph, the ledger, branch protection.
+    Doctor(crate::cmd::doctor::DoctorArgs),
 }
 
 #[derive(Debug, Args)]

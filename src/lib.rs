@@ -62,6 +62,8 @@ pub fn run() -> ExitCode {
             output::stdout(&cmd::completions(*shell));
             Exit::Ok
         }
+        cli::Command::Init(a) => cmd::init::run(a),
+        cli::Command::Doctor(a) => cmd::doctor::run(a, &cli.config, format),
         cli::Command::Schema => {
             output::stdout(&cmd::schema::request_schema());
             Exit::Ok

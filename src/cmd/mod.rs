@@ -2,8 +2,10 @@
 
 pub mod audit;
 pub mod context;
+pub mod doctor;
 pub mod files;
 pub mod grant;
+pub mod init;
 pub mod new;
 pub mod plan;
 pub mod pr;

@@ -120,6 +120,7 @@ pub fn seed() -> GithubSeed {
             commits: vec![],
             collaborators,
             comments: vec![],
+            ..Default::default()
         }],
         teams: vec![
             TeamSeed {

@@ -11,6 +11,7 @@ pub mod azure;
 pub mod clock;
 pub mod config;
 pub mod diag;
+pub mod doctor;
 pub mod fields;
 pub mod github;
 pub mod ledger;

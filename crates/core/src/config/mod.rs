@@ -654,17 +654,21 @@ fn scalar(e: &Entry, what: &str, sink: &mut Sink) -> Option<Spanned<String>> {
     }
 }
 
-fn guid(v: &Spanned<String>, key: &str, sink: &mut Sink) -> Option<Spanned<String>> {
-    let s = &v.value;
-    let ok = s.len() == 36
+/// A GUID as the config writes one: `00000000-0000-0000-0000-000000000000` (any hex case).
+pub fn is_guid(s: &str) -> bool {
+    s.len() == 36
         && s.char_indices().all(|(i, c)| {
             if matches!(i, 8 | 13 | 18 | 23) {
                 c == '-'
             } else {
                 c.is_ascii_hexdigit()
             }
-        });
-    if ok {
+        })
+}
+
+fn guid(v: &Spanned<String>, key: &str, sink: &mut Sink) -> Option<Spanned<String>> {
+    let s = &v.value;
+    if is_guid(s) {
         Some(v.clone())
     } else {
         sink.error(
@@ -686,7 +690,8 @@ fn is_alias(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-fn is_github_login(s: &str) -> bool {
+/// A GitHub login: letters, digits and single dashes, at most 39 characters.
+pub fn is_github_login(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 39
         && !s.starts_with('-')

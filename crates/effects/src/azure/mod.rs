@@ -24,6 +24,7 @@ pub mod arm;
 pub mod credential;
 pub mod graph;
 pub mod keyvault;
+pub mod permissions;
 pub mod pim;
 pub mod retry;
 

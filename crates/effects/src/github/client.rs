@@ -301,7 +301,7 @@ impl GithubClient {
         }
     }
 
-    async fn get_json<T: FromResponse>(&self, route: &str) -> Result<T, GithubError> {
+    pub(crate) async fn get_json<T: FromResponse>(&self, route: &str) -> Result<T, GithubError> {
         self.retrying(route, || self.octocrab.get::<T, _, ()>(route, None))
             .await
     }
@@ -336,7 +336,10 @@ impl GithubClient {
     }
 
     /// Every item of a paged list: 100 per page, following `Link: rel="next"`.
-    async fn get_all<T: DeserializeOwned>(&self, route: &str) -> Result<Vec<T>, GithubError> {
+    pub(crate) async fn get_all<T: DeserializeOwned>(
+        &self,
+        route: &str,
+    ) -> Result<Vec<T>, GithubError> {
         let sep = if route.contains('?') { '&' } else { '?' };
         let first = format!("{route}{sep}per_page=100");
         let mut page: Page<T> = self.get_json(&first).await?;
@@ -591,7 +594,7 @@ impl GithubClient {
 }
 
 /// Percent-encodes everything but unreserved characters and `/` (octocrab does not encode paths).
-fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {

@@ -11,7 +11,9 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::any;
 
-use super::{AzureState, Token, arm_error, bearer, keyvault, pim, query_map, role_assignments};
+use super::{
+    AzureState, Token, arm_error, bearer, keyvault, permissions, pim, query_map, role_assignments,
+};
 
 pub(super) fn routes() -> Router<Arc<AzureState>> {
     Router::new().route("/subscriptions/{*rest}", any(arm))
@@ -243,6 +245,15 @@ async fn arm(
                         role_assignments::delete(&st, &token, &info, scope, n)
                     }
                     (&Method::GET, None) => role_assignments::list(&st, scope, &path, &q),
+                    _ => method_not_allowed(),
+                }
+            }
+            "permissions" => {
+                if api != "2022-04-01" {
+                    return api_version_error(&api, &["2022-04-01"]);
+                }
+                match (&method, name) {
+                    (&Method::GET, None) => permissions::list(&st, &token, &info, scope),
                     _ => method_not_allowed(),
                 }
             }

@@ -10,6 +10,8 @@
 //!   `roleAssignmentSchedules`, `api-version=2020-10-01`) and [`keyvault`] (the management plane:
 //!   `GET …/providers/Microsoft.KeyVault/vaults/{v}[/secrets/{n}]?api-version=2024-11-01`), with
 //!   writes throttled per subscription by [`throttle`];
+//! - [`permissions`]: `GET {scope}/providers/Microsoft.Authorization/permissions`
+//!   (`api-version=2022-04-01`), the caller's effective permissions, read-only;
 //! - [`graph`]: `GET /graph/v1.0/users/{upn}[?$select=id]`;
 //! - [`data_plane`]: the Key Vault data plane, which enforces the emulated RBAC and is the only
 //!   module that serves a secret value.
@@ -31,6 +33,7 @@ mod data_plane;
 mod entra;
 mod graph;
 mod keyvault;
+mod permissions;
 mod pim;
 mod role_assignments;
 mod throttle;

@@ -9,10 +9,11 @@
 //! like an Azure one. The router is `Router<()>` so it merges into the shared emulator with one
 //! `Router::merge`. One module per group of routes: [`contents`] (the
 //! repository, files, commits), [`pulls`] (pull requests, reviews), [`comments`], [`teams`]
-//! (collaborator permissions and teams); [`rest`] holds what they share.
+//! (collaborator permissions and teams), [`protection`] (branch protection and rulesets); [`rest`] holds what they share.
 
 mod comments;
 mod contents;
+mod protection;
 mod pulls;
 mod rest;
 mod seed;
@@ -31,6 +32,7 @@ use crate::server::{self, Service};
 use crate::{Core, Fault, LogEntry};
 
 pub use comments::StoredComment;
+pub use protection::{ProtectionSeed, PullRequestRuleSeed, ReviewsSeed, RulesetSeed};
 pub use seed::{
     CommentSeed, CommitSeed, FileSeed, GithubSeed, PullSeed, RepoSeed, ReviewSeed, TeamSeed,
     TokenSeed,
@@ -136,6 +138,7 @@ pub fn router(state: Arc<GithubState>) -> Router {
         .merge(pulls::routes())
         .merge(comments::routes())
         .merge(teams::routes())
+        .merge(protection::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), gate))
         .with_state(state.clone());
     let control = Router::new()

@@ -41,6 +41,12 @@ pub struct RepoSeed {
     pub collaborators: BTreeMap<String, String>,
     #[serde(default)]
     pub comments: Vec<CommentSeed>,
+    /// Classic branch protection by branch name (default: no branch is protected).
+    #[serde(default)]
+    pub protection: BTreeMap<String, super::ProtectionSeed>,
+    /// Repository rulesets (default: none).
+    #[serde(default)]
+    pub rulesets: Vec<super::RulesetSeed>,
 }
 
 fn default_branch_name() -> String {
