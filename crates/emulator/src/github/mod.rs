@@ -17,6 +17,7 @@ mod pulls;
 mod rest;
 mod seed;
 mod teams;
+mod writes;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -35,6 +36,7 @@ pub use seed::{
     CommentSeed, CommitSeed, FileSeed, GithubSeed, PullSeed, RepoSeed, ReviewSeed, TeamSeed,
     TokenSeed,
 };
+pub use writes::PushedCommit;
 
 use rest::error;
 pub(crate) use rest::error_body;
@@ -47,6 +49,8 @@ struct Inner {
     seeded_at: DateTime<Utc>,
     comments: Vec<StoredComment>,
     next_comment_id: u64,
+    /// What `git push`es told the emulator (see [`writes`]); a reseed forgets them.
+    pushes: writes::Pushes,
 }
 
 /// The GitHub side's state, shared by its handlers; the clock, log and faults are the shared
@@ -96,6 +100,7 @@ impl GithubState {
             seeded_at,
             comments,
             next_comment_id: id + 1,
+            pushes: writes::Pushes::default(),
         };
     }
 
@@ -136,6 +141,7 @@ pub fn router(state: Arc<GithubState>) -> Router {
         .merge(pulls::routes())
         .merge(comments::routes())
         .merge(teams::routes())
+        .merge(writes::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), gate))
         .with_state(state.clone());
     let control = Router::new()
