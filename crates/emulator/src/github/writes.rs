@@ -504,3 +504,345 @@ async fn merge_pull(
     )
     .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Core;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    const T: &str = "2026-11-27T09:00:00Z";
+
+    fn tree(files: &[(&str, &str)]) -> BTreeMap<String, String> {
+        files
+            .iter()
+            .map(|(p, t)| (p.to_string(), t.to_string()))
+            .collect()
+    }
+
+    /// acme/access: main at `m1` (CODEOWNERS), branch `feature` at `f1` adding a request, as
+    /// alice; tokens for alice and carol.
+    fn world() -> Arc<GithubState> {
+        let seed: GithubSeed = serde_json::from_value(json!({
+            "repos": [{ "owner": "acme", "name": "access" }],
+            "tokens": {
+                "alice-token": { "login": "alice" },
+                "carol-token": { "login": "carol" }
+            }
+        }))
+        .unwrap();
+        let state = Arc::new(GithubState::new(
+            seed,
+            Arc::new(Core::at(T.parse().unwrap())),
+        ));
+        let base = tree(&[(".github/CODEOWNERS", "/requests/ @carol\n")]);
+        let mut head = base.clone();
+        head.insert("requests/a.yaml".into(), "x: 1\n".into());
+        state
+            .push(
+                "acme",
+                "access",
+                "main",
+                vec![PushedCommit {
+                    sha: "m1".into(),
+                    tree: base,
+                    ..PushedCommit::default()
+                }],
+            )
+            .unwrap();
+        state
+            .push(
+                "acme",
+                "access",
+                "feature",
+                vec![PushedCommit {
+                    sha: "f1".into(),
+                    parents: vec!["m1".into()],
+                    author: Some("alice".into()),
+                    tree: head,
+                }],
+            )
+            .unwrap();
+        state
+    }
+
+    async fn call(
+        state: &Arc<GithubState>,
+        method: &str,
+        uri: &str,
+        token: &str,
+        body: Value,
+    ) -> (u16, Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let response = super::super::router(state.clone())
+            .oneshot(request)
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn open(state: &Arc<GithubState>) -> (u16, Value) {
+        call(
+            state,
+            "POST",
+            "/repos/acme/access/pulls",
+            "alice-token",
+            json!({"title": "Access", "head": "feature", "base": "main"}),
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn opening_a_pull_request_derives_its_files_and_commits_from_the_pushes() {
+        let state = world();
+        let (status, pull) = open(&state).await;
+        assert_eq!(status, 201, "{pull}");
+        assert_eq!(pull["number"], 1);
+        assert_eq!(pull["user"]["login"], "alice");
+        assert_eq!(pull["head"]["sha"], "f1");
+        assert_eq!(pull["base"]["sha"], "m1");
+        assert_eq!(pull["state"], "open");
+        assert_eq!(pull["commits"], 1);
+        assert_eq!(pull["changed_files"], 1);
+        let (_, files) = call(
+            &state,
+            "GET",
+            "/repos/acme/access/pulls/1/files",
+            "alice-token",
+            Value::Null,
+        )
+        .await;
+        assert_eq!(files[0]["filename"], "requests/a.yaml");
+        assert_eq!(files[0]["status"], "added");
+        let (_, commits) = call(
+            &state,
+            "GET",
+            "/repos/acme/access/pulls/1/commits",
+            "alice-token",
+            Value::Null,
+        )
+        .await;
+        assert_eq!(commits[0]["sha"], "f1");
+        assert_eq!(commits[0]["author"]["login"], "alice");
+        // The same head again: GitHub's 422.
+        let (status, err) = open(&state).await;
+        assert_eq!(status, 422);
+        assert_eq!(err["message"], "Validation Failed");
+        assert_eq!(
+            err["errors"][0]["message"],
+            "A pull request already exists for acme:feature."
+        );
+    }
+
+    #[tokio::test]
+    async fn opening_a_pull_request_answers_githubs_errors() {
+        let state = world();
+        let body = json!({"title": "t", "head": "feature", "base": "main"});
+        let (status, err) = call(
+            &state,
+            "POST",
+            "/repos/acme/nope/pulls",
+            "alice-token",
+            body,
+        )
+        .await;
+        assert_eq!((status, err["message"].as_str()), (404, Some("Not Found")));
+        let body = json!({"title": "t", "head": "gone", "base": "main"});
+        let (status, err) = call(
+            &state,
+            "POST",
+            "/repos/acme/access/pulls",
+            "alice-token",
+            body,
+        )
+        .await;
+        assert_eq!(status, 422);
+        assert_eq!(err["errors"][0]["field"], "head");
+        assert_eq!(err["errors"][0]["code"], "invalid");
+        let body = json!({"head": "feature"});
+        let (status, err) = call(
+            &state,
+            "POST",
+            "/repos/acme/access/pulls",
+            "alice-token",
+            body,
+        )
+        .await;
+        assert_eq!(status, 422);
+        let missing: Vec<&str> = err["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(missing, ["title", "base"]);
+        let body = json!({"title": "t", "head": "main", "base": "main"});
+        let (status, err) = call(
+            &state,
+            "POST",
+            "/repos/acme/access/pulls",
+            "alice-token",
+            body,
+        )
+        .await;
+        assert_eq!(status, 422);
+        assert_eq!(
+            err["errors"][0]["message"],
+            "No commits between main and main"
+        );
+    }
+
+    #[tokio::test]
+    async fn reviews_are_the_callers_and_github_refuses_approving_your_own() {
+        let state = world();
+        open(&state).await;
+        let approve = json!({"event": "APPROVE"});
+        let uri = "/repos/acme/access/pulls/1/reviews";
+        let (status, err) = call(&state, "POST", uri, "alice-token", approve.clone()).await;
+        assert_eq!(status, 422);
+        assert_eq!(err["message"], "Unprocessable Entity");
+        assert_eq!(err["errors"][0], "Can not approve your own pull request");
+        let changes = json!({"event": "REQUEST_CHANGES", "body": "no"});
+        let (status, _) = call(&state, "POST", uri, "alice-token", changes).await;
+        assert_eq!(status, 422);
+        let (status, _) = call(
+            &state,
+            "POST",
+            uri,
+            "carol-token",
+            json!({"event": "COMMENT"}),
+        )
+        .await;
+        assert_eq!(status, 422, "a comment review needs a body");
+        let (status, _) = call(&state, "POST", uri, "carol-token", json!({"event": "LGTM"})).await;
+        assert_eq!(status, 422, "an unknown event");
+        let (status, review) = call(&state, "POST", uri, "carol-token", approve.clone()).await;
+        assert_eq!(status, 200, "{review}");
+        assert_eq!(review["user"]["login"], "carol");
+        assert_eq!(review["state"], "APPROVED");
+        assert_eq!(review["commit_id"], "f1");
+        assert_eq!(review["submitted_at"], T);
+        let (_, list) = call(&state, "GET", uri, "carol-token", Value::Null).await;
+        assert_eq!(list.as_array().unwrap().len(), 1);
+        assert_eq!(list[0]["user"]["login"], "carol");
+        let (status, _) = call(
+            &state,
+            "POST",
+            "/repos/acme/access/pulls/9/reviews",
+            "carol-token",
+            approve,
+        )
+        .await;
+        assert_eq!(status, 404);
+    }
+
+    #[tokio::test]
+    async fn merging_records_the_pushed_merge_commit_and_answers_githubs_errors() {
+        let state = world();
+        open(&state).await;
+        let uri = "/repos/acme/access/pulls/1/merge";
+        let merge = json!({"merge_method": "merge", "sha": "f1"});
+        let (status, _) = call(
+            &state,
+            "PUT",
+            "/repos/acme/access/pulls/9/merge",
+            "carol-token",
+            merge.clone(),
+        )
+        .await;
+        assert_eq!(status, 404);
+        // No merge commit on main yet: not mergeable.
+        let (status, err) = call(&state, "PUT", uri, "carol-token", merge.clone()).await;
+        assert_eq!(
+            (status, err["message"].as_str()),
+            (405, Some("Pull Request is not mergeable"))
+        );
+        let mut merged_tree = state.snapshot().repos[0].files["f1"].clone();
+        merged_tree.insert("x".into(), "y".into());
+        state
+            .push(
+                "acme",
+                "access",
+                "main",
+                vec![PushedCommit {
+                    sha: "m2".into(),
+                    parents: vec!["m1".into(), "f1".into()],
+                    tree: merged_tree,
+                    ..PushedCommit::default()
+                }],
+            )
+            .unwrap();
+        let (status, err) = call(&state, "PUT", uri, "carol-token", json!({"sha": "0ld"})).await;
+        assert_eq!(status, 409);
+        assert_eq!(
+            err["message"],
+            "Head branch was modified. Review and try the merge again."
+        );
+        let (status, _) = call(
+            &state,
+            "PUT",
+            uri,
+            "carol-token",
+            json!({"merge_method": "squash"}),
+        )
+        .await;
+        assert_eq!(status, 405, "only merge commits are allowed here");
+        let (status, _) = call(
+            &state,
+            "PUT",
+            uri,
+            "carol-token",
+            json!({"merge_method": "octopus"}),
+        )
+        .await;
+        assert_eq!(status, 422);
+        state.core().clock.advance(chrono::Duration::minutes(5));
+        let (status, done) = call(&state, "PUT", uri, "carol-token", merge.clone()).await;
+        assert_eq!(status, 200, "{done}");
+        assert_eq!(
+            done,
+            json!({"sha": "m2", "merged": true, "message": "Pull Request successfully merged"})
+        );
+        let (_, pull) = call(
+            &state,
+            "GET",
+            "/repos/acme/access/pulls/1",
+            "carol-token",
+            Value::Null,
+        )
+        .await;
+        assert_eq!(pull["merged"], true);
+        assert_eq!(pull["merge_commit_sha"], "m2");
+        assert_eq!(pull["merged_at"], "2026-11-27T09:05:00Z");
+        let (_, pulls) = call(
+            &state,
+            "GET",
+            "/repos/acme/access/commits/m2/pulls",
+            "carol-token",
+            Value::Null,
+        )
+        .await;
+        assert_eq!(pulls[0]["number"], 1);
+        // Merged already: GitHub's 405.
+        let (status, err) = call(&state, "PUT", uri, "carol-token", merge).await;
+        assert_eq!(
+            (status, err["message"].as_str()),
+            (405, Some("Pull Request is not mergeable"))
+        );
+    }
+}
