@@ -189,9 +189,12 @@ pub fn run(args: &DemoArgs, now: Option<DateTime<Utc>>) -> Exit {
                 keep: true,
             }
         }
-        None => Workspace {
-            root: std::env::temp_dir().join(format!("kv-jit-demo-{}", std::process::id())),
-            keep: false,
+        None => match fresh_temp_dir() {
+            Ok(root) => Workspace { root, keep: false },
+            Err(e) => {
+                output::stderr(&format!("error: cannot make a temporary folder: {e}\n"));
+                return Exit::Usage;
+            }
         },
     };
     if let Err(e) = std::fs::create_dir_all(&workspace.root) {
@@ -235,6 +238,22 @@ pub fn run(args: &DemoArgs, now: Option<DateTime<Utc>>) -> Exit {
             Exit::Problems
         }
     }
+}
+
+/// A new folder under the system's temporary one, made by us: `create_dir` fails on anything
+/// already there (a stale demo's folder, or someone's symlink), so the next name is tried.
+fn fresh_temp_dir() -> std::io::Result<PathBuf> {
+    let base = std::env::temp_dir();
+    let mut last = None;
+    for n in 0..100 {
+        let dir = base.join(format!("kv-jit-demo-{}-{n}", std::process::id()));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free name")))
 }
 
 struct Demo {

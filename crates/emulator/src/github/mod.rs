@@ -9,7 +9,9 @@
 //! like an Azure one. The router is `Router<()>` so it merges into the shared emulator with one
 //! `Router::merge`. One module per group of routes: [`contents`] (the
 //! repository, files, commits), [`pulls`] (pull requests, reviews), [`comments`], [`teams`]
-//! (collaborator permissions and teams); [`rest`] holds what they share.
+//! (collaborator permissions and teams), [`writes`] (opening, reviewing and merging a pull
+//! request, and the `git push`es the emulator is told in-process); [`rest`] holds what they
+//! share.
 
 mod comments;
 mod contents;
