@@ -142,6 +142,10 @@ fn the_demo_shows_the_whole_loop_and_leaves_nothing_behind() {
         &s[10],
         "Revoke lag (how long after its window ended access was removed): over 1 expiries: p50 180s, p95 180s, max 180s",
     );
+    assert_has(
+        &s[10],
+        "went to the Key Vault data plane, all 3 of them Alice's own reads: kv-jit made none.",
+    );
     // Nothing left behind.
     let left: Vec<_> = std::fs::read_dir(tmp.path().join("tmp"))
         .unwrap()

@@ -265,6 +265,8 @@ struct Demo {
     now: DateTime<Utc>,
     /// Fresh workflow checkouts made so far (each run gets its own, as in Actions).
     runs: u32,
+    /// How many times the requester read the secret.
+    reads: usize,
 }
 
 type Step<T = ()> = Result<T, String>;
@@ -288,6 +290,7 @@ impl Demo {
             http,
             now,
             runs: 0,
+            reads: 0,
         })
     }
 
@@ -432,6 +435,21 @@ impl Demo {
             say(&format!(
                 "Revoke lag (how long after its window ended access was removed): {}",
                 lag.trim_start_matches("revoke lag").trim()
+            ));
+        }
+        // kv-jit never reads a secret value: every data-plane request the emulator served was
+        // the requester's own (the demo made `self.reads` of them).
+        let log = self.emulator.core().log();
+        let data_plane = log.iter().filter(|e| e.path.starts_with("/kv/")).count();
+        say(&format!(
+            "The emulator served {} requests; {data_plane} went to the Key Vault data plane, all {} of them Alice's own reads: kv-jit made none.",
+            log.len(),
+            self.reads
+        ));
+        if data_plane != self.reads {
+            return Err(format!(
+                "{data_plane} data-plane requests, but the requester made {}",
+                self.reads
             ));
         }
         if verify.code != 0 {
@@ -740,7 +758,8 @@ impl Demo {
         Ok(ran)
     }
 
-    fn read(&self, rt: &tokio::runtime::Runtime) -> Step<requester::Read> {
+    fn read(&mut self, rt: &tokio::runtime::Runtime) -> Step<requester::Read> {
+        self.reads += 1;
         let read = rt.block_on(requester::read_secret(
             &self.http,
             &self.base(),
