@@ -86,6 +86,8 @@ fn the_demo_shows_the_whole_loop_and_leaves_nothing_behind() {
     );
     assert_has(&s[6], "granted       2026/alice-demo-api-key-11270900");
     assert_has(&s[6], "ledger: 1 entry pushed");
+    assert_has(&s[6], "The job summary it wrote (GITHUB_STEP_SUMMARY):");
+    assert_has(&s[6], "| granted | 2026/alice-demo-api-key-11270900 |");
     // The requester's read: 200, the value never printed.
     assert_has(
         &s[7],

@@ -746,7 +746,28 @@ impl Demo {
     /// prints what it said.
     fn workflow(&mut self, args: &[&str]) -> Step<Ran> {
         let dir = self.checkout()?;
-        let ran = self.kv_jit(&dir, args, true)?;
+        let run = self.runs;
+        let summary = self.root.join("runs").join(format!("{run}.summary.md"));
+        let mut extra = vec![(
+            "GITHUB_STEP_SUMMARY",
+            summary.to_string_lossy().into_owned(),
+        )];
+        // The grant runs on the push of the merge to main: Actions names the ref and hands
+        // over the push event's payload, which says which branch is the default.
+        if args.first() == Some(&"grant") {
+            let sha = self.git(&dir, Who::Alice, &["rev-parse", "HEAD"])?;
+            let event = self.root.join("runs").join(format!("{run}.event.json"));
+            let payload = serde_json::json!({
+                "ref": "refs/heads/main", "after": sha,
+                "repository": { "full_name": format!("{OWNER}/{REPO}"), "default_branch": "main" }
+            });
+            std::fs::write(&event, payload.to_string()).map_err(|e| e.to_string())?;
+            extra.push(("GITHUB_EVENT_NAME", "push".into()));
+            extra.push(("GITHUB_EVENT_PATH", event.to_string_lossy().into_owned()));
+            extra.push(("GITHUB_REF", "refs/heads/main".into()));
+            extra.push(("GITHUB_SHA", sha));
+        }
+        let ran = self.kv_jit_env(&dir, args, true, &extra)?;
         say(&format!(
             "$ kv-jit {} --now {}    (exit {}; in a fresh checkout of main, with the workflow's AZURE_*, KV_JIT_ALLOWED_ENDPOINTS and GITHUB_* environment)",
             args.join(" "),
@@ -755,6 +776,10 @@ impl Demo {
         ));
         show(&ran.stdout);
         show(&ran.stderr);
+        if let Ok(text) = std::fs::read_to_string(&summary) {
+            say("The job summary it wrote (GITHUB_STEP_SUMMARY):");
+            show(&text);
+        }
         Ok(ran)
     }
 
@@ -941,6 +966,17 @@ impl Demo {
     /// Runs this executable as kv-jit with `--now` and a clean environment (nothing of the
     /// caller's GitHub, Actions, Azure or kv-jit variables), plus the workflow's when `workflow`.
     fn kv_jit(&self, dir: &Path, args: &[&str], workflow: bool) -> Step<Ran> {
+        self.kv_jit_env(dir, args, workflow, &[])
+    }
+
+    /// As [`Demo::kv_jit`], with `extra` variables on top.
+    fn kv_jit_env(
+        &self,
+        dir: &Path,
+        args: &[&str],
+        workflow: bool,
+        extra: &[(&str, String)],
+    ) -> Step<Ran> {
         let mut cmd = Command::new(&self.exe);
         cmd.current_dir(dir)
             .args(args)
@@ -965,6 +1001,7 @@ impl Demo {
                 .env("GITHUB_TOKEN", BOT_TOKEN)
                 .env("GITHUB_REPOSITORY", format!("{OWNER}/{REPO}"));
         }
+        cmd.envs(extra.iter().map(|(k, v)| (k, v)));
         let out = cmd
             .output()
             .map_err(|e| format!("cannot run {}: {e}", self.exe.display()))?;
