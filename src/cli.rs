@@ -74,6 +74,17 @@ pub enum Command {
     /// Check a setup read-only and say what to fix: config, CODEOWNERS, workflows, Azure
     /// identity and permissions, Graph, the ledger, branch protection.
     Doctor(crate::cmd::doctor::DoctorArgs),
+    /// The whole loop on this machine in seconds: request, PR check, approval, grant, read,
+    /// revoke, an attack refused, audit. Starts its own emulator; needs nothing but git.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the repository and the emulator's seed in DIR (new or empty) instead of a
+    /// temporary folder, and print how to poke at them.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

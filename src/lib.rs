@@ -51,6 +51,7 @@ pub fn run() -> ExitCode {
         }
         cli::Command::New(args) => cmd::new::run(args, &cli.config, now, format, annotate),
         cli::Command::Emulator(args) => cmd::emulator(args, now),
+        cli::Command::Demo(args) => cmd::demo::run(args, cli.now),
         cli::Command::Plan(a) => cmd::plan::plan_cmd(&cli.config, now, format, &a.remote),
         cli::Command::Grant(a) => cmd::grant::grant_cmd(a, &cli.config, now, format),
         cli::Command::Revoke(a) => cmd::grant::revoke_cmd(a, &cli.config, now, format),

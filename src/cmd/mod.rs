@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod context;
+pub mod demo;
 pub mod doctor;
 pub mod files;
 pub mod grant;

@@ -9,7 +9,9 @@
 //! like an Azure one. The router is `Router<()>` so it merges into the shared emulator with one
 //! `Router::merge`. One module per group of routes: [`contents`] (the
 //! repository, files, commits), [`pulls`] (pull requests, reviews), [`comments`], [`teams`]
-//! (collaborator permissions and teams), [`protection`] (branch protection and rulesets); [`rest`] holds what they share.
+//! (collaborator permissions and teams), [`protection`] (branch protection and rulesets),
+//! [`writes`] (opening, reviewing and merging a pull request, and the `git push`es the emulator
+//! is told in-process); [`rest`] holds what they share.
 
 mod comments;
 mod contents;
@@ -18,6 +20,7 @@ mod pulls;
 mod rest;
 mod seed;
 mod teams;
+mod writes;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -37,6 +40,7 @@ pub use seed::{
     CommentSeed, CommitSeed, FileSeed, GithubSeed, PullSeed, RepoSeed, ReviewSeed, TeamSeed,
     TokenSeed,
 };
+pub use writes::PushedCommit;
 
 use rest::error;
 pub(crate) use rest::error_body;
@@ -49,6 +53,8 @@ struct Inner {
     seeded_at: DateTime<Utc>,
     comments: Vec<StoredComment>,
     next_comment_id: u64,
+    /// What `git push`es told the emulator (see [`writes`]); a reseed forgets them.
+    pushes: writes::Pushes,
 }
 
 /// The GitHub side's state, shared by its handlers; the clock, log and faults are the shared
@@ -98,6 +104,7 @@ impl GithubState {
             seeded_at,
             comments,
             next_comment_id: id + 1,
+            pushes: writes::Pushes::default(),
         };
     }
 
@@ -139,6 +146,7 @@ pub fn router(state: Arc<GithubState>) -> Router {
         .merge(comments::routes())
         .merge(teams::routes())
         .merge(protection::routes())
+        .merge(writes::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), gate))
         .with_state(state.clone());
     let control = Router::new()
