@@ -115,7 +115,13 @@ own_version() {
 source_key() {
   (
     cd -- "${action_path}"
-    find Cargo.toml Cargo.lock src crates -type f ! -path '*/target/*' -print0 |
+    local inputs=() p
+    for p in Cargo.toml Cargo.lock src crates; do
+      if [[ -e "${p}" ]]; then
+        inputs+=("${p}")
+      fi
+    done
+    find "${inputs[@]}" -type f ! -path '*/target/*' -print0 |
       LC_ALL=C sort -z |
       xargs -0 sha256sum |
       sha256sum |

@@ -67,7 +67,7 @@ count() {
 
 if ! command -v jq >/dev/null; then
   printf '::warning title=kv-jit::jq is not installed: the granted, revoked, failed and refused outputs are not set\n' >&2
-elif ! counts="$(count 2>/dev/null)"; then
+elif ! counts="$(count 2>/dev/null)" || [[ -z "${counts}" ]]; then
   printf '::warning title=kv-jit::kv-jit printed no report (exit %s): the granted, revoked, failed and refused outputs are not set\n' "${code}" >&2
 else
   IFS=$'\t' read -r granted revoked failed refused <<<"${counts}"
