@@ -133,9 +133,38 @@ runner_temp="${RUNNER_TEMP:-${TMPDIR:-/tmp}}"
 install_dir="${KV_JIT_INSTALL_DIR:-${runner_temp}/kv-jit/bin}"
 cache_dir="${KV_JIT_CACHE_DIR:-${runner_temp}/kv-jit-cache}"
 
+# Where the archive is downloaded from (sets url and proto). The release repository is the
+# action's own: KV_JIT_RELEASE_REPOSITORY (github.action_repository, which composite steps may
+# see empty), else read from the runner's folder of a downloaded action
+# (.../_actions/OWNER/REPO/REF), else GITHUB_REPOSITORY (`uses: ./` in kv-jit's own repository).
+release_url() {
+  local repo="${KV_JIT_RELEASE_REPOSITORY:-}"
+  if [[ -z "${repo}" && "${action_path}" =~ /_actions/([^/]+)/([^/]+)/[^/]+$ ]]; then
+    repo="${BASH_REMATCH[1]}/${BASH_REMATCH[2]}"
+  fi
+  repo="${repo:-${GITHUB_REPOSITORY:-}}"
+  local base="${KV_JIT_DOWNLOAD_URL:-}"
+  if [[ -z "${base}" ]]; then
+    [[ "${repo}" =~ ^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$ ]] || bail "no release repository (KV_JIT_RELEASE_REPOSITORY, the action's folder or GITHUB_REPOSITORY) to download from"
+    base="https://github.com/${repo}/releases/download"
+  fi
+  if [[ "${base}" =~ ^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~/-]*)?$ ]]; then
+    proto='=https'
+  elif [[ "${base}" =~ ^http://(127\.0\.0\.1|localhost)(:[0-9]+)?(/[A-Za-z0-9._~/-]*)?$ ]]; then
+    proto='=http'
+  else
+    bail "download URL '${base}' is not https:// (plain http only on loopback)"
+  fi
+  url="${base%/}/v${version}/${archive}"
+}
+url=""
+proto=""
+
 if [[ "${mode}" == plan ]]; then
   if [[ -n "${expected}" ]]; then
+    release_url
     output mode download
+    output url "${url}"
   else
     output mode build
     output cache-dir "${cache_dir}"
@@ -164,21 +193,7 @@ install_binary() {
 # fetched=no (to fall back to a build); a mismatching sum or a malformed archive stops here.
 fetched=""
 download() {
-  local repo="${KV_JIT_RELEASE_REPOSITORY:-${GITHUB_REPOSITORY:-}}"
-  local base="${KV_JIT_DOWNLOAD_URL:-}"
-  if [[ -z "${base}" ]]; then
-    [[ "${repo}" =~ ^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$ ]] || bail "no release repository (KV_JIT_RELEASE_REPOSITORY or GITHUB_REPOSITORY) to download from"
-    base="https://github.com/${repo}/releases/download"
-  fi
-  local proto
-  if [[ "${base}" =~ ^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~/-]*)?$ ]]; then
-    proto='=https'
-  elif [[ "${base}" =~ ^http://(127\.0\.0\.1|localhost)(:[0-9]+)?(/[A-Za-z0-9._~/-]*)?$ ]]; then
-    proto='=http'
-  else
-    bail "download URL '${base}' is not https:// (plain http only on loopback)"
-  fi
-  local url="${base%/}/v${version}/${archive}"
+  release_url
   info "downloading ${url}"
   if ! curl --proto "${proto}" --proto-redir "${proto}" --tlsv1.2 -fsSL --retry 3 \
     -o "${work}/${archive}" -- "${url}"; then

@@ -269,7 +269,14 @@ async fn installs_a_release_archive_whose_sum_is_committed() {
 
     let plan = s.run("plan", VERSION, &[]).await;
     assert_eq!(plan.code, 0, "{}", plan.stderr);
-    assert_eq!(plan.stdout, "mode=download\n");
+    assert_eq!(
+        plan.stdout,
+        format!(
+            "mode=download\nurl={}/v{VERSION}/{}\n",
+            s.release.url,
+            archive_name(VERSION)
+        )
+    );
 
     // `v` in front is accepted, as in a tag.
     let run = s.run("install", &format!("v{VERSION}"), &[]).await;
@@ -299,6 +306,68 @@ async fn installs_a_release_archive_whose_sum_is_committed() {
         s.cargo_calls().is_empty(),
         "no build: {:?}",
         s.cargo_calls()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_come_from_the_actions_own_repository_releases_by_default() {
+    let s = Setup::new(VERSION).await;
+    s.commit_sums(&format!("{}  {}\n", "b".repeat(64), archive_name(VERSION)));
+    let github = |repo: &str| {
+        format!(
+            "url=https://github.com/{repo}/releases/download/v{VERSION}/{}\n",
+            archive_name(VERSION)
+        )
+    };
+    // The runner's folder of a downloaded action names its repository.
+    let downloaded = s.tmp.path().join("_actions/acme/kv-jit/0123abc");
+    std::fs::create_dir_all(downloaded.join("action")).unwrap();
+    for f in ["Cargo.toml", "action/checksums.txt"] {
+        std::fs::copy(s.action.join(f), downloaded.join(f)).unwrap();
+    }
+    let downloaded = downloaded.display().to_string();
+    let cases: [(&[(&str, &str)], String); 3] = [
+        (
+            &[
+                ("KV_JIT_RELEASE_REPOSITORY", "contoso/kv-jit"),
+                ("GITHUB_REPOSITORY", "acme/access"),
+            ],
+            github("contoso/kv-jit"),
+        ),
+        (
+            &[
+                ("KV_JIT_ACTION_PATH", &downloaded),
+                ("GITHUB_REPOSITORY", "acme/access"),
+            ],
+            github("acme/kv-jit"),
+        ),
+        (
+            &[("GITHUB_REPOSITORY", "acme/kv-jit-fork")],
+            github("acme/kv-jit-fork"),
+        ),
+    ];
+    for (env, want) in cases {
+        let mut env = env.to_vec();
+        env.push(("KV_JIT_DOWNLOAD_URL", ""));
+        let plan = s.run("plan", VERSION, &env).await;
+        assert_eq!(plan.code, 0, "{env:?}: {}", plan.stderr);
+        assert!(plan.stdout.ends_with(&want), "{env:?}: {}", plan.stdout);
+    }
+    let bad = s
+        .run(
+            "plan",
+            VERSION,
+            &[
+                ("KV_JIT_DOWNLOAD_URL", ""),
+                ("KV_JIT_RELEASE_REPOSITORY", "a/b/../c"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.code, 1, "{}", bad.stdout);
+    assert!(
+        bad.stderr.contains("no release repository"),
+        "{}",
+        bad.stderr
     );
 }
 
