@@ -20,8 +20,8 @@
 #                              /v<version>/kv-jit-<version>-<target>.tar.gz (default:
 #                              https://github.com/<KV_JIT_RELEASE_REPOSITORY>/releases/download);
 #                              https only, plain http only on loopback (tests)
-#   KV_JIT_RELEASE_REPOSITORY  owner/name whose releases hold the archives (default:
-#                              GITHUB_REPOSITORY)
+#   KV_JIT_RELEASE_REPOSITORY  owner/name whose releases hold the archives (default: the
+#                              action's own, from its folder, else GITHUB_REPOSITORY)
 #   KV_JIT_INSTALL_DIR         where kv-jit goes (default: $RUNNER_TEMP/kv-jit/bin)
 #   KV_JIT_CACHE_DIR           the from-source build's binary, kept by actions/cache between runs
 #                              (default: $RUNNER_TEMP/kv-jit-cache)
@@ -134,9 +134,9 @@ install_dir="${KV_JIT_INSTALL_DIR:-${runner_temp}/kv-jit/bin}"
 cache_dir="${KV_JIT_CACHE_DIR:-${runner_temp}/kv-jit-cache}"
 
 # Where the archive is downloaded from (sets url and proto). The release repository is the
-# action's own: KV_JIT_RELEASE_REPOSITORY (github.action_repository, which composite steps may
-# see empty), else read from the runner's folder of a downloaded action
-# (.../_actions/OWNER/REPO/REF), else GITHUB_REPOSITORY (`uses: ./` in kv-jit's own repository).
+# action's own, read from the runner's folder of a downloaded action (.../_actions/OWNER/REPO/REF;
+# composite steps cannot rely on github.action_repository), else GITHUB_REPOSITORY (`uses: ./`
+# in kv-jit's own repository); KV_JIT_RELEASE_REPOSITORY overrides both.
 release_url() {
   local repo="${KV_JIT_RELEASE_REPOSITORY:-}"
   if [[ -z "${repo}" && "${action_path}" =~ /_actions/([^/]+)/([^/]+)/[^/]+$ ]]; then
