@@ -10,7 +10,9 @@ use kv_jit_engine::run::{Level, RunReport};
 use crate::output;
 
 /// Prints the run: its messages (errors and warnings to stderr), one line per entry, the grants
-/// that wait, and what the ledger store said.
+/// that wait, and what the ledger store said. With `--format json` stdout holds exactly one JSON
+/// array (empty when the run stopped before executing), so scripts such as the GitHub Action's
+/// `action/run.sh` can count its events; informational lines go to stderr then.
 pub fn render(done: &RunReport, format: Format) {
     let mut info = Vec::new();
     for m in &done.messages {
@@ -21,9 +23,13 @@ pub fn render(done: &RunReport, format: Format) {
         }
     }
     for line in info {
-        output::stdout(&format!("{line}\n"));
+        if format == Format::Json {
+            output::stderr(&format!("{line}\n"));
+        } else {
+            output::stdout(&format!("{line}\n"));
+        }
     }
-    if done.executed {
+    if done.executed || format == Format::Json {
         report(&done.new, format);
     }
     if format != Format::Json {
