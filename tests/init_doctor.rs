@@ -497,12 +497,17 @@ async fn doctor_names_each_broken_codeowners_workflow_and_ledger_piece() {
     // An unpinned workflow, named by file and line.
     let path = ".github/workflows/kv-jit-revoke.yml";
     let text = std::fs::read_to_string(s.dir.join(path)).unwrap();
+    // Whatever commit the shipped workflow pins, unpin it to a tag.
+    let pinned = text
+        .lines()
+        .find_map(|l| l.split("uses: actions/checkout@").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the revoke workflow checks out the repository")
+        .to_owned();
+    assert_eq!(pinned.len(), 40, "{pinned}");
     s.write(
         path,
-        &text.replace(
-            "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683",
-            "actions/checkout@v4",
-        ),
+        &text.replace(&format!("actions/checkout@{pinned}"), "actions/checkout@v4"),
     );
     let (code, doc) = s.doctor(&[]).await;
     assert_problems(code, &doc, &["workflows-pinned"]);
