@@ -845,6 +845,7 @@ mod tests {
             ticket: None,
             extends: None,
             revoke: false,
+            break_glass: false,
         };
         let grant = ActiveGrant {
             request: RequestId::parse("a").unwrap(),

@@ -427,7 +427,7 @@ pub fn judge(
         });
     }
 
-    if approvers.len() < required as usize {
+    if !input.break_glass && approvers.len() < required as usize {
         return Err(Refusal::NotEnoughApprovals {
             number,
             required,
@@ -448,6 +448,8 @@ pub fn judge(
         codeowners_path,
         codeowners_line,
         approvers,
+        owners: owners.iter().map(ToString::to_string).collect(),
+        break_glass: input.break_glass,
     })
 }
 

@@ -320,6 +320,8 @@ mod tests {
                 review_id: 1,
                 as_owner: "@carol".into(),
             }],
+            owners: vec!["@carol".into()],
+            break_glass: false,
         }
     }
 

@@ -33,6 +33,12 @@
 //!
 //! Everything that cannot be checked fails closed.
 //!
+//! A break-glass request (`break_glass: true` on a vault that allows it) skips rule 6 only: an
+//! admin merged it past branch protection, so no approval is required, but every other rule
+//! holds, including 5 (an owner's outstanding CHANGES_REQUESTED still refuses it: break-glass
+//! is for when owners are absent, not for overruling one who objected) and 4 (someone must own
+//! the file, to be told and to close the retrospective).
+//!
 //! Verification is `kv_jit_effects::approval::gather` (I/O through the GitHub client: plain
 //! [`ApprovalFacts`]) then [`decide`] (pure: every rule above, in `approval/decide.rs`; one row
 //! per attack in `approval/tests.rs`).
@@ -124,8 +130,11 @@ pub struct ApprovalInput<'a> {
     pub request_path: &'a str,
     /// The request's `requester` (an Entra UPN).
     pub requester: &'a str,
-    /// The vault's `approvals: N` (at least 1 is enforced).
+    /// The vault's `approvals: N` (at least 1 is enforced, except for break-glass).
     pub approvals_required: u32,
+    /// The request is `break_glass: true` and its vault allows it (policy, checked under the
+    /// first parent's config before this): no approval is counted, every other rule holds.
+    pub break_glass: bool,
 }
 
 /// Proof of approval, for the ledger.
@@ -146,6 +155,12 @@ pub struct Approval {
     pub codeowners_line: usize,
     /// Distinct approvers, in review order.
     pub approvers: Vec<Approver>,
+    /// Every owner of the request file in that CODEOWNERS (`@login` or `@org/team`): whom a
+    /// break-glass grant tells.
+    pub owners: Vec<String>,
+    /// Granted without the code-owner approvals (break-glass); `approvers` holds any that were
+    /// given anyway.
+    pub break_glass: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -44,6 +44,7 @@ struct Case {
     base: TrustedBase,
     requester: &'static str,
     approvals: u32,
+    break_glass: bool,
 }
 
 fn review(login: &str, state: ReviewState, commit: Option<&str>) -> ReviewFacts {
@@ -133,6 +134,7 @@ impl Case {
             },
             requester: ALICE,
             approvals: 1,
+            break_glass: false,
         };
         c.file(REQUEST, None);
         c.f.files[0].status = "added".into();
@@ -220,6 +222,7 @@ impl Case {
             request_path: REQUEST,
             requester: self.requester,
             approvals_required: self.approvals,
+            break_glass: self.break_glass,
         }
     }
 
@@ -282,6 +285,13 @@ fn show(result: Result<Approval, Refusal>) -> String {
                 .iter()
                 .map(|a| format!("{} as {}", a.login, a.as_owner))
                 .collect();
+            if a.break_glass {
+                return format!(
+                    "ok break-glass, told {} ({} approved)",
+                    a.owners.join(" "),
+                    a.approvers.len()
+                );
+            }
             return format!("ok {}", who.join(", "));
         }
         Err(refusal) => refusal,
@@ -433,6 +443,19 @@ const ROWS: &[Row] = &[
     ("no CODEOWNERS on the default branch", |c| c.base.codeowners = None, "NoCodeowners"),
     ("an invalid CODEOWNERS", |c| c.codeowners("/requests/ @carol\n!x @y\n"), "CodeownersInvalid(CODEOWNERS line 2: invalid pattern `!x`: `!` negation is not supported)"),
     ("no owner for the path", |c| c.codeowners("* @carol\n/requests/2026/\n"), "NoOwner"),
+    // Break-glass: no approval needed, every other rule holds.
+    ("break-glass without any review", |c| { c.break_glass = true; c.reviews([]) }, "ok break-glass, told @carol @acme/security (0 approved)"),
+    ("break-glass where the vault demands 2", |c| { c.break_glass = true; c.approvals = 2; c.reviews([comment("carol")]) }, "ok break-glass, told @carol @acme/security (0 approved)"),
+    ("break-glass keeps an approval that was given", |c| c.break_glass = true, "ok break-glass, told @carol @acme/security (1 approved)"),
+    ("break-glass self-approval is not needed and not counted", |c| { c.break_glass = true; c.reviews([approve("alice-gh")]) }, "ok break-glass, told @carol @acme/security (0 approved)"),
+    ("break-glass: an owner's CHANGES_REQUESTED still refuses", |c| { c.break_glass = true; c.reviews([changes("carol")]) }, "ChangesRequested(carol)"),
+    ("break-glass: the author is not bound", |c| { c.break_glass = true; c.f.pull.author = Some("mallory".into()) }, "AuthorNotBound(mallory)"),
+    ("break-glass: for someone else", |c| { c.break_glass = true; c.requester = "bob@contoso.com" }, "RequesterMismatch(alice-gh is alice@contoso.com)"),
+    ("break-glass: a foreign commit", |c| { c.break_glass = true; c.commit("abab", Some("bob"), &[REQUEST]) }, "ForeignCommit(abab by bob)"),
+    ("break-glass: a file outside requests/", |c| { c.break_glass = true; c.file(".github/CODEOWNERS", None) }, "ChangesOutsideRequests(.github/CODEOWNERS)"),
+    ("break-glass: nobody owns the path", |c| { c.break_glass = true; c.codeowners("* @carol\n/requests/2026/\n") }, "NoOwner"),
+    ("break-glass: not merged", |c| { c.break_glass = true; c.f.pull.merged = false }, "NotMerged([7])"),
+    ("break-glass: into a side branch", |c| { c.break_glass = true; c.f.pull.base_ref = "side".into() }, "BaseNotDefaultBranch(side)"),
     // The facts.
     ("a lookup never made fails closed", |c| c.f.reviewers.clear(), "Unread(@carol's permission on the repository)"),
 ];

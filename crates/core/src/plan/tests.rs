@@ -29,6 +29,7 @@ fn req(name: &str, dur: &str) -> Desired {
             ticket: None,
             extends: None,
             revoke: false,
+            break_glass: false,
         },
         sha256: format!("sha-{name}"),
         merged: Some(Merge {
