@@ -95,6 +95,11 @@ impl ApprovalCheck for GithubApprovals<'_> {
                     commit: a.head_sha.clone(),
                 })
                 .collect(),
+            owners: if a.break_glass {
+                a.owners.clone()
+            } else {
+                Vec::new()
+            },
         })
     }
 }
