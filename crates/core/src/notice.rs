@@ -285,7 +285,10 @@ mod tests {
         assert_eq!(content[0]["text"], "BREAK-GLASS: kv-jit grant");
         assert_eq!(content[0]["color"], "Attention");
         let fact = content[1]["facts"][0]["value"].as_str().unwrap();
-        assert!(fact.contains("BREAK-GLASS") && fact.contains("acme/security"), "{fact}");
+        assert!(
+            fact.contains("BREAK-GLASS") && fact.contains("acme/security"),
+            "{fact}"
+        );
         // An ordinary grant says nothing of it.
         let plain = NewEntry {
             break_glass: None,

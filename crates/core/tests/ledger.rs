@@ -397,14 +397,25 @@ fn break_glass_members_are_compatible() {
     let text = format!("{old}{}", added.iter().map(to_line).collect::<String>());
     assert_eq!(verify_bytes("x", text.as_bytes()).unwrap().entries, 6);
     let l = lines(&text);
-    assert!(l[3].contains(r#""by":[],"owners":["@carol","@acme/security"]}"#), "{}", l[3]);
+    assert!(
+        l[3].contains(r#""by":[],"owners":["@carol","@acme/security"]}"#),
+        "{}",
+        l[3]
+    );
     assert!(l[3].contains(r#","break_glass":true,"prev""#), "{}", l[3]);
-    assert!(l[4].contains(r#""event":"retrospective","request":"2026/alice-4","issue":12,"prev""#), "{}", l[4]);
+    assert!(
+        l[4].contains(r#""event":"retrospective","request":"2026/alice-4","issue":12,"prev""#),
+        "{}",
+        l[4]
+    );
     assert!(!l[5].contains("break_glass"), "{}", l[5]);
     let entries = parse_ledger("x", text.as_bytes()).unwrap();
     assert!(matches!(
         entries[4].body(),
-        Ok(kv_jit_core::ledger::Body::Retrospective { request: "2026/alice-4", issue: 12 })
+        Ok(kv_jit_core::ledger::Body::Retrospective {
+            request: "2026/alice-4",
+            issue: 12
+        })
     ));
     let Ok(kv_jit_core::ledger::Body::Granted(g)) = entries[3].body() else {
         panic!()

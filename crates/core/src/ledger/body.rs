@@ -57,7 +57,10 @@ pub enum Body<'a> {
         assignment: Option<&'a str>,
     },
     /// A break-glass grant's retrospective issue.
-    Retrospective { request: &'a str, issue: u64 },
+    Retrospective {
+        request: &'a str,
+        issue: u64,
+    },
 }
 
 /// An entry without a member its event needs.

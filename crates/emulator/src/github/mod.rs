@@ -8,11 +8,12 @@
 //! ([`Core`], `/_emulator/log`, `/_emulator/faults`, ...), so a GitHub fault is armed exactly
 //! like an Azure one. The router is `Router<()>` so it merges into the shared emulator with one
 //! `Router::merge`. One module per group of routes: [`contents`] (the
-//! repository, files, commits), [`pulls`] (pull requests, reviews), [`comments`], [`teams`]
+//! repository, files, commits), [`pulls`] (pull requests, reviews), [`comments`], [`issues`], [`teams`]
 //! (collaborator permissions and teams); [`rest`] holds what they share.
 
 mod comments;
 mod contents;
+mod issues;
 mod pulls;
 mod rest;
 mod seed;
@@ -32,8 +33,8 @@ use crate::{Core, Fault, LogEntry};
 
 pub use comments::StoredComment;
 pub use seed::{
-    CommentSeed, CommitSeed, FileSeed, GithubSeed, PullSeed, RepoSeed, ReviewSeed, TeamSeed,
-    TokenSeed,
+    CommentSeed, CommitSeed, FileSeed, GithubSeed, IssueSeed, PullSeed, RepoSeed, ReviewSeed,
+    TeamSeed, TokenSeed,
 };
 
 use rest::error;
@@ -135,6 +136,7 @@ pub fn router(state: Arc<GithubState>) -> Router {
         .merge(contents::routes())
         .merge(pulls::routes())
         .merge(comments::routes())
+        .merge(issues::routes())
         .merge(teams::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), gate))
         .with_state(state.clone());

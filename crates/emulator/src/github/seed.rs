@@ -41,6 +41,40 @@ pub struct RepoSeed {
     pub collaborators: BTreeMap<String, String>,
     #[serde(default)]
     pub comments: Vec<CommentSeed>,
+    /// Issues (not pull requests); issues created through the API are added here too.
+    #[serde(default)]
+    pub issues: Vec<IssueSeed>,
+}
+
+/// An issue. Numbers share one sequence with pull requests, as on GitHub: a created issue takes
+/// the next number after every pull request and issue.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueSeed {
+    pub number: u64,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Who opened it.
+    pub author: String,
+    /// `open` (default) or `closed`.
+    #[serde(default = "open")]
+    pub state: String,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// When it was opened; without it, when it was seeded (as pull requests are).
+    #[serde(default)]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    pub closed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Who closed it, when closed.
+    #[serde(default)]
+    pub closed_by: Option<String>,
+}
+
+fn open() -> String {
+    "open".into()
 }
 
 fn default_branch_name() -> String {
