@@ -118,7 +118,7 @@ async fn list_issues(
         })
         .collect();
     // Newest first (GitHub's default sort: created, desc); numbers grow with creation.
-    all.sort_by(|a, b| b.0.cmp(&a.0));
+    all.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
     let per_page = q.per_page.unwrap_or(30).clamp(1, 100);
     let page = q.page.unwrap_or(1).max(1);
     let last = all.len().div_ceil(per_page).max(1);
