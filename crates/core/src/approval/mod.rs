@@ -55,6 +55,7 @@ use crate::github::codeowners::Codeowners;
 
 mod decide;
 mod merge;
+pub mod retrospective;
 #[cfg(test)]
 mod tests;
 
