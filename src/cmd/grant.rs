@@ -106,10 +106,118 @@ fn run_once(
     };
     let done = runtime.block_on(run::run(inputs, ports, approvals));
     super::report::render(&done, format);
+    // Break-glass retrospectives: opened right after the grant (and by any later run, should
+    // this one die before), reported by revoke runs until done.
+    let retro_problems = match &github {
+        Ok((env, client)) => runtime.block_on(retrospectives(
+            &ctx, &env.repo, client, mode, now, &failpoint,
+        )),
+        Err(_) => false,
+    };
     match done.outcome {
+        Outcome::Ok if retro_problems => Exit::Problems,
         Outcome::Ok => Exit::Ok,
         Outcome::Problems => Exit::Problems,
         Outcome::Usage => Exit::Usage,
+    }
+}
+
+/// Opens the retrospective issue of every break-glass grant without one and records it; in a
+/// revoke run, warns about every retrospective not yet done. True when something failed (the
+/// next run retries).
+async fn retrospectives(
+    ctx: &Ctx,
+    repo: &kv_jit_effects::github::client::Repo,
+    client: &kv_jit_effects::github::client::GithubClient,
+    mode: Mode,
+    now: DateTime<Utc>,
+    failpoint: &(dyn Fn(&str) + Sync),
+) -> bool {
+    use kv_jit_effects::github::retrospective::{open_due, states};
+    use kv_jit_engine::ports::LedgerStore;
+    let ledger = ctx.ledger();
+    // The run has said already why the ledger cannot be read.
+    let Ok(entries) = ledger.read() else {
+        return false;
+    };
+    let opened = open_due(client, repo, &entries, now, ctx.run_url(), failpoint).await;
+    let mut problems = !opened.errors.is_empty();
+    for note in &opened.notes {
+        output::stderr(&format!("retrospective: {note}\n"));
+    }
+    for e in &opened.errors {
+        output::stderr(&format!("error: {e}\n"));
+    }
+    if !opened.entries.is_empty() {
+        match ledger.append(&opened.entries) {
+            Ok(what) => output::stderr(&format!("ledger: {what}\n")),
+            Err(e) => {
+                problems = true;
+                output::stderr(&format!(
+                    "error: the retrospective issues are open but the ledger could not record them: {e}\n  help: the next run finds them by their marker and records them\n"
+                ));
+            }
+        }
+    }
+    if mode == Mode::Revoke {
+        let entries = ledger.read().unwrap_or(entries);
+        let paths = request_paths(ctx);
+        let today = kv_jit_core::github::codeowners::pick(|path| {
+            std::fs::read_to_string(ctx.repo_dir.join(path)).ok()
+        });
+        let found = states(
+            Some((client, repo)),
+            &entries,
+            today.as_ref().map(|(_, c)| c),
+            &ctx.config.identities,
+            |id| path_of(&paths, id),
+        )
+        .await;
+        for (g, state) in found {
+            if let Some(text) = open_retrospective(&g.request.to_string(), &state) {
+                output::stderr(&format!("warning: {text}\n"));
+            }
+        }
+    }
+    problems
+}
+
+/// Request id -> its file, from the checkout (valid and invalid files alike).
+pub(crate) fn request_paths(ctx: &Ctx) -> HashMap<String, String> {
+    let (desired, invalid) = ctx.requests().unwrap_or_default();
+    desired
+        .iter()
+        .map(|d| (d.request.id.to_string(), d.request.path.clone()))
+        .chain(invalid.iter().map(|i| (i.id.to_string(), i.path.clone())))
+        .collect()
+}
+
+/// A request's file: the checkout's, or where it was (a deleted file's owners are those of its
+/// path).
+pub(crate) fn path_of(paths: &HashMap<String, String>, id: &str) -> String {
+    paths
+        .get(id)
+        .cloned()
+        .unwrap_or_else(|| format!("requests/{id}.yaml"))
+}
+
+/// The warning for a retrospective that is not done; `None` when it is.
+pub(crate) fn open_retrospective(
+    request: &str,
+    state: &kv_jit_core::approval::retrospective::RetroState,
+) -> Option<String> {
+    use kv_jit_core::approval::retrospective::RetroState;
+    match state {
+        RetroState::Done { .. } => None,
+        RetroState::NotOpened => Some(format!(
+            "break-glass grant {request}: its retrospective issue is not opened yet"
+        )),
+        RetroState::Open { issue, missing } => Some(format!(
+            "break-glass grant {request}: retrospective #{issue} is not done ({missing})"
+        )),
+        RetroState::Unverified { issue, why } => Some(format!(
+            "break-glass grant {request}: retrospective #{issue} could not be checked ({why})"
+        )),
     }
 }
 

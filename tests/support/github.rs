@@ -120,6 +120,7 @@ pub fn seed() -> GithubSeed {
             commits: vec![],
             collaborators,
             comments: vec![],
+            issues: vec![],
         }],
         teams: vec![
             TeamSeed {

@@ -596,6 +596,7 @@ pub fn github_seed(
             .map(|(l, p)| (l.to_string(), p.to_string()))
             .collect(),
             comments: vec![],
+            issues: vec![],
         }],
         teams: vec![],
         tokens: BTreeMap::new(),

@@ -500,7 +500,7 @@ mod tests {
             RetroState::Open { missing, .. } => format!("open: {missing}"),
             other => format!("{other:?}"),
         };
-        assert_eq!(state(true, &[owner.clone()]), "done by carol");
+        assert_eq!(state(true, std::slice::from_ref(&owner)), "done by carol");
         assert_eq!(
             state(true, &[requester.clone(), owner.clone()]),
             "done by carol"
@@ -510,7 +510,7 @@ mod tests {
             "open: an owner approved; the issue is still open"
         );
         assert_eq!(
-            state(true, &[requester.clone()]),
+            state(true, std::slice::from_ref(&requester)),
             "open: no `/approve` from a code owner of the request (the requester's own does not count); closed without it"
         );
         assert_eq!(

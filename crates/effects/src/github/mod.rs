@@ -2,5 +2,6 @@
 //! shapes and CODEOWNERS are `kv_jit_core::github`'s.
 pub mod client;
 pub mod feedback;
+pub mod retrospective;
 
 pub use kv_jit_core::github::codeowners;
