@@ -43,6 +43,7 @@ impl Case {
             requester: &self.requester,
             approvals_required: self.approvals,
             break_glass: false,
+            issue: None,
         };
         verify(&client, &input, &base).await
     }
@@ -554,6 +555,7 @@ async fn paging_over_150_reviews_and_120_files() {
         requester: "alice@contoso.com",
         approvals_required: 1,
         break_glass: false,
+        issue: None,
     };
     let approval = verify(&client, &input, &trusted(&seed_copy, BASE))
         .await
@@ -594,6 +596,7 @@ async fn ghes_base_url_with_api_v3_prefix() {
         requester: "alice@contoso.com",
         approvals_required: 1,
         break_glass: false,
+        issue: None,
     };
     verify(&client, &input, &trusted(&seed_copy, BASE))
         .await
@@ -914,6 +917,7 @@ async fn lookups_are_made_only_for_reviews_that_could_count_and_team_access_once
         requester: "alice@contoso.com",
         approvals_required: 2,
         break_glass: false,
+        issue: None,
     };
     let approval = verify(&client(&url, APP_TOKEN), &input, &base)
         .await

@@ -224,6 +224,13 @@ pub fn check(
         }
     });
 
+    if let Some(i) = raw.issue.as_ref().filter(|i| i.value == 0) {
+        sink.error(
+            Code::WrongType,
+            i.pos,
+            "`issue` must be the number of an issue in this repository (1 or more)",
+        );
+    }
     let break_glass = raw.break_glass.as_ref().filter(|b| b.value);
     if let Some(b) = break_glass {
         check_break_glass(b, raw, policy, duration, cfg, sink);
@@ -260,6 +267,11 @@ pub fn check(
         extends,
         revoke: raw.revoke.as_ref().is_some_and(|r| r.value),
         break_glass: break_glass.is_some(),
+        issue: raw
+            .issue
+            .as_ref()
+            .map(|i| u64::from(i.value))
+            .filter(|n| *n > 0),
     })
 }
 

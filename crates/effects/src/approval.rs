@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use kv_jit_core::approval::{
-    self as rules, Approval, ApprovalFacts, ApprovalInput, CommitFacts, Need, PrContext, PullFacts,
-    Readable, Refusal, ReviewFacts, Stop, TrustedBase, decide,
+    self as rules, Approval, ApprovalFacts, ApprovalInput, CommitFacts, IssueOpener, Need,
+    PrContext, PullFacts, Readable, Refusal, ReviewFacts, Stop, TrustedBase, decide,
 };
 use kv_jit_core::github::codeowners::{self, Codeowners};
 
@@ -158,6 +158,26 @@ async fn look_up(
                 &[401, 403],
             )?;
             facts.reviewer_mut(&login).permission = Some(permission);
+        }
+        Need::Issue { number } => {
+            let opener = match client.issue(repo, number).await {
+                Ok(issue) => Ok(IssueOpener {
+                    number,
+                    author: issue.user.map(|u| u.login),
+                    created_at: issue.created_at,
+                    is_pull: issue.pull_request.is_some(),
+                }),
+                // No such issue: nobody can be shown to have asked (refused, not retried).
+                Err(e) if e.status() == Some(404) => Ok(IssueOpener {
+                    number,
+                    author: None,
+                    created_at: None,
+                    is_pull: false,
+                }),
+                Err(e) if matches!(e.status(), Some(401 | 403)) => Err(e.to_string()),
+                Err(e) => return Err(Refusal::from(e)),
+            };
+            facts.issue = Some(opener);
         }
     }
     Ok(())

@@ -62,6 +62,7 @@ impl ApprovalCheck for GithubApprovals<'_> {
             approvals_required: rules::approvals_required(desired, self.config, &base_config),
             // Allowed by the first parent's policy too: `check_base_policy` just ran it.
             break_glass: r.break_glass,
+            issue: r.issue,
         };
         let fresh = rules::fresh(self.now, committed);
         let a = crate::approval::verify(self.client, &input, &base)

@@ -849,6 +849,7 @@ mod tests {
             extends: None,
             revoke: false,
             break_glass: false,
+            issue: None,
         };
         let grant = ActiveGrant {
             request: RequestId::parse("a").unwrap(),

@@ -45,6 +45,7 @@ struct Case {
     requester: &'static str,
     approvals: u32,
     break_glass: bool,
+    issue: Option<u64>,
 }
 
 fn review(login: &str, state: ReviewState, commit: Option<&str>) -> ReviewFacts {
@@ -110,6 +111,7 @@ impl Case {
             merge_commit_sha: Some(MERGE.into()),
             commit_count: Some(0),
             changed_files: Some(0),
+            created_at: Some("2026-11-27T08:30:00Z".parse().unwrap()),
         };
         let mut f = ApprovalFacts::new(pull, vec![], vec![], vec![]);
         for (login, permission, teams) in CAST {
@@ -135,6 +137,7 @@ impl Case {
             requester: ALICE,
             approvals: 1,
             break_glass: false,
+            issue: None,
         };
         c.file(REQUEST, None);
         c.f.files[0].status = "added".into();
@@ -193,6 +196,27 @@ impl Case {
         self.base.codeowners = Some((".github/CODEOWNERS".into(), Codeowners::parse(text)));
     }
 
+    /// PR #7 opened by kv-jit's bot from issue `issue` (opened as `opener` says); the bot made
+    /// the commits.
+    fn bot_pr(&mut self, issue: Option<u64>, opener: IssueOpener) {
+        self.issue = issue;
+        self.f.issue = Some(Ok(opener));
+        self.as_author("kv-jit-app[bot]");
+    }
+
+    fn as_author(&mut self, login: &str) {
+        self.f.pull.author = Some(login.into());
+        for c in &mut self.f.commits {
+            c.author = Some(login.into());
+        }
+    }
+
+    fn pull_as_issue(&mut self) {
+        if let Some(Ok(o)) = &mut self.f.issue {
+            o.is_pull = true;
+        }
+    }
+
     fn bind(&mut self, login: &str, upn: &str) {
         self.base.identities.insert(login.into(), upn.into());
     }
@@ -223,6 +247,7 @@ impl Case {
             requester: self.requester,
             approvals_required: self.approvals,
             break_glass: self.break_glass,
+            issue: self.issue,
         }
     }
 
@@ -265,6 +290,7 @@ impl Case {
                 Need::Permission { login } => {
                     facts.reviewer_mut(&login).permission = known(&login).permission;
                 }
+                Need::Issue { .. } => facts.issue = self.f.issue.clone(),
             }
         }
         asked
@@ -273,6 +299,15 @@ impl Case {
 
 fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
+}
+
+fn opener(login: &str, at: &str) -> IssueOpener {
+    IssueOpener {
+        number: 5,
+        author: Some(login.into()),
+        created_at: Some(at.parse().unwrap()),
+        is_pull: false,
+    }
 }
 
 /// One line per outcome: `ok` and the approvers, `n of N` and every review that did not count,
@@ -364,6 +399,11 @@ fn show(result: Result<Approval, Refusal>) -> String {
         }
         Refusal::PermissionNotReadable { login, .. } => format!("PermissionNotReadable({login})"),
         Refusal::Unread { what } => format!("Unread({what})"),
+        Refusal::BotWithoutIssue { .. } => "BotWithoutIssue".into(),
+        Refusal::IssueOpenerNotBound { opener, .. } => format!("IssueOpenerNotBound({opener})"),
+        Refusal::IssueIsPull { .. } => "IssueIsPull".into(),
+        Refusal::IssueAfterPull { .. } => "IssueAfterPull".into(),
+        Refusal::IssueNotReadable { .. } => "IssueNotReadable".into(),
         other => format!("{other:?}"),
     }
 }
@@ -456,6 +496,20 @@ const ROWS: &[Row] = &[
     ("break-glass: nobody owns the path", |c| { c.break_glass = true; c.codeowners("* @carol\n/requests/2026/\n") }, "NoOwner"),
     ("break-glass: not merged", |c| { c.break_glass = true; c.f.pull.merged = false }, "NotMerged([7])"),
     ("break-glass: into a side branch", |c| { c.break_glass = true; c.f.pull.base_ref = "side".into() }, "BaseNotDefaultBranch(side)"),
+    // A bot's pull request, bound through the issue it carries.
+    ("a bot's PR for the opener of its issue", |c| c.bot_pr(Some(5), opener("alice-gh", "2026-11-27T08:00:00Z")), "ok carol as @carol"),
+    ("a machine user's PR (not in identities) for the opener of its issue", |c| { c.bot_pr(Some(5), opener("alice-gh", "2026-11-27T08:00:00Z")); c.as_author("machine-user") }, "ok carol as @carol"),
+    ("a bot's PR without issue:", |c| c.bot_pr(None, opener("alice-gh", "2026-11-27T08:00:00Z")), "BotWithoutIssue"),
+    ("a machine user's PR without issue: is not bound, as before", |c| { c.bot_pr(None, opener("alice-gh", "2026-11-27T08:00:00Z")); c.as_author("machine-user") }, "AuthorNotBound(machine-user)"),
+    ("a bot's PR whose issue someone else opened", |c| c.bot_pr(Some(5), opener("bob", "2026-11-27T08:00:00Z")), "IssueOpenerNotBound(bob)"),
+    ("a bot's PR whose issue an unknown account opened", |c| c.bot_pr(Some(5), opener("mallory", "2026-11-27T08:00:00Z")), "IssueOpenerNotBound(mallory)"),
+    ("a bot's PR naming a pull request as its issue", |c| { c.bot_pr(Some(5), opener("alice-gh", "2026-11-27T08:00:00Z")); c.pull_as_issue() }, "IssueIsPull"),
+    ("a bot's PR whose issue was opened after it", |c| c.bot_pr(Some(5), opener("alice-gh", "2026-11-27T08:45:00Z")), "IssueAfterPull"),
+    ("a bot's PR whose issue was opened at the same instant", |c| c.bot_pr(Some(5), opener("alice-gh", "2026-11-27T08:30:00Z")), "IssueAfterPull"),
+    ("a bot's PR without an opening time", |c| { c.bot_pr(Some(5), opener("alice-gh", "2026-11-27T08:00:00Z")); c.f.pull.created_at = None }, "IssueAfterPull"),
+    ("a bot's PR whose issue cannot be read", |c| { c.bot_pr(Some(5), opener("alice-gh", "2026-11-27T08:00:00Z")); c.f.issue = Some(Err("404".into())) }, "IssueNotReadable"),
+    ("the issue's opener cannot approve", |c| { c.bot_pr(Some(5), opener("alice-gh", "2026-11-27T08:00:00Z")); c.reviews([approve("alice-gh")]) }, "0 of 1 (alice-gh SelfApproval)"),
+    ("a person's PR with issue: is still bound to its author", |c| { c.issue = Some(5); c.f.issue = Some(Ok(opener("bob", "2026-11-27T08:00:00Z"))); c.requester = "bob@contoso.com" }, "RequesterMismatch(alice-gh is alice@contoso.com)"),
     // The facts.
     ("a lookup never made fails closed", |c| c.f.reviewers.clear(), "Unread(@carol's permission on the repository)"),
 ];
@@ -738,6 +792,7 @@ fn which_pull_request_brought_the_commit() {
         merged: Some(merge.is_some()),
         merge_commit_sha: merge.map(Into::into),
         commits: None,
+        created_at: None,
         changed_files: None,
     };
     let show = |r: Result<u64, Refusal>| match r {

@@ -30,6 +30,7 @@ fn req(name: &str, dur: &str) -> Desired {
             extends: None,
             revoke: false,
             break_glass: false,
+            issue: None,
         },
         sha256: format!("sha-{name}"),
         merged: Some(Merge {

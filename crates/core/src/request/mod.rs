@@ -69,6 +69,9 @@ pub struct RawRequest {
     pub revoke: Option<Spanned<bool>>,
     /// Emergency access: granted on merge without code-owner approvals, only on a vault whose config allows it (`break_glass:`) and for at most its `break_glass.max_duration`; every owner of the file is told and a retrospective issue is opened. Not with `extends` or `start`.
     pub break_glass: Option<Spanned<bool>>,
+    /// The issue (its number in this repository) the request was filed in through the issue form; written by `kv-jit new --from-issue`. A pull request opened by a bot is accepted only for the person who opened that issue.
+    #[schemars(range(min = 1))]
+    pub issue: Option<Spanned<u32>>,
 }
 
 /// The keys a request may hold, read from the schema so that the two cannot disagree.
@@ -99,6 +102,7 @@ pub fn parse_raw(bytes: &[u8], sink: &mut Sink) -> Option<RawRequest> {
         extends: r.string("extends", sink),
         revoke: r.bool("revoke", sink),
         break_glass: r.bool("break_glass", sink),
+        issue: r.uint("issue", sink),
     };
     r.require("apiVersion", &raw.api_version, "`kv-jit/v1`", sink);
     r.require("kind", &raw.kind, "`AccessRequest`", sink);
@@ -267,6 +271,8 @@ pub struct Request {
     pub revoke: bool,
     /// `break_glass: true`, allowed by the vault (see [`crate::config::BreakGlass`]).
     pub break_glass: bool,
+    /// The issue the request was filed in (`issue: N`), if any.
+    pub issue: Option<u64>,
 }
 
 impl serde::Serialize for Duration {
@@ -318,7 +324,7 @@ mod tests {
         let keys = known_keys();
         assert!(keys.contains(&"apiVersion".to_owned()));
         assert!(keys.contains(&"revoke".to_owned()));
-        assert_eq!(keys.len(), 13);
+        assert_eq!(keys.len(), 14);
     }
 
     #[test]

@@ -392,7 +392,7 @@ fn pull_as_issue(
         &p.author,
         if p.merged { "closed" } else { "open" },
         &[],
-        seeded_at,
+        p.created_at.unwrap_or(seeded_at),
         merged_at,
         None,
         comments,

@@ -102,6 +102,9 @@ pub struct PullSeed {
     pub merged_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default)]
     pub merge_commit_sha: Option<String>,
+    /// When it was opened; without it, when it was seeded.
+    #[serde(default)]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default)]
     pub files: Vec<FileSeed>,
     /// The branch's commits, oldest first (the last should be `head_sha`).
