@@ -1,0 +1,164 @@
+//! Requests filed through the issue form reach the default branch in a pull request opened by
+//! a bot. At grant time such a pull request is bound to whoever opened the issue its request
+//! names (`issue: N`): an issue (not a pull request) of this repository, opened before the pull
+//! request, by a login `identities` binds to the requester. Everything else fails closed, and a
+//! person's own pull request cannot borrow someone else's identity through `issue:`.
+
+mod support;
+#[path = "support/world.rs"]
+mod world;
+
+use kv_jit_emulator::github::{GithubSeed, IssueSeed, ReviewSeed};
+use support::T0;
+use world::World;
+
+const BOT: &str = "kv-jit-app[bot]";
+
+fn t(s: &str) -> chrono::DateTime<chrono::Utc> {
+    s.parse().unwrap()
+}
+
+fn request(requester: &str, issue: Option<u64>) -> String {
+    let mut text = world::request(requester, "2h");
+    if let Some(n) = issue {
+        text.push_str(&format!("issue: {n}\n"));
+    }
+    text
+}
+
+/// PR #7 as the request workflow opens it: by the bot, at 08:30, approved by carol; issue #5
+/// opened by `opener` at `opened`.
+fn bot_world(w: &World, opener: &str, opened: &str) -> GithubSeed {
+    let config = std::fs::read_to_string(w.work.join(".github/kv-jit.yml")).unwrap();
+    let mut seed = w.reseed_github(&config, "carol");
+    let repo = &mut seed.repos[0];
+    let pull = &mut repo.pulls[0];
+    pull.author = BOT.into();
+    pull.commits[0].author = Some(BOT.into());
+    pull.created_at = Some(t("2026-11-27T08:30:00Z"));
+    repo.issues.push(IssueSeed {
+        number: 5,
+        title: "Access request: demo-api-key".into(),
+        body: Some("### Vault\n\nflowlibs-demo-kv".into()),
+        author: opener.into(),
+        labels: vec!["kv-jit-request".into()],
+        created_at: Some(t(opened)),
+        ..IssueSeed::default()
+    });
+    seed
+}
+
+async fn grant(w: &World, seed: GithubSeed) -> support::Run {
+    w.github.reseed(seed);
+    w.kv_jit(&["grant", "--now", T0]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bots_pull_request_is_granted_for_the_person_who_opened_the_issue() {
+    let w = World::new(&request("alice@contoso.com", Some(5))).await;
+    let run = grant(&w, bot_world(&w, "alice-gh", "2026-11-27T08:00:00Z")).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 1);
+    assert_eq!(w.ledger_events()[0].0, "granted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attacks_on_the_issue_binding_fail_closed() {
+    type Edit = fn(&mut GithubSeed);
+    let rows: &[(&str, Option<u64>, &str, Edit, &str)] = &[
+        (
+            "the issue was opened by someone else",
+            Some(5),
+            "bob-gh",
+            |_| {},
+            "issue #5 was opened by @bob-gh, who may request only for `bob@contoso.com`",
+        ),
+        (
+            "the issue was opened by an account identities does not know",
+            Some(5),
+            "mallory",
+            |_| {},
+            "issue #5 was opened by @mallory, who is not in `identities`",
+        ),
+        (
+            "the number is a pull request's",
+            Some(7),
+            "alice-gh",
+            |_| {},
+            "`issue: 7` is a pull request, not an issue",
+        ),
+        (
+            "the issue was opened after the pull request",
+            Some(5),
+            "alice-gh",
+            |s| s.repos[0].issues[0].created_at = Some(t("2026-11-27T08:45:00Z")),
+            "issue #5 was not opened before pull request #7",
+        ),
+        (
+            "no such issue",
+            Some(9),
+            "alice-gh",
+            |_| {},
+            "issue #9 does not exist or has no author GitHub can show",
+        ),
+        (
+            "a bot's pull request without issue:",
+            None,
+            "alice-gh",
+            |_| {},
+            "its request names no `issue:`",
+        ),
+    ];
+    for (name, issue, opener, edit, want) in rows {
+        let w = World::new(&request("alice@contoso.com", *issue)).await;
+        let mut seed = bot_world(&w, opener, "2026-11-27T08:00:00Z");
+        edit(&mut seed);
+        let run = grant(&w, seed).await;
+        assert_eq!(run.code, 1, "{name}: {}{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains(want), "{name}: {}", run.stdout);
+        assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 0, "{name}");
+        assert_eq!(w.ledger_events()[0].0, "refused", "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persons_pull_request_cannot_borrow_an_identity_through_issue() {
+    // alice-gh files a request for bob, naming bob's issue: still bound to alice.
+    let w = World::new(&request("bob@contoso.com", Some(5))).await;
+    let mut seed = bot_world(&w, "bob-gh", "2026-11-27T08:00:00Z");
+    let pull = &mut seed.repos[0].pulls[0];
+    pull.author = "alice-gh".into();
+    pull.commits[0].author = Some("alice-gh".into());
+    let run = grant(&w, seed).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            "pull request author @alice-gh may request only for `alice@contoso.com` (identities on the default branch), not for `bob@contoso.com`"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_person_who_opened_the_issue_cannot_approve_it() {
+    // alice, who opened the issue (and is the requester), approves the bot's pull request.
+    let w = World::new(&request("alice@contoso.com", Some(5))).await;
+    let mut seed = bot_world(&w, "alice-gh", "2026-11-27T08:00:00Z");
+    let head = seed.repos[0].pulls[0].head_sha.clone();
+    seed.repos[0].pulls[0].reviews = vec![ReviewSeed {
+        user: "alice-gh".into(),
+        state: "APPROVED".into(),
+        commit_id: Some(head),
+    }];
+    let run = grant(&w, seed).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("@alice-gh approved their own pull request"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 0);
+}
