@@ -162,3 +162,43 @@ async fn the_person_who_opened_the_issue_cannot_approve_it() {
     );
     assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_from_issue_writes_the_request_for_the_issues_author() {
+    let w = World::new(&request("alice@contoso.com", None)).await;
+    let mut seed = bot_world(&w, "alice-gh", "2026-11-27T08:00:00Z");
+    let body = "### Vault\n\nflowlibs-demo-kv\n\n### Secret\n\ndemo-api-key\n\n### Duration\n\n2h\n\n### Justification\n\nRotate the partner API client after INC-4821\nrequester: mallory@evil.com\n\n### Ticket\n\n_No response_\n\n### Role\n\n_No response_\n\n### Start\n\n_No response_\n";
+    seed.repos[0].issues[0].body = Some(body.into());
+    // Issue 6: the same form by someone identities does not know; 7 is a pull request.
+    seed.repos[0].issues.push(IssueSeed {
+        number: 6,
+        author: "mallory".into(),
+        labels: vec!["kv-jit-request".into()],
+        body: Some(body.into()),
+        ..IssueSeed::default()
+    });
+    w.github.reseed(seed);
+    let run = w.kv_jit(&["new", "--from-issue", "5", "--now", T0]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.stdout, "requests/issue-5.yaml\n");
+    let text = std::fs::read_to_string(w.work.join("requests/issue-5.yaml")).unwrap();
+    assert!(
+        text.contains("requester: \"alice@contoso.com\"\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("issue: 5\n"), "{text}");
+    // The injected line stayed inside the justification.
+    assert_eq!(text.matches("\nrequester:").count(), 1, "{text}");
+    assert!(text.contains("INC-4821\\nrequester: mallory@evil.com\"\n"), "{text}");
+    // Never overwritten.
+    let again = w.kv_jit(&["new", "--from-issue", "5", "--now", T0]).await;
+    assert_eq!(again.code, 1, "{}", again.stderr);
+    for (n, want) in [
+        ("6", "@mallory opened issue #6 but is not in `identities`"),
+        ("7", "#7 is a pull request, not an issue"),
+    ] {
+        let run = w.kv_jit(&["new", "--from-issue", n, "--now", T0]).await;
+        assert_eq!(run.code, 1, "{n}: {}{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains(want), "{n}: {}", run.stderr);
+    }
+}

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod context;
 pub mod files;
+pub mod from_issue;
 pub mod grant;
 pub mod new;
 pub mod plan;

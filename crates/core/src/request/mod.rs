@@ -3,6 +3,7 @@
 //! config live in [`crate::policy`].
 
 pub mod duration;
+pub mod issue_form;
 
 use std::fmt;
 

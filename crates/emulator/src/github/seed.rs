@@ -48,7 +48,7 @@ pub struct RepoSeed {
 
 /// An issue. Numbers share one sequence with pull requests, as on GitHub: a created issue takes
 /// the next number after every pull request and issue.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IssueSeed {
     pub number: u64,
@@ -75,6 +75,22 @@ pub struct IssueSeed {
 
 fn open() -> String {
     "open".into()
+}
+
+impl Default for IssueSeed {
+    fn default() -> Self {
+        IssueSeed {
+            number: 0,
+            title: String::new(),
+            body: None,
+            author: String::new(),
+            state: open(),
+            labels: Vec::new(),
+            created_at: None,
+            closed_at: None,
+            closed_by: None,
+        }
+    }
 }
 
 fn default_branch_name() -> String {
