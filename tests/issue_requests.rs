@@ -189,7 +189,10 @@ async fn new_from_issue_writes_the_request_for_the_issues_author() {
     assert!(text.ends_with("issue: 5\n"), "{text}");
     // The injected line stayed inside the justification.
     assert_eq!(text.matches("\nrequester:").count(), 1, "{text}");
-    assert!(text.contains("INC-4821\\nrequester: mallory@evil.com\"\n"), "{text}");
+    assert!(
+        text.contains("INC-4821\\nrequester: mallory@evil.com\"\n"),
+        "{text}"
+    );
     // Never overwritten.
     let again = w.kv_jit(&["new", "--from-issue", "5", "--now", T0]).await;
     assert_eq!(again.code, 1, "{}", again.stderr);
@@ -200,5 +203,37 @@ async fn new_from_issue_writes_the_request_for_the_issues_author() {
         let run = w.kv_jit(&["new", "--from-issue", n, "--now", T0]).await;
         assert_eq!(run.code, 1, "{n}: {}{}", run.stdout, run.stderr);
         assert!(run.stderr.contains(want), "{n}: {}", run.stderr);
+    }
+}
+
+/// The PR check (`validate --pr`) applies the same binding before merge: the bot's pull request
+/// passes for the issue's opener, and names the problem for an issue opened by someone else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pr_check_binds_a_bots_pull_request_through_its_issue() {
+    for (opener, want_code) in [("alice-gh", 0), ("bob-gh", 1)] {
+        let w = World::new(&request("alice@contoso.com", Some(5))).await;
+        let mut seed = bot_world(&w, opener, "2026-11-27T08:00:00Z");
+        let repo = &mut seed.repos[0];
+        // The pull request is still open: main's tip is its base.
+        repo.pulls[0].merged = false;
+        repo.pulls[0].merge_commit_sha = None;
+        repo.branches.insert("main".into(), w.base_sha.clone());
+        w.github.reseed(seed);
+        let run = w
+            .kv_jit(&["validate", "--pr", "7", "--offline", "--now", T0])
+            .await;
+        assert_eq!(
+            run.code, want_code,
+            "{opener}: {}{}",
+            run.stdout, run.stderr
+        );
+        if want_code == 1 {
+            assert!(
+                run.stdout
+                    .contains("error[requester-not-bound]: issue #5 was opened by @bob-gh"),
+                "{}",
+                run.stdout
+            );
+        }
     }
 }

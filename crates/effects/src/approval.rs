@@ -74,6 +74,47 @@ pub async fn check_commit_authors(
     }
 }
 
+/// The requester binding before merge (the PR check): the author's own, or for a bot's pull
+/// request the opener of the request's `issue:` ([`PrContext::bind`]), reading that issue.
+pub async fn check_binding(
+    client: &GithubClient,
+    repo: &Repo,
+    context: &PrContext,
+    requester: &str,
+    issue: Option<u64>,
+) -> Result<(), Refusal> {
+    let mut opener: Option<Readable<IssueOpener>> = None;
+    loop {
+        match context.bind(requester, issue, opener.as_ref(), context.created_at) {
+            Ok(_) => return Ok(()),
+            Err(Stop::Refused(refusal)) => return Err(refusal),
+            Err(Stop::Need(Need::Issue { number })) if opener.is_none() => {
+                let mut facts = ApprovalFacts::new(
+                    PullFacts {
+                        number: context.number,
+                        html_url: None,
+                        author: Some(context.author.clone()),
+                        base_ref: String::new(),
+                        head_sha: context.head_sha.clone(),
+                        merged: false,
+                        merged_at: None,
+                        merge_commit_sha: None,
+                        commit_count: context.commit_count,
+                        changed_files: None,
+                        created_at: context.created_at,
+                    },
+                    Vec::new(),
+                    Vec::new(),
+                    Vec::new(),
+                );
+                look_up(client, repo, &mut facts, Need::Issue { number }).await?;
+                opener = facts.issue;
+            }
+            Err(Stop::Need(need)) => return Err(need.unread()),
+        }
+    }
+}
+
 /// Verifies that the request at `input.request_path` was approved; see the module docs.
 /// [`gather`], then [`decide`].
 pub async fn verify(

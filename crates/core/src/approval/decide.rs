@@ -356,7 +356,12 @@ pub fn judge(
 
     // Who asked: the author (bound through identities), or for a bot's pull request the
     // person who opened the issue it carries.
-    let requested_by = requester_of(facts, input, &context)?;
+    let requested_by = context.bind(
+        input.requester,
+        input.issue,
+        facts.issue.as_ref(),
+        facts.pull.created_at,
+    )?;
     check_commits(
         &context,
         &facts.commits,
@@ -485,72 +490,77 @@ pub fn is_bot(login: &str, identities: &BTreeMap<String, String>) -> bool {
     login.ends_with("[bot]") || upn_of(identities, login).is_none()
 }
 
-/// The login the request is bound to. A person's pull request: its author, who must map to the
-/// requester (`issue:` changes nothing: it cannot borrow someone else's identity). A bot's pull
-/// request: only with `issue: N`, where issue N of this repository (not a pull request) was
-/// opened, before the pull request, by a login `identities` binds to the requester.
-fn requester_of(
-    facts: &ApprovalFacts,
-    input: &ApprovalInput<'_>,
-    context: &PrContext,
-) -> Result<String, Stop> {
-    let number = context.number;
-    if !is_bot(&context.author, &context.identities) {
-        context.check_requester(input.requester)?;
-        return Ok(context.author.clone());
-    }
-    let Some(issue) = input.issue else {
-        if !context.author.ends_with("[bot]") {
-            // An account identities does not know, without an issue: as before, not bound.
-            context.check_requester(input.requester)?;
+impl PrContext {
+    /// The login the request is bound to. A person's pull request: its author, who must map to the
+    /// requester (`issue:` changes nothing: it cannot borrow someone else's identity). A bot's pull
+    /// request: only with `issue: N`, where issue N of this repository (not a pull request) was
+    /// opened, before the pull request, by a login `identities` binds to the requester.
+    pub fn bind(
+        &self,
+        requester: &str,
+        issue: Option<u64>,
+        opener: Option<&Readable<IssueOpener>>,
+        pull_created_at: Option<DateTime<Utc>>,
+    ) -> Result<String, Stop> {
+        let context = self;
+        let number = context.number;
+        if !is_bot(&context.author, &context.identities) {
+            context.check_requester(requester)?;
+            return Ok(context.author.clone());
         }
-        return Err(Refusal::BotWithoutIssue {
-            number,
-            author: context.author.clone(),
-        }
-        .into());
-    };
-    let opener = match &facts.issue {
-        None => return Err(Stop::Need(Need::Issue { number: issue })),
-        Some(Err(message)) => {
-            return Err(Refusal::IssueNotReadable {
-                issue,
-                message: message.clone(),
+        let Some(issue) = issue else {
+            if !context.author.ends_with("[bot]") {
+                // An account identities does not know, without an issue: as before, not bound.
+                context.check_requester(requester)?;
+            }
+            return Err(Refusal::BotWithoutIssue {
+                number,
+                author: context.author.clone(),
             }
             .into());
-        }
-        Some(Ok(opener)) if opener.number != issue => {
-            return Err(Need::Issue { number: issue }.unread().into());
-        }
-        Some(Ok(opener)) => opener,
-    };
-    if opener.is_pull {
-        return Err(Refusal::IssueIsPull { issue }.into());
-    }
-    let Some(author) = opener.author.clone() else {
-        return Err(Refusal::IssueNoAuthor { issue }.into());
-    };
-    match upn_of(&context.identities, &author) {
-        Some(upn) if upn.eq_ignore_ascii_case(input.requester) => {}
-        bound => {
-            return Err(Refusal::IssueOpenerNotBound {
-                issue,
-                opener: author,
-                bound_to: bound.map(str::to_owned),
-                requester: input.requester.into(),
+        };
+        let opener = match opener {
+            None => return Err(Stop::Need(Need::Issue { number: issue })),
+            Some(Err(message)) => {
+                return Err(Refusal::IssueNotReadable {
+                    issue,
+                    message: message.clone(),
+                }
+                .into());
             }
-            .into());
+            Some(Ok(opener)) if opener.number != issue => {
+                return Err(Need::Issue { number: issue }.unread().into());
+            }
+            Some(Ok(opener)) => opener,
+        };
+        if opener.is_pull {
+            return Err(Refusal::IssueIsPull { issue }.into());
         }
-    }
-    match (opener.created_at, facts.pull.created_at) {
-        (Some(opened), Some(pulled)) if opened < pulled => Ok(author),
-        (opened, pulled) => Err(Refusal::IssueAfterPull {
-            issue,
-            number,
-            opened,
-            pulled,
+        let Some(author) = opener.author.clone() else {
+            return Err(Refusal::IssueNoAuthor { issue }.into());
+        };
+        match upn_of(&context.identities, &author) {
+            Some(upn) if upn.eq_ignore_ascii_case(requester) => {}
+            bound => {
+                return Err(Refusal::IssueOpenerNotBound {
+                    issue,
+                    opener: author,
+                    bound_to: bound.map(str::to_owned),
+                    requester: requester.into(),
+                }
+                .into());
+            }
         }
-        .into()),
+        match (opener.created_at, pull_created_at) {
+            (Some(opened), Some(pulled)) if opened < pulled => Ok(author),
+            (opened, pulled) => Err(Refusal::IssueAfterPull {
+                issue,
+                number,
+                opened,
+                pulled,
+            }
+            .into()),
+        }
     }
 }
 
@@ -596,6 +606,7 @@ pub fn context_for(pull: &PullFacts, base: &TrustedBase) -> Result<PrContext, Re
         head_sha: pull.head_sha.clone(),
         base_sha: base.sha.clone(),
         commit_count: pull.commit_count,
+        created_at: pull.created_at,
         identities: base.identities.clone(),
         codeowners: base.codeowners.clone(),
     })

@@ -488,6 +488,8 @@ pub struct PrContext {
     pub base_sha: String,
     /// How many commits GitHub says the branch has.
     pub commit_count: Option<u64>,
+    /// When the pull request was opened.
+    pub created_at: Option<DateTime<Utc>>,
     /// GitHub login -> UPN, from the trusted config.
     pub identities: BTreeMap<String, String>,
     /// The trusted CODEOWNERS file, with its path.
