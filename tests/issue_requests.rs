@@ -60,6 +60,21 @@ async fn a_bots_pull_request_is_granted_for_the_person_who_opened_the_issue() {
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 1);
     assert_eq!(w.ledger_events()[0].0, "granted");
+    // The outcome goes back to the issue.
+    let comments: Vec<_> = w
+        .github
+        .comments()
+        .into_iter()
+        .filter(|c| c.issue == 5)
+        .collect();
+    assert_eq!(comments.len(), 1, "{comments:#?}");
+    assert!(
+        comments[0]
+            .body
+            .starts_with("kv-jit granted `2026/alice-api-key` until 2026-11-27T11:00:00Z"),
+        "{}",
+        comments[0].body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,6 +133,15 @@ async fn attacks_on_the_issue_binding_fail_closed() {
         assert!(run.stdout.contains(want), "{name}: {}", run.stdout);
         assert_eq!(w.azure_calls("PUT", "/roleAssignments/"), 0, "{name}");
         assert_eq!(w.ledger_events()[0].0, "refused", "{name}");
+        // The refusal is told on the request's issue (when it names one that exists).
+        if *issue == Some(5) {
+            let told = w
+                .github
+                .comments()
+                .iter()
+                .any(|c| c.issue == 5 && c.body.starts_with("kv-jit refused"));
+            assert!(told, "{name}");
+        }
     }
 }
 

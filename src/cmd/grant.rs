@@ -106,6 +106,11 @@ fn run_once(
     };
     let done = runtime.block_on(run::run(inputs, ports, approvals));
     super::report::render(&done, format);
+    // Requests filed by issue: the outcome goes back to the issue (best effort, like the other
+    // notices: a run that dies before it loses the comment, never the grant).
+    if let (Ok((env, client)), Some(Ok(_))) = (&github, &done.recorded) {
+        runtime.block_on(tell_issues(&ctx, &env.repo, client, &done.new));
+    }
     // Break-glass retrospectives: opened right after the grant (and by any later run, should
     // this one die before), reported by revoke runs until done.
     let retro_problems = match &github {
@@ -180,6 +185,46 @@ async fn retrospectives(
         }
     }
     problems
+}
+
+/// Comments the outcome of each request that names an `issue:` (granted until, or refused
+/// and why) on that issue.
+async fn tell_issues(
+    ctx: &Ctx,
+    repo: &kv_jit_effects::github::client::Repo,
+    client: &kv_jit_effects::github::client::GithubClient,
+    new: &[kv_jit_core::ledger::NewEntry],
+) {
+    use kv_jit_core::ledger::Event;
+    let Ok((desired, _)) = ctx.requests() else {
+        return;
+    };
+    for e in new {
+        let Some(issue) = desired
+            .iter()
+            .find(|d| Some(d.request.id.as_str()) == e.request.as_deref())
+            .and_then(|d| d.request.issue)
+        else {
+            continue;
+        };
+        let id = kv_jit_core::notice::escape_markdown(e.request.as_deref().unwrap_or("-"));
+        let body = match (e.event, e.window) {
+            (Event::Granted, Some(w)) => format!(
+                "kv-jit granted `{id}` until {}.",
+                w.expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+            (Event::Refused, _) => format!(
+                "kv-jit refused `{id}`: {}",
+                kv_jit_core::notice::escape_markdown(e.error.as_deref().unwrap_or("see the run"))
+            ),
+            _ => continue,
+        };
+        if let Err(err) = client.create_comment(repo, issue, &body).await {
+            output::stderr(&format!(
+                "warning: cannot comment the outcome on issue #{issue}: {err}\n"
+            ));
+        }
+    }
 }
 
 /// Request id -> its file, from the checkout (valid and invalid files alike).
