@@ -159,6 +159,7 @@ fn entry(base: DateTime<Utc>, k: u64) -> NewEntry {
                 login: "bob-sec".into(),
                 commit,
             }],
+            owners: vec![],
         }),
         run_url: Some(format!(
             "https://github.com/contoso/access/actions/runs/{}",

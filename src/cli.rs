@@ -198,6 +198,10 @@ pub struct NewArgs {
     /// The requests folder.
     #[arg(long, value_name = "DIR", default_value = "requests")]
     pub dir: PathBuf,
+    /// Write the request filed in issue N through the issue form (read through the GitHub API;
+    /// the requester is the issue's author, through `identities`).
+    #[arg(long, value_name = "N")]
+    pub from_issue: Option<u64>,
 }
 
 fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {

@@ -42,6 +42,8 @@ impl Case {
             request_path: REQUEST,
             requester: &self.requester,
             approvals_required: self.approvals,
+            break_glass: false,
+            issue: None,
         };
         verify(&client, &input, &base).await
     }
@@ -552,6 +554,8 @@ async fn paging_over_150_reviews_and_120_files() {
         request_path: REQUEST,
         requester: "alice@contoso.com",
         approvals_required: 1,
+        break_glass: false,
+        issue: None,
     };
     let approval = verify(&client, &input, &trusted(&seed_copy, BASE))
         .await
@@ -591,6 +595,8 @@ async fn ghes_base_url_with_api_v3_prefix() {
         request_path: REQUEST,
         requester: "alice@contoso.com",
         approvals_required: 1,
+        break_glass: false,
+        issue: None,
     };
     verify(&client, &input, &trusted(&seed_copy, BASE))
         .await
@@ -910,6 +916,8 @@ async fn lookups_are_made_only_for_reviews_that_could_count_and_team_access_once
         request_path: REQUEST,
         requester: "alice@contoso.com",
         approvals_required: 2,
+        break_glass: false,
+        issue: None,
     };
     let approval = verify(&client(&url, APP_TOKEN), &input, &base)
         .await

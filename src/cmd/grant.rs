@@ -121,7 +121,21 @@ fn run_once(
     };
     let done = runtime.block_on(run::run(inputs, ports, approvals));
     super::report::render(&done, format);
+    // Requests filed by issue: the outcome goes back to the issue (best effort, like the other
+    // notices: a run that dies before it loses the comment, never the grant).
+    if let (Ok((env, client)), Some(Ok(_))) = (&github, &done.recorded) {
+        runtime.block_on(tell_issues(&ctx, &env.repo, client, &done.new));
+    }
+    // Break-glass retrospectives: opened right after the grant (and by any later run, should
+    // this one die before), reported by revoke runs until done.
+    let retro_problems = match &github {
+        Ok((env, client)) => runtime.block_on(retrospectives(
+            &ctx, &env.repo, client, mode, now, &failpoint,
+        )),
+        Err(_) => false,
+    };
     let exit = match done.outcome {
+        Outcome::Ok if retro_problems => Exit::Problems,
         Outcome::Ok => Exit::Ok,
         Outcome::Problems => Exit::Problems,
         Outcome::Usage => Exit::Usage,
@@ -131,6 +145,145 @@ fn run_once(
         super::report::stopped(&done, exit);
     }
     exit
+}
+
+/// Opens the retrospective issue of every break-glass grant without one and records it; in a
+/// revoke run, warns about every retrospective not yet done. True when something failed (the
+/// next run retries).
+async fn retrospectives(
+    ctx: &Ctx,
+    repo: &kv_jit_effects::github::client::Repo,
+    client: &kv_jit_effects::github::client::GithubClient,
+    mode: Mode,
+    now: DateTime<Utc>,
+    failpoint: &(dyn Fn(&str) + Sync),
+) -> bool {
+    use kv_jit_effects::github::retrospective::{open_due, states};
+    use kv_jit_engine::ports::LedgerStore;
+    let ledger = ctx.ledger();
+    // The run has said already why the ledger cannot be read.
+    let Ok(entries) = ledger.read() else {
+        return false;
+    };
+    let opened = open_due(client, repo, &entries, now, ctx.run_url(), failpoint).await;
+    let mut problems = !opened.errors.is_empty();
+    for note in &opened.notes {
+        output::stderr(&format!("retrospective: {note}\n"));
+    }
+    for e in &opened.errors {
+        output::stderr(&format!("error: {e}\n"));
+    }
+    if !opened.entries.is_empty() {
+        match ledger.append(&opened.entries) {
+            Ok(what) => output::stderr(&format!("ledger: {what}\n")),
+            Err(e) => {
+                problems = true;
+                output::stderr(&format!(
+                    "error: the retrospective issues are open but the ledger could not record them: {e}\n  help: the next run finds them by their marker and records them\n"
+                ));
+            }
+        }
+    }
+    if mode == Mode::Revoke {
+        let entries = ledger.read().unwrap_or(entries);
+        let paths = request_paths(ctx);
+        let today = kv_jit_core::github::codeowners::pick(|path| {
+            std::fs::read_to_string(ctx.repo_dir.join(path)).ok()
+        });
+        let found = states(
+            Some((client, repo)),
+            &entries,
+            today.as_ref().map(|(_, c)| c),
+            &ctx.config.identities,
+            |id| path_of(&paths, id),
+        )
+        .await;
+        for (g, state) in found {
+            if let Some(text) = open_retrospective(&g.request.to_string(), &state) {
+                output::stderr(&format!("warning: {text}\n"));
+            }
+        }
+    }
+    problems
+}
+
+/// Comments the outcome of each request that names an `issue:` (granted until, or refused
+/// and why) on that issue.
+async fn tell_issues(
+    ctx: &Ctx,
+    repo: &kv_jit_effects::github::client::Repo,
+    client: &kv_jit_effects::github::client::GithubClient,
+    new: &[kv_jit_core::ledger::NewEntry],
+) {
+    use kv_jit_core::ledger::Event;
+    let Ok((desired, _)) = ctx.requests() else {
+        return;
+    };
+    for e in new {
+        let Some(issue) = desired
+            .iter()
+            .find(|d| Some(d.request.id.as_str()) == e.request.as_deref())
+            .and_then(|d| d.request.issue)
+        else {
+            continue;
+        };
+        let id = kv_jit_core::notice::escape_markdown(e.request.as_deref().unwrap_or("-"));
+        let body = match (e.event, e.window) {
+            (Event::Granted, Some(w)) => format!(
+                "kv-jit granted `{id}` until {}.",
+                w.expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+            (Event::Refused, _) => format!(
+                "kv-jit refused `{id}`: {}",
+                kv_jit_core::notice::escape_markdown(e.error.as_deref().unwrap_or("see the run"))
+            ),
+            _ => continue,
+        };
+        if let Err(err) = client.create_comment(repo, issue, &body).await {
+            output::stderr(&format!(
+                "warning: cannot comment the outcome on issue #{issue}: {err}\n"
+            ));
+        }
+    }
+}
+
+/// Request id -> its file, from the checkout (valid and invalid files alike).
+pub(crate) fn request_paths(ctx: &Ctx) -> HashMap<String, String> {
+    let (desired, invalid) = ctx.requests().unwrap_or_default();
+    desired
+        .iter()
+        .map(|d| (d.request.id.to_string(), d.request.path.clone()))
+        .chain(invalid.iter().map(|i| (i.id.to_string(), i.path.clone())))
+        .collect()
+}
+
+/// A request's file: the checkout's, or where it was (a deleted file's owners are those of its
+/// path).
+pub(crate) fn path_of(paths: &HashMap<String, String>, id: &str) -> String {
+    paths
+        .get(id)
+        .cloned()
+        .unwrap_or_else(|| format!("requests/{id}.yaml"))
+}
+
+/// The warning for a retrospective that is not done; `None` when it is.
+pub(crate) fn open_retrospective(
+    request: &str,
+    state: &kv_jit_core::approval::retrospective::RetroState,
+) -> Option<String> {
+    use kv_jit_core::approval::retrospective::RetroState;
+    match state {
+        RetroState::Done { .. } => None,
+        RetroState::NotOpened => Some(format!(
+            "break-glass grant {request}: its retrospective issue is not opened yet"
+        )),
+        RetroState::Open { issue, missing } => Some(format!(
+            "break-glass grant {request}: retrospective #{issue} is not done ({missing})"
+        )),
+        RetroState::Unverified { issue, why } => Some(format!(
+            "break-glass grant {request}: retrospective #{issue} could not be checked ({why})"
+        )),
+    }
 }
 
 /// In GitHub Actions, whether the run is on the repository's default branch (from the event

@@ -5,6 +5,7 @@ pub mod context;
 pub mod demo;
 pub mod doctor;
 pub mod files;
+pub mod from_issue;
 pub mod grant;
 pub mod init;
 pub mod new;

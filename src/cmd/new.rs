@@ -19,6 +19,9 @@ pub fn run(
     format: Format,
     annotate: bool,
 ) -> Exit {
+    if let Some(number) = args.from_issue {
+        return super::from_issue::run(number, &args.dir, config_path, now, format, annotate);
+    }
     let config = match super::load_config(config_path, format, annotate) {
         Ok(c) => c,
         Err(code) => return code,

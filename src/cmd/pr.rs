@@ -369,7 +369,9 @@ pub async fn check_pr(
             approvals: policy.approvals,
         };
         if let Some(ctx) = &context {
-            if let Err(e) = ctx.check_requester(req.requester.as_str()) {
+            if let Err(e) =
+                approval::check_binding(client, repo, ctx, req.requester.as_str(), req.issue).await
+            {
                 diags.push(located(&req.path, req.requester_pos, &e).help("an author may request only for the principal `identities` maps their login to on the default branch"));
             }
             match ctx.owners_of(&req.path) {

@@ -118,6 +118,8 @@ struct Line<'a> {
     request: Option<&'a str>,
     reason: Option<Reason>,
     error: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    break_glass: bool,
 }
 
 fn report(new: &[NewEntry], format: Format) {
@@ -129,6 +131,7 @@ fn report(new: &[NewEntry], format: Format) {
                 request: e.request.as_deref(),
                 reason: e.reason,
                 error: e.error.as_deref(),
+                break_glass: kv_jit_core::notice::is_break_glass(e),
             })
             .collect();
         output::stdout(&(serde_json::to_string_pretty(&lines).expect("serializes") + "\n"));
@@ -145,6 +148,9 @@ fn report(new: &[NewEntry], format: Format) {
         );
         if let Some(r) = e.reason {
             line.push_str(&format!(" ({})", r.as_str()));
+        }
+        if kv_jit_core::notice::is_break_glass(e) {
+            line.push_str(" (BREAK-GLASS: no code-owner approval)");
         }
         if let Some(err) = &e.error {
             line.push_str(&format!(": {err}"));

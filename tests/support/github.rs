@@ -64,6 +64,7 @@ pub fn seed() -> GithubSeed {
         merged: true,
         merged_at: None,
         merge_commit_sha: Some(MERGE.into()),
+        created_at: None,
         files: vec![FileSeed {
             filename: REQUEST.into(),
             status: "added".into(),

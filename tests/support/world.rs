@@ -559,6 +559,7 @@ pub fn github_seed(
         merged: true,
         merged_at: Some(crate::support::t0()),
         merge_commit_sha: Some(merge.into()),
+        created_at: None,
         files: vec![FileSeed {
             filename: REQUEST.into(),
             status: "added".into(),

@@ -8,6 +8,9 @@ use crate::ledger::{Event, NewEntry};
 /// escaped: they come from files and from Azure.
 pub fn summary_markdown(title: &str, entries: &[NewEntry]) -> String {
     let mut out = format!("### {}\n\n", escape_markdown(title));
+    if entries.iter().any(is_break_glass) {
+        out.push_str("> **BREAK-GLASS**: access granted without code-owner approval; every owner of the request is listed below and a retrospective issue is opened.\n\n");
+    }
     if entries.is_empty() {
         out.push_str("Nothing to do.\n");
         return out;
@@ -29,7 +32,8 @@ pub fn summary_markdown(title: &str, entries: &[NewEntry]) -> String {
             e.window.map_or("-".to_owned(), |w| w
                 .expires
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-            escape_markdown(e.error.as_deref().unwrap_or("")),
+            break_glass_detail(e)
+                .unwrap_or_else(|| escape_markdown(e.error.as_deref().unwrap_or(""))),
         ));
     }
     out
@@ -39,8 +43,41 @@ fn event_name(e: &NewEntry) -> String {
     let name = e.event.as_str();
     match e.reason {
         Some(r) => format!("{name} ({})", r.as_str()),
+        None if is_break_glass(e) => format!("{name} (BREAK-GLASS)"),
         None => name.to_owned(),
     }
+}
+
+/// A break-glass grant: granted without code-owner approvals.
+pub fn is_break_glass(e: &NewEntry) -> bool {
+    e.event == Event::Granted && e.break_glass == Some(true)
+}
+
+/// What a break-glass grant says besides its outcome: that nobody approved it and which owners
+/// of the file are told (every one, escaped like all untrusted text).
+pub fn break_glass_detail(e: &NewEntry) -> Option<String> {
+    if !is_break_glass(e) {
+        return None;
+    }
+    let owners: Vec<String> = e
+        .approvals
+        .iter()
+        .flat_map(|a| a.owners.iter())
+        .map(|o| escape_markdown(o))
+        .collect();
+    let pr = e
+        .approvals
+        .as_ref()
+        .map(|a| format!(" merged in pull request {}", a.pr))
+        .unwrap_or_default();
+    Some(format!(
+        "BREAK-GLASS: granted without code-owner approval{pr}; owners told: {}; a retrospective issue follows",
+        if owners.is_empty() {
+            "none recorded".to_owned()
+        } else {
+            owners.join(", ")
+        }
+    ))
 }
 
 /// The longest untrusted text any Markdown sink shows; the rest is cut (a request file can hold
@@ -145,6 +182,9 @@ pub fn teams_card(title: &str, run_url: Option<&str>, entries: &[NewEntry]) -> s
             if let Some(err) = &e.error {
                 value.push_str(&format!(": {}", escape_markdown(err)));
             }
+            if let Some(detail) = break_glass_detail(e) {
+                value.push_str(&format!(". {detail}"));
+            }
             serde_json::json!({
                 "title": format!("{} {}", event_name(e), escape_markdown(e.request.as_deref().unwrap_or("-"))),
                 "value": value,
@@ -157,9 +197,15 @@ pub fn teams_card(title: &str, run_url: Option<&str>, entries: &[NewEntry]) -> s
             Event::GrantFailed | Event::RevokeFailed | Event::Refused | Event::Drift
         )
     });
+    let break_glass = entries.iter().any(is_break_glass);
+    let title = if break_glass {
+        format!("BREAK-GLASS: {title}")
+    } else {
+        title.to_owned()
+    };
     let mut body = vec![
         serde_json::json!({"type": "TextBlock", "text": title, "weight": "Bolder", "size": "Medium",
-            "color": if failed { "Attention" } else { "Good" }}),
+            "color": if failed || break_glass { "Attention" } else { "Good" }}),
         serde_json::json!({"type": "FactSet", "facts": facts}),
     ];
     if let Some(url) = run_url {
@@ -208,6 +254,47 @@ mod tests {
             ),
             "{md}"
         );
+    }
+
+    fn break_glass() -> NewEntry {
+        NewEntry {
+            event: Event::Granted,
+            reason: None,
+            break_glass: Some(true),
+            approvals: Some(crate::ledger::Approvals {
+                pr: 7,
+                commit: "h".into(),
+                by: vec![],
+                owners: vec!["@carol".into(), "@acme/security".into()],
+            }),
+            ..entry()
+        }
+    }
+
+    #[test]
+    fn a_break_glass_grant_says_so_and_names_every_owner() {
+        let md = summary_markdown("kv-jit grant", &[break_glass()]);
+        assert!(md.contains("**BREAK-GLASS**"), "{md}");
+        assert!(md.contains("| granted (BREAK-GLASS) |"), "{md}");
+        assert!(
+            md.contains("owners told: @\u{200b}carol, @\u{200b}acme/security"),
+            "{md}"
+        );
+        let card = teams_card("kv-jit grant", None, &[break_glass()]);
+        let content = &card["attachments"][0]["content"]["body"];
+        assert_eq!(content[0]["text"], "BREAK-GLASS: kv-jit grant");
+        assert_eq!(content[0]["color"], "Attention");
+        let fact = content[1]["facts"][0]["value"].as_str().unwrap();
+        assert!(
+            fact.contains("BREAK-GLASS") && fact.contains("acme/security"),
+            "{fact}"
+        );
+        // An ordinary grant says nothing of it.
+        let plain = NewEntry {
+            break_glass: None,
+            ..break_glass()
+        };
+        assert!(!summary_markdown("kv-jit grant", &[plain]).contains("BREAK-GLASS"));
     }
 
     #[test]

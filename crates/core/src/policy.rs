@@ -224,6 +224,18 @@ pub fn check(
         }
     });
 
+    if let Some(i) = raw.issue.as_ref().filter(|i| i.value == 0) {
+        sink.error(
+            Code::WrongType,
+            i.pos,
+            "`issue` must be the number of an issue in this repository (1 or more)",
+        );
+    }
+    let break_glass = raw.break_glass.as_ref().filter(|b| b.value);
+    if let Some(b) = break_glass {
+        check_break_glass(b, raw, policy, duration, cfg, sink);
+    }
+
     if sink.has_errors() {
         return None;
     }
@@ -254,7 +266,76 @@ pub fn check(
         ticket,
         extends,
         revoke: raw.revoke.as_ref().is_some_and(|r| r.value),
+        break_glass: break_glass.is_some(),
+        issue: raw
+            .issue
+            .as_ref()
+            .map(|i| u64::from(i.value))
+            .filter(|n| *n > 0),
     })
+}
+
+/// The break-glass rules: the vault must allow it (`break_glass:` in its config), the duration
+/// must be within `break_glass.max_duration`, and it stands alone: no `extends:` (it would
+/// continue an approved grant without approval) and no `start:` (its window is the merge's).
+fn check_break_glass(
+    b: &Spanned<bool>,
+    raw: &RawRequest,
+    policy: Option<&VaultPolicy>,
+    duration: Option<Duration>,
+    cfg: &str,
+    sink: &mut Sink,
+) {
+    if let Some(p) = policy {
+        match &p.break_glass {
+            None => {
+                sink.error(
+                    Code::BreakGlassNotAllowed,
+                    b.pos,
+                    format!("vault `{}` does not allow break-glass requests", p.name),
+                )
+                .with_help("remove `break_glass` and ask a code owner to approve, or ask the vault's owners to add `break_glass: {max_duration: 1h}` in their own pull request")
+                .with_note(cfg, p.pos, "the vault is configured here, without `break_glass`");
+            }
+            Some(allowed) => {
+                let max = allowed.max_duration.value;
+                if let (Some(dur), Some(d)) = (duration, &raw.duration)
+                    && dur > max
+                {
+                    sink.error(
+                        Code::BreakGlassTooLong,
+                        d.pos,
+                        format!(
+                            "{dur} is over the {max} vault `{}` allows for break-glass",
+                            p.name
+                        ),
+                    )
+                    .with_help(format!(
+                        "ask for {max} or less; a longer need goes through approval"
+                    ))
+                    .with_note(
+                        cfg,
+                        allowed.max_duration.pos,
+                        format!("break_glass.max_duration {max} set here"),
+                    );
+                }
+            }
+        }
+    }
+    for (key, field) in [("extends", &raw.extends), ("start", &raw.start)] {
+        if let Some(f) = field {
+            sink.error(
+                Code::BreakGlassConflict,
+                f.pos,
+                format!("a break-glass request cannot have `{key}`"),
+            )
+            .with_help(if key == "start" {
+                "break-glass access starts at the merge: remove `start`"
+            } else {
+                "break-glass access stands alone: remove `extends` (an extension is approved like any request)"
+            });
+        }
+    }
 }
 
 fn duration(

@@ -36,6 +36,7 @@ fn granted(i: u32) -> NewEntry {
                 login: "bob-sec".into(),
                 commit: "a".repeat(40),
             }],
+            owners: vec![],
         }),
         run_url: Some("https://github.com/contoso/access/actions/runs/1".into()),
         ..NewEntry::new(start + Duration::seconds(30), Event::Granted)
@@ -365,4 +366,66 @@ fn invalid_utf8_is_named_by_line() {
         }) => {}
         other => panic!("{other:?}"),
     }
+}
+
+/// Break-glass added optional members (`break_glass`, `issue`, `approvals.owners`) and the
+/// `retrospective` event: a ledger written before them verifies byte for byte as before, and
+/// one holding them verifies and reads back.
+#[test]
+fn break_glass_members_are_compatible() {
+    // A line as kv-jit wrote it before break-glass (the "old" shape, hash fixed by its bytes).
+    let old = ledger(3);
+    let before = verify_bytes("x", old.as_bytes()).unwrap();
+    assert!(!old.contains("break_glass") && !old.contains("owners"));
+    let mut bg = granted(4);
+    bg.break_glass = Some(true);
+    bg.approvals = Some(Approvals {
+        pr: 9,
+        commit: "b".repeat(40),
+        by: vec![],
+        owners: vec!["@carol".into(), "@acme/security".into()],
+    });
+    let retro = NewEntry {
+        request: bg.request.clone(),
+        issue: Some(12),
+        ..NewEntry::new(t("2026-11-27T10:00:00Z"), Event::Retrospective)
+    };
+    // `break_glass: false` is never written: one spelling per entry.
+    let mut plain = granted(5);
+    plain.break_glass = Some(false);
+    let added = append(&before.tip, vec![bg, retro.clone(), plain]);
+    let text = format!("{old}{}", added.iter().map(to_line).collect::<String>());
+    assert_eq!(verify_bytes("x", text.as_bytes()).unwrap().entries, 6);
+    let l = lines(&text);
+    assert!(
+        l[3].contains(r#""by":[],"owners":["@carol","@acme/security"]}"#),
+        "{}",
+        l[3]
+    );
+    assert!(l[3].contains(r#","break_glass":true,"prev""#), "{}", l[3]);
+    assert!(
+        l[4].contains(r#""event":"retrospective","request":"2026/alice-4","issue":12,"prev""#),
+        "{}",
+        l[4]
+    );
+    assert!(!l[5].contains("break_glass"), "{}", l[5]);
+    let entries = parse_ledger("x", text.as_bytes()).unwrap();
+    assert!(matches!(
+        entries[4].body(),
+        Ok(kv_jit_core::ledger::Body::Retrospective {
+            request: "2026/alice-4",
+            issue: 12
+        })
+    ));
+    let Ok(kv_jit_core::ledger::Body::Granted(g)) = entries[3].body() else {
+        panic!()
+    };
+    assert!(g.break_glass);
+    // One retrospective per request: a re-run's second one is a duplicate.
+    let again = NewEntry {
+        time: t("2026-11-27T11:00:00Z"),
+        issue: Some(13),
+        ..retro
+    };
+    assert!(dedupe(&entries, vec![again]).is_empty());
 }

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use kv_jit_core::approval::{
-    self as rules, Approval, ApprovalFacts, ApprovalInput, CommitFacts, Need, PrContext, PullFacts,
-    Readable, Refusal, ReviewFacts, Stop, TrustedBase, decide,
+    self as rules, Approval, ApprovalFacts, ApprovalInput, CommitFacts, IssueOpener, Need,
+    PrContext, PullFacts, Readable, Refusal, ReviewFacts, Stop, TrustedBase, decide,
 };
 use kv_jit_core::github::codeowners::{self, Codeowners};
 
@@ -68,6 +68,47 @@ pub async fn check_commit_authors(
             Err(Stop::Need(Need::CommitPaths { sha })) if !paths.contains_key(&sha) => {
                 let listed = client.commit_paths(repo, &sha).await?;
                 paths.insert(sha, listed);
+            }
+            Err(Stop::Need(need)) => return Err(need.unread()),
+        }
+    }
+}
+
+/// The requester binding before merge (the PR check): the author's own, or for a bot's pull
+/// request the opener of the request's `issue:` ([`PrContext::bind`]), reading that issue.
+pub async fn check_binding(
+    client: &GithubClient,
+    repo: &Repo,
+    context: &PrContext,
+    requester: &str,
+    issue: Option<u64>,
+) -> Result<(), Refusal> {
+    let mut opener: Option<Readable<IssueOpener>> = None;
+    loop {
+        match context.bind(requester, issue, opener.as_ref(), context.created_at) {
+            Ok(_) => return Ok(()),
+            Err(Stop::Refused(refusal)) => return Err(refusal),
+            Err(Stop::Need(Need::Issue { number })) if opener.is_none() => {
+                let mut facts = ApprovalFacts::new(
+                    PullFacts {
+                        number: context.number,
+                        html_url: None,
+                        author: Some(context.author.clone()),
+                        base_ref: String::new(),
+                        head_sha: context.head_sha.clone(),
+                        merged: false,
+                        merged_at: None,
+                        merge_commit_sha: None,
+                        commit_count: context.commit_count,
+                        changed_files: None,
+                        created_at: context.created_at,
+                    },
+                    Vec::new(),
+                    Vec::new(),
+                    Vec::new(),
+                );
+                look_up(client, repo, &mut facts, Need::Issue { number }).await?;
+                opener = facts.issue;
             }
             Err(Stop::Need(need)) => return Err(need.unread()),
         }
@@ -158,6 +199,26 @@ async fn look_up(
                 &[401, 403],
             )?;
             facts.reviewer_mut(&login).permission = Some(permission);
+        }
+        Need::Issue { number } => {
+            let opener = match client.issue(repo, number).await {
+                Ok(issue) => Ok(IssueOpener {
+                    number,
+                    author: issue.user.map(|u| u.login),
+                    created_at: issue.created_at,
+                    is_pull: issue.pull_request.is_some(),
+                }),
+                // No such issue: nobody can be shown to have asked (refused, not retried).
+                Err(e) if e.status() == Some(404) => Ok(IssueOpener {
+                    number,
+                    author: None,
+                    created_at: None,
+                    is_pull: false,
+                }),
+                Err(e) if matches!(e.status(), Some(401 | 403)) => Err(e.to_string()),
+                Err(e) => return Err(Refusal::from(e)),
+            };
+            facts.issue = Some(opener);
         }
     }
     Ok(())

@@ -60,6 +60,9 @@ impl ApprovalCheck for GithubApprovals<'_> {
             request_path: &r.path,
             requester: r.requester.as_str(),
             approvals_required: rules::approvals_required(desired, self.config, &base_config),
+            // Allowed by the first parent's policy too: `check_base_policy` just ran it.
+            break_glass: r.break_glass,
+            issue: r.issue,
         };
         let fresh = rules::fresh(self.now, committed);
         let a = crate::approval::verify(self.client, &input, &base)
@@ -93,6 +96,11 @@ impl ApprovalCheck for GithubApprovals<'_> {
                     commit: a.head_sha.clone(),
                 })
                 .collect(),
+            owners: if a.break_glass {
+                a.owners.clone()
+            } else {
+                Vec::new()
+            },
         })
     }
 }

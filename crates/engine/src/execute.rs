@@ -230,6 +230,8 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
             Err(Denied::Refused(why)) => return refused(entry, why.message),
             Err(Denied::Unavailable(why)) => return failed(entry, Event::GrantFailed, why),
         };
+        // A break-glass grant is marked: approved by nobody, its owners told (`owners`).
+        entry.break_glass = r.break_glass.then_some(true);
         entry.approvals = Some(approvals);
         let vault = match VaultRef::new(
             &policy.subscription_id,
@@ -825,6 +827,7 @@ mod tests {
                 pr: 1,
                 commit: "c".into(),
                 by: vec![],
+                owners: vec![],
             })
         }
     }
@@ -853,6 +856,8 @@ mod tests {
             ticket: None,
             extends: None,
             revoke: false,
+            break_glass: false,
+            issue: None,
         };
         let grant = ActiveGrant {
             request: RequestId::parse("a").unwrap(),

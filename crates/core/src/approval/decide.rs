@@ -41,6 +41,8 @@ pub struct PullFacts {
     /// How many commits and files GitHub says it has, to tell whether its lists are whole.
     pub commit_count: Option<u64>,
     pub changed_files: Option<u64>,
+    /// When it was opened (a bot's pull request must come after the issue it carries).
+    pub created_at: Option<DateTime<Utc>>,
 }
 
 impl From<&PullRequest> for PullFacts {
@@ -56,6 +58,7 @@ impl From<&PullRequest> for PullFacts {
             merge_commit_sha: pull.merge_commit_sha.clone(),
             commit_count: pull.commits,
             changed_files: pull.changed_files,
+            created_at: pull.created_at,
         }
     }
 }
@@ -159,6 +162,19 @@ pub struct ApprovalFacts {
     pub reviewers: BTreeMap<String, ReviewerFacts>,
     /// Each owning team's access to the repository, by `org/slug`; `None` is no access.
     pub team_access: BTreeMap<String, Readable<Option<TeamRepoPermissions>>>,
+    /// The issue the request names (`issue: N`), looked up only for a bot's pull request.
+    pub issue: Option<Readable<IssueOpener>>,
+}
+
+/// Who opened an issue, and when, as GitHub shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueOpener {
+    pub number: u64,
+    /// `None` when GitHub shows no account.
+    pub author: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    /// The issues API shows pull requests too: one is never a request's issue.
+    pub is_pull: bool,
 }
 
 impl ApprovalFacts {
@@ -177,6 +193,7 @@ impl ApprovalFacts {
             commit_paths: BTreeMap::new(),
             reviewers: BTreeMap::new(),
             team_access: BTreeMap::new(),
+            issue: None,
         }
     }
 
@@ -221,6 +238,9 @@ pub enum Need {
     Permission {
         login: String,
     },
+    Issue {
+        number: u64,
+    },
 }
 
 impl Need {
@@ -245,6 +265,7 @@ impl fmt::Display for Need {
                 write!(f, "team @{org}/{slug}'s access to the repository")
             }
             Need::Permission { login } => write!(f, "@{login}'s permission on the repository"),
+            Need::Issue { number } => write!(f, "who opened issue #{number}"),
         }
     }
 }
@@ -333,7 +354,14 @@ pub fn judge(
         .into());
     }
 
-    context.check_requester(input.requester)?;
+    // Who asked: the author (bound through identities), or for a bot's pull request the
+    // person who opened the issue it carries.
+    let requested_by = context.bind(
+        input.requester,
+        input.issue,
+        facts.issue.as_ref(),
+        facts.pull.created_at,
+    )?;
     check_commits(
         &context,
         &facts.commits,
@@ -363,7 +391,9 @@ pub fn judge(
             _ => continue,
         }
         // Cheap checks first, so a refusal names the plainest reason (and costs no lookup).
-        let why = if login.eq_ignore_ascii_case(&context.author) {
+        let why = if login.eq_ignore_ascii_case(&context.author)
+            || login.eq_ignore_ascii_case(&requested_by)
+        {
             Some(NotCounted::SelfApproval)
         } else if upn_of(&context.identities, login)
             .is_some_and(|upn| upn.eq_ignore_ascii_case(input.requester))
@@ -427,7 +457,7 @@ pub fn judge(
         });
     }
 
-    if approvers.len() < required as usize {
+    if !input.break_glass && approvers.len() < required as usize {
         return Err(Refusal::NotEnoughApprovals {
             number,
             required,
@@ -448,7 +478,90 @@ pub fn judge(
         codeowners_path,
         codeowners_line,
         approvers,
+        owners: owners.iter().map(ToString::to_string).collect(),
+        break_glass: input.break_glass,
+        requested_by,
     })
+}
+
+/// Whether `login` is a bot for the requester binding: a GitHub App (`…[bot]`) or an account
+/// `identities` does not know (a machine user).
+pub fn is_bot(login: &str, identities: &BTreeMap<String, String>) -> bool {
+    login.ends_with("[bot]") || upn_of(identities, login).is_none()
+}
+
+impl PrContext {
+    /// The login the request is bound to. A person's pull request: its author, who must map to the
+    /// requester (`issue:` changes nothing: it cannot borrow someone else's identity). A bot's pull
+    /// request: only with `issue: N`, where issue N of this repository (not a pull request) was
+    /// opened, before the pull request, by a login `identities` binds to the requester.
+    pub fn bind(
+        &self,
+        requester: &str,
+        issue: Option<u64>,
+        opener: Option<&Readable<IssueOpener>>,
+        pull_created_at: Option<DateTime<Utc>>,
+    ) -> Result<String, Stop> {
+        let context = self;
+        let number = context.number;
+        if !is_bot(&context.author, &context.identities) {
+            context.check_requester(requester)?;
+            return Ok(context.author.clone());
+        }
+        let Some(issue) = issue else {
+            if !context.author.ends_with("[bot]") {
+                // An account identities does not know, without an issue: as before, not bound.
+                context.check_requester(requester)?;
+            }
+            return Err(Refusal::BotWithoutIssue {
+                number,
+                author: context.author.clone(),
+            }
+            .into());
+        };
+        let opener = match opener {
+            None => return Err(Stop::Need(Need::Issue { number: issue })),
+            Some(Err(message)) => {
+                return Err(Refusal::IssueNotReadable {
+                    issue,
+                    message: message.clone(),
+                }
+                .into());
+            }
+            Some(Ok(opener)) if opener.number != issue => {
+                return Err(Need::Issue { number: issue }.unread().into());
+            }
+            Some(Ok(opener)) => opener,
+        };
+        if opener.is_pull {
+            return Err(Refusal::IssueIsPull { issue }.into());
+        }
+        let Some(author) = opener.author.clone() else {
+            return Err(Refusal::IssueNoAuthor { issue }.into());
+        };
+        match upn_of(&context.identities, &author) {
+            Some(upn) if upn.eq_ignore_ascii_case(requester) => {}
+            bound => {
+                return Err(Refusal::IssueOpenerNotBound {
+                    issue,
+                    opener: author,
+                    bound_to: bound.map(str::to_owned),
+                    requester: requester.into(),
+                }
+                .into());
+            }
+        }
+        match (opener.created_at, pull_created_at) {
+            (Some(opened), Some(pulled)) if opened < pulled => Ok(author),
+            (opened, pulled) => Err(Refusal::IssueAfterPull {
+                issue,
+                number,
+                opened,
+                pulled,
+            }
+            .into()),
+        }
+    }
 }
 
 /// Which of the pull requests GitHub associates with `commit` brought it: the one merged, or
@@ -493,6 +606,7 @@ pub fn context_for(pull: &PullFacts, base: &TrustedBase) -> Result<PrContext, Re
         head_sha: pull.head_sha.clone(),
         base_sha: base.sha.clone(),
         commit_count: pull.commit_count,
+        created_at: pull.created_at,
         identities: base.identities.clone(),
         codeowners: base.codeowners.clone(),
     })

@@ -121,7 +121,8 @@ pub fn denial(refusal: Refusal, fresh: bool) -> Denied {
     match refusal {
         Refusal::Github(_)
         | Refusal::TeamNotReadable { .. }
-        | Refusal::PermissionNotReadable { .. } => Denied::Unavailable(refusal.to_string()),
+        | Refusal::PermissionNotReadable { .. }
+        | Refusal::IssueNotReadable { .. } => Denied::Unavailable(refusal.to_string()),
         Refusal::NoPullRequest { .. } if fresh => Denied::Unavailable(format!(
             "{refusal} (yet: GitHub may still be linking the merge; retried next run)"
         )),
@@ -281,14 +282,14 @@ pub fn check_still_approved(
     }
     let bound_now = identities
         .iter()
-        .find(|(login, _)| login.eq_ignore_ascii_case(&approval.author))
+        .find(|(login, _)| login.eq_ignore_ascii_case(&approval.requested_by))
         .is_some_and(|(_, upn)| upn.as_str().eq_ignore_ascii_case(r.requester.as_str()));
     if !bound_now {
         return Err(Denied::refused(
             Rule::AuthorNoLongerBound,
             format!(
                 "@{} is no longer bound to `{}` in today's `identities`; nothing waiting for them is granted",
-                approval.author, r.requester
+                approval.requested_by, r.requester
             ),
         ));
     }
@@ -320,6 +321,9 @@ mod tests {
                 review_id: 1,
                 as_owner: "@carol".into(),
             }],
+            owners: vec!["@carol".into()],
+            break_glass: false,
+            requested_by: "alice-gh".into(),
         }
     }
 

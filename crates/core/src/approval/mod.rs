@@ -33,6 +33,12 @@
 //!
 //! Everything that cannot be checked fails closed.
 //!
+//! A break-glass request (`break_glass: true` on a vault that allows it) skips rule 6 only: an
+//! admin merged it past branch protection, so no approval is required, but every other rule
+//! holds, including 5 (an owner's outstanding CHANGES_REQUESTED still refuses it: break-glass
+//! is for when owners are absent, not for overruling one who objected) and 4 (someone must own
+//! the file, to be told and to close the retrospective).
+//!
 //! Verification is `kv_jit_effects::approval::gather` (I/O through the GitHub client: plain
 //! [`ApprovalFacts`]) then [`decide`] (pure: every rule above, in `approval/decide.rs`; one row
 //! per attack in `approval/tests.rs`).
@@ -49,12 +55,13 @@ use crate::github::codeowners::Codeowners;
 
 mod decide;
 mod merge;
+pub mod retrospective;
 #[cfg(test)]
 mod tests;
 
 pub use decide::{
-    ApprovalFacts, CommitFacts, PullFacts, Readable, ReviewFacts, ReviewState, ReviewerFacts,
-    choose_pull, decide, files_outside_requests,
+    ApprovalFacts, CommitFacts, IssueOpener, PullFacts, Readable, ReviewFacts, ReviewState,
+    ReviewerFacts, choose_pull, decide, files_outside_requests, is_bot,
 };
 pub use decide::{Need, Stop, check_commits, context_for, judge};
 pub use merge::{
@@ -124,8 +131,13 @@ pub struct ApprovalInput<'a> {
     pub request_path: &'a str,
     /// The request's `requester` (an Entra UPN).
     pub requester: &'a str,
-    /// The vault's `approvals: N` (at least 1 is enforced).
+    /// The vault's `approvals: N` (at least 1 is enforced, except for break-glass).
     pub approvals_required: u32,
+    /// The request is `break_glass: true` and its vault allows it (policy, checked under the
+    /// first parent's config before this): no approval is counted, every other rule holds.
+    pub break_glass: bool,
+    /// The request's `issue: N`: a bot's pull request is bound to whoever opened it.
+    pub issue: Option<u64>,
 }
 
 /// Proof of approval, for the ledger.
@@ -146,6 +158,15 @@ pub struct Approval {
     pub codeowners_line: usize,
     /// Distinct approvers, in review order.
     pub approvers: Vec<Approver>,
+    /// Every owner of the request file in that CODEOWNERS (`@login` or `@org/team`): whom a
+    /// break-glass grant tells.
+    pub owners: Vec<String>,
+    /// Granted without the code-owner approvals (break-glass); `approvers` holds any that were
+    /// given anyway.
+    pub break_glass: bool,
+    /// The login the request is bound to: the author, or for a bot's pull request the person
+    /// who opened its issue (who may not approve it either).
+    pub requested_by: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -266,6 +287,38 @@ pub enum Refusal {
         requester: String,
     },
     #[error(
+        "pull request #{number} was opened by @{author}, a bot (or an account not in `identities`), \
+         and its request names no `issue:`: nobody it could be bound to asked for it"
+    )]
+    BotWithoutIssue { number: u64, author: String },
+    #[error("cannot read issue #{issue} to see who asked for the request: {message}")]
+    IssueNotReadable { issue: u64, message: String },
+    #[error("`issue: {issue}` is a pull request, not an issue opened through the request form")]
+    IssueIsPull { issue: u64 },
+    #[error("issue #{issue} does not exist or has no author GitHub can show")]
+    IssueNoAuthor { issue: u64 },
+    #[error(
+        "issue #{issue} was opened by @{opener}, who {} (identities on the default branch), not for `{requester}`",
+        bound_to.as_deref().map(|b| format!("may request only for `{b}`")).unwrap_or_else(|| "is not in `identities`".into())
+    )]
+    IssueOpenerNotBound {
+        issue: u64,
+        opener: String,
+        bound_to: Option<String>,
+        requester: String,
+    },
+    #[error(
+        "issue #{issue} was not opened before pull request #{number} (issue {}, pull request {}): the request must come from an issue that existed when the pull request was opened",
+        opened.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_else(|| "at an unknown time".into()),
+        pulled.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_else(|| "at an unknown time".into())
+    )]
+    IssueAfterPull {
+        issue: u64,
+        number: u64,
+        opened: Option<DateTime<Utc>>,
+        pulled: Option<DateTime<Utc>>,
+    },
+    #[error(
         "pull request #{number} has more commits than the {listed} GitHub lists; cannot check who \
          changed the request"
     )]
@@ -348,9 +401,13 @@ impl Refusal {
     pub fn diagnostic_code(&self) -> crate::diag::Code {
         use crate::diag::Code;
         match self {
-            Refusal::AuthorNotBound { .. } | Refusal::RequesterMismatch { .. } => {
-                Code::RequesterNotBound
-            }
+            Refusal::AuthorNotBound { .. }
+            | Refusal::RequesterMismatch { .. }
+            | Refusal::BotWithoutIssue { .. }
+            | Refusal::IssueIsPull { .. }
+            | Refusal::IssueNoAuthor { .. }
+            | Refusal::IssueOpenerNotBound { .. }
+            | Refusal::IssueAfterPull { .. } => Code::RequesterNotBound,
             Refusal::NoCodeowners { .. }
             | Refusal::CodeownersInvalid { .. }
             | Refusal::NoOwner { .. } => Code::NoCodeOwner,
@@ -376,6 +433,12 @@ impl Refusal {
             Refusal::NoAuthor { .. } => "no-author",
             Refusal::AuthorNotBound { .. } => "author-not-bound",
             Refusal::RequesterMismatch { .. } => "requester-mismatch",
+            Refusal::BotWithoutIssue { .. } => "bot-without-issue",
+            Refusal::IssueNotReadable { .. } => "issue-not-readable",
+            Refusal::IssueIsPull { .. } => "issue-is-pull-request",
+            Refusal::IssueNoAuthor { .. } => "issue-no-author",
+            Refusal::IssueOpenerNotBound { .. } => "issue-opener-not-bound",
+            Refusal::IssueAfterPull { .. } => "issue-after-pull-request",
             Refusal::TooManyCommits { .. } => "too-many-commits",
             Refusal::ForeignCommit { .. } => "foreign-commit",
             Refusal::CommitTooLarge { .. } => "commit-too-large",
@@ -425,6 +488,8 @@ pub struct PrContext {
     pub base_sha: String,
     /// How many commits GitHub says the branch has.
     pub commit_count: Option<u64>,
+    /// When the pull request was opened.
+    pub created_at: Option<DateTime<Utc>>,
     /// GitHub login -> UPN, from the trusted config.
     pub identities: BTreeMap<String, String>,
     /// The trusted CODEOWNERS file, with its path.

@@ -44,6 +44,8 @@ struct Case {
     base: TrustedBase,
     requester: &'static str,
     approvals: u32,
+    break_glass: bool,
+    issue: Option<u64>,
 }
 
 fn review(login: &str, state: ReviewState, commit: Option<&str>) -> ReviewFacts {
@@ -109,6 +111,7 @@ impl Case {
             merge_commit_sha: Some(MERGE.into()),
             commit_count: Some(0),
             changed_files: Some(0),
+            created_at: Some("2026-11-27T08:30:00Z".parse().unwrap()),
         };
         let mut f = ApprovalFacts::new(pull, vec![], vec![], vec![]);
         for (login, permission, teams) in CAST {
@@ -133,6 +136,8 @@ impl Case {
             },
             requester: ALICE,
             approvals: 1,
+            break_glass: false,
+            issue: None,
         };
         c.file(REQUEST, None);
         c.f.files[0].status = "added".into();
@@ -191,6 +196,27 @@ impl Case {
         self.base.codeowners = Some((".github/CODEOWNERS".into(), Codeowners::parse(text)));
     }
 
+    /// PR #7 opened by kv-jit's bot from issue `issue` (opened as `opener` says); the bot made
+    /// the commits.
+    fn bot_pr(&mut self, issue: Option<u64>, opener: IssueOpener) {
+        self.issue = issue;
+        self.f.issue = Some(Ok(opener));
+        self.as_author("kv-jit-app[bot]");
+    }
+
+    fn as_author(&mut self, login: &str) {
+        self.f.pull.author = Some(login.into());
+        for c in &mut self.f.commits {
+            c.author = Some(login.into());
+        }
+    }
+
+    fn pull_as_issue(&mut self) {
+        if let Some(Ok(o)) = &mut self.f.issue {
+            o.is_pull = true;
+        }
+    }
+
     fn bind(&mut self, login: &str, upn: &str) {
         self.base.identities.insert(login.into(), upn.into());
     }
@@ -220,6 +246,8 @@ impl Case {
             request_path: REQUEST,
             requester: self.requester,
             approvals_required: self.approvals,
+            break_glass: self.break_glass,
+            issue: self.issue,
         }
     }
 
@@ -262,6 +290,7 @@ impl Case {
                 Need::Permission { login } => {
                     facts.reviewer_mut(&login).permission = known(&login).permission;
                 }
+                Need::Issue { .. } => facts.issue = self.f.issue.clone(),
             }
         }
         asked
@@ -270,6 +299,15 @@ impl Case {
 
 fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
+}
+
+fn opener(login: &str, at: &str) -> IssueOpener {
+    IssueOpener {
+        number: 5,
+        author: Some(login.into()),
+        created_at: Some(at.parse().unwrap()),
+        is_pull: false,
+    }
 }
 
 /// One line per outcome: `ok` and the approvers, `n of N` and every review that did not count,
@@ -282,6 +320,13 @@ fn show(result: Result<Approval, Refusal>) -> String {
                 .iter()
                 .map(|a| format!("{} as {}", a.login, a.as_owner))
                 .collect();
+            if a.break_glass {
+                return format!(
+                    "ok break-glass, told {} ({} approved)",
+                    a.owners.join(" "),
+                    a.approvers.len()
+                );
+            }
             return format!("ok {}", who.join(", "));
         }
         Err(refusal) => refusal,
@@ -354,6 +399,11 @@ fn show(result: Result<Approval, Refusal>) -> String {
         }
         Refusal::PermissionNotReadable { login, .. } => format!("PermissionNotReadable({login})"),
         Refusal::Unread { what } => format!("Unread({what})"),
+        Refusal::BotWithoutIssue { .. } => "BotWithoutIssue".into(),
+        Refusal::IssueOpenerNotBound { opener, .. } => format!("IssueOpenerNotBound({opener})"),
+        Refusal::IssueIsPull { .. } => "IssueIsPull".into(),
+        Refusal::IssueAfterPull { .. } => "IssueAfterPull".into(),
+        Refusal::IssueNotReadable { .. } => "IssueNotReadable".into(),
         other => format!("{other:?}"),
     }
 }
@@ -433,6 +483,33 @@ const ROWS: &[Row] = &[
     ("no CODEOWNERS on the default branch", |c| c.base.codeowners = None, "NoCodeowners"),
     ("an invalid CODEOWNERS", |c| c.codeowners("/requests/ @carol\n!x @y\n"), "CodeownersInvalid(CODEOWNERS line 2: invalid pattern `!x`: `!` negation is not supported)"),
     ("no owner for the path", |c| c.codeowners("* @carol\n/requests/2026/\n"), "NoOwner"),
+    // Break-glass: no approval needed, every other rule holds.
+    ("break-glass without any review", |c| { c.break_glass = true; c.reviews([]) }, "ok break-glass, told @carol @acme/security (0 approved)"),
+    ("break-glass where the vault demands 2", |c| { c.break_glass = true; c.approvals = 2; c.reviews([comment("carol")]) }, "ok break-glass, told @carol @acme/security (0 approved)"),
+    ("break-glass keeps an approval that was given", |c| c.break_glass = true, "ok break-glass, told @carol @acme/security (1 approved)"),
+    ("break-glass self-approval is not needed and not counted", |c| { c.break_glass = true; c.reviews([approve("alice-gh")]) }, "ok break-glass, told @carol @acme/security (0 approved)"),
+    ("break-glass: an owner's CHANGES_REQUESTED still refuses", |c| { c.break_glass = true; c.reviews([changes("carol")]) }, "ChangesRequested(carol)"),
+    ("break-glass: the author is not bound", |c| { c.break_glass = true; c.f.pull.author = Some("mallory".into()) }, "AuthorNotBound(mallory)"),
+    ("break-glass: for someone else", |c| { c.break_glass = true; c.requester = "bob@contoso.com" }, "RequesterMismatch(alice-gh is alice@contoso.com)"),
+    ("break-glass: a foreign commit", |c| { c.break_glass = true; c.commit("abab", Some("bob"), &[REQUEST]) }, "ForeignCommit(abab by bob)"),
+    ("break-glass: a file outside requests/", |c| { c.break_glass = true; c.file(".github/CODEOWNERS", None) }, "ChangesOutsideRequests(.github/CODEOWNERS)"),
+    ("break-glass: nobody owns the path", |c| { c.break_glass = true; c.codeowners("* @carol\n/requests/2026/\n") }, "NoOwner"),
+    ("break-glass: not merged", |c| { c.break_glass = true; c.f.pull.merged = false }, "NotMerged([7])"),
+    ("break-glass: into a side branch", |c| { c.break_glass = true; c.f.pull.base_ref = "side".into() }, "BaseNotDefaultBranch(side)"),
+    // A bot's pull request, bound through the issue it carries.
+    ("a bot's PR for the opener of its issue", |c| c.bot_pr(Some(5), opener("alice-gh", "2026-11-27T08:00:00Z")), "ok carol as @carol"),
+    ("a machine user's PR (not in identities) for the opener of its issue", |c| { c.bot_pr(Some(5), opener("alice-gh", "2026-11-27T08:00:00Z")); c.as_author("machine-user") }, "ok carol as @carol"),
+    ("a bot's PR without issue:", |c| c.bot_pr(None, opener("alice-gh", "2026-11-27T08:00:00Z")), "BotWithoutIssue"),
+    ("a machine user's PR without issue: is not bound, as before", |c| { c.bot_pr(None, opener("alice-gh", "2026-11-27T08:00:00Z")); c.as_author("machine-user") }, "AuthorNotBound(machine-user)"),
+    ("a bot's PR whose issue someone else opened", |c| c.bot_pr(Some(5), opener("bob", "2026-11-27T08:00:00Z")), "IssueOpenerNotBound(bob)"),
+    ("a bot's PR whose issue an unknown account opened", |c| c.bot_pr(Some(5), opener("mallory", "2026-11-27T08:00:00Z")), "IssueOpenerNotBound(mallory)"),
+    ("a bot's PR naming a pull request as its issue", |c| { c.bot_pr(Some(5), opener("alice-gh", "2026-11-27T08:00:00Z")); c.pull_as_issue() }, "IssueIsPull"),
+    ("a bot's PR whose issue was opened after it", |c| c.bot_pr(Some(5), opener("alice-gh", "2026-11-27T08:45:00Z")), "IssueAfterPull"),
+    ("a bot's PR whose issue was opened at the same instant", |c| c.bot_pr(Some(5), opener("alice-gh", "2026-11-27T08:30:00Z")), "IssueAfterPull"),
+    ("a bot's PR without an opening time", |c| { c.bot_pr(Some(5), opener("alice-gh", "2026-11-27T08:00:00Z")); c.f.pull.created_at = None }, "IssueAfterPull"),
+    ("a bot's PR whose issue cannot be read", |c| { c.bot_pr(Some(5), opener("alice-gh", "2026-11-27T08:00:00Z")); c.f.issue = Some(Err("404".into())) }, "IssueNotReadable"),
+    ("the issue's opener cannot approve", |c| { c.bot_pr(Some(5), opener("alice-gh", "2026-11-27T08:00:00Z")); c.reviews([approve("alice-gh")]) }, "0 of 1 (alice-gh SelfApproval)"),
+    ("a person's PR with issue: is still bound to its author", |c| { c.issue = Some(5); c.f.issue = Some(Ok(opener("bob", "2026-11-27T08:00:00Z"))); c.requester = "bob@contoso.com" }, "RequesterMismatch(alice-gh is alice@contoso.com)"),
     // The facts.
     ("a lookup never made fails closed", |c| c.f.reviewers.clear(), "Unread(@carol's permission on the repository)"),
 ];
@@ -715,6 +792,7 @@ fn which_pull_request_brought_the_commit() {
         merged: Some(merge.is_some()),
         merge_commit_sha: merge.map(Into::into),
         commits: None,
+        created_at: None,
         changed_files: None,
     };
     let show = |r: Result<u64, Refusal>| match r {

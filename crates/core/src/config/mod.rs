@@ -73,6 +73,19 @@ pub struct VaultPolicy {
     /// How far after its merge a request's `start:` may lie (default 30 days): an approval is
     /// for a window the approvers can foresee, not a standing option.
     pub max_start_delay: Spanned<Duration>,
+    /// `break_glass: {max_duration: 1h}`: requests with `break_glass: true` are granted on merge
+    /// without code-owner approvals (an admin merged past branch protection), every other rule
+    /// still holding; absent, break-glass is not allowed on this vault.
+    pub break_glass: Option<BreakGlass>,
+}
+
+/// A vault's break-glass allowance.
+#[derive(Debug, Clone)]
+pub struct BreakGlass {
+    /// The longest a break-glass request may ask for (at most the vault's `max_duration`).
+    pub max_duration: Spanned<Duration>,
+    /// Where `break_glass:` is, for notes.
+    pub pos: Pos,
 }
 
 /// The default `max_start_delay`: 30 days.
@@ -127,6 +140,7 @@ impl VaultPolicy {
             require_ticket,
             expiry,
             max_start_delay,
+            break_glass,
         } = self;
         let texts =
             |p: &[SecretPattern]| -> Vec<String> { p.iter().map(|s| s.text.clone()).collect() };
@@ -155,6 +169,11 @@ impl VaultPolicy {
             (
                 "max_start_delay",
                 max_start_delay.value == before.max_start_delay.value,
+            ),
+            (
+                "break_glass",
+                break_glass.as_ref().map(|b| b.max_duration.value)
+                    == before.break_glass.as_ref().map(|b| b.max_duration.value),
             ),
         ]
         .into_iter()
@@ -601,6 +620,7 @@ fn read_vault(e: &Entry, roles: &BTreeMap<String, String>, sink: &mut Sink) -> O
             }
         },
     };
+    let break_glass = read_break_glass(&mut v, max_duration.as_ref(), sink);
     v.finish(
         &[
             "subscription_id",
@@ -613,6 +633,7 @@ fn read_vault(e: &Entry, roles: &BTreeMap<String, String>, sink: &mut Sink) -> O
             "require_ticket",
             "expiry",
             "max_start_delay",
+            "break_glass",
         ],
         &what,
         sink,
@@ -630,7 +651,68 @@ fn read_vault(e: &Entry, roles: &BTreeMap<String, String>, sink: &mut Sink) -> O
         require_ticket,
         expiry: expiry?,
         max_start_delay: max_start_delay?,
+        break_glass: break_glass?,
     })
+}
+
+/// `break_glass: {max_duration: D}`: `Some(None)` when absent (not allowed), `None` when invalid.
+/// The break-glass maximum may not exceed the vault's own `max_duration`: break-glass skips the
+/// approvals, never the policy.
+fn read_break_glass(
+    v: &mut MapReader<'_>,
+    vault_max: Option<&Spanned<Duration>>,
+    sink: &mut Sink,
+) -> Option<Option<BreakGlass>> {
+    let Some(pos) = v.key_pos("break_glass") else {
+        return Some(None);
+    };
+    let Some(node) = v.node("break_glass") else {
+        sink.error(Code::InvalidConfig, pos, "`break_glass` is empty")
+            .with_help(
+                "write `break_glass: {max_duration: 1h}`, or leave it out to forbid break-glass",
+            );
+        return None;
+    };
+    let mut b = MapReader::new(node, "`break_glass`", sink)?;
+    let max = b.string("max_duration", sink);
+    b.require(
+        "max_duration",
+        &max,
+        "the longest a break-glass request may ask for, e.g. 1h",
+        sink,
+    );
+    b.finish(&["max_duration"], "`break_glass`", sink);
+    let max = max?;
+    let dur = match Duration::parse(&max.value) {
+        Ok(d) => d,
+        Err(err) => {
+            let diag = sink.error(Code::InvalidDuration, max.pos, err.message);
+            if let Some(h) = err.help {
+                diag.with_help(h);
+            }
+            return None;
+        }
+    };
+    if let Some(vault_max) = vault_max
+        && dur > vault_max.value
+    {
+        let file = sink.file().to_owned();
+        sink.error(
+            Code::InvalidConfig,
+            max.pos,
+            format!(
+                "`break_glass.max_duration: {dur}` is over the vault's `max_duration: {}`",
+                vault_max.value
+            ),
+        )
+        .with_help("break-glass skips approvals, not the policy: use the vault's maximum or less")
+        .with_note(&file, vault_max.pos, "max_duration set here");
+        return None;
+    }
+    Some(Some(BreakGlass {
+        max_duration: Spanned::new(dur, max.pos),
+        pos,
+    }))
 }
 
 fn scalar(e: &Entry, what: &str, sink: &mut Sink) -> Option<Spanned<String>> {

@@ -121,3 +121,53 @@ fn explicit_endpoints_must_be_https_or_loopback() {
     let (_, diags) = parse_str(&format!("{MINIMAL}cloud: AzureMars\n"));
     assert_eq!(diags, ["invalid-config:8:8"]);
 }
+
+/// `break_glass:` is optional, at most the vault's `max_duration`, and part of the policy a pull
+/// request cannot change for itself.
+#[test]
+fn break_glass_config() {
+    let (cfg, diags) = parse_str(MINIMAL);
+    assert!(diags.is_empty());
+    assert!(
+        cfg.unwrap()
+            .vaults
+            .values()
+            .next()
+            .unwrap()
+            .break_glass
+            .is_none()
+    );
+    let rows = [
+        ("    break_glass:\n      max_duration: 1h\n", vec![]),
+        ("    break_glass:\n      max_duration: 2h\n", vec![]),
+        (
+            "    break_glass:\n      max_duration: 3h\n",
+            vec!["invalid-config:9:21"],
+        ),
+        (
+            "    break_glass:\n      max_duration: soon\n",
+            vec!["invalid-duration:9:21"],
+        ),
+        ("    break_glass:\n", vec!["invalid-config:8:5"]),
+        (
+            "    break_glass:\n      max: 1h\n",
+            vec!["missing-field:9:7", "unknown-key:9:7"],
+        ),
+    ];
+    for (extra, want) in rows {
+        let (cfg, diags) = parse_str(&format!("{MINIMAL}{extra}"));
+        assert_eq!(diags, want, "{extra}");
+        assert_eq!(cfg.is_some(), want.is_empty());
+    }
+    let (with_bg, _) = parse_str(&format!(
+        "{MINIMAL}    break_glass:\n      max_duration: 1h\n"
+    ));
+    let (longer, _) = parse_str(&format!(
+        "{MINIMAL}    break_glass:\n      max_duration: 2h\n"
+    ));
+    let (without, _) = parse_str(MINIMAL);
+    let v = |c: &Option<Config>| c.as_ref().unwrap().vaults.values().next().unwrap().clone();
+    assert_eq!(v(&with_bg).differences(&v(&without)), ["break_glass"]);
+    assert_eq!(v(&with_bg).differences(&v(&longer)), ["break_glass"]);
+    assert!(v(&with_bg).differences(&v(&with_bg)).is_empty());
+}

@@ -61,6 +61,9 @@ codes! {
     TicketRequired => "ticket-required", "the vault requires a `ticket` and none is given";
     InvalidTicket => "invalid-ticket", "the ticket reference has characters outside letters, digits and `-_#./`";
     InvalidExtends => "invalid-extends", "`extends` is not the id of another request";
+    BreakGlassNotAllowed => "break-glass-not-allowed", "`break_glass: true` on a vault whose config has no `break_glass` section";
+    BreakGlassTooLong => "break-glass-too-long", "a break-glass duration over the vault's `break_glass.max_duration`";
+    BreakGlassConflict => "break-glass-conflict", "`break_glass: true` with `extends:` or `start:` (a break-glass request starts at its merge and stands alone)";
     SecretNotFound => "secret-not-found", "the secret does not exist in the vault (online check)";
     VaultNotRbac => "vault-not-rbac", "the vault does not use Azure RBAC authorization (online check)";
     AzureCheckFailed => "azure-check-failed", "the online existence check could not be completed";

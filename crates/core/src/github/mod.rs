@@ -85,6 +85,9 @@ pub struct PullRequest {
     /// Number of files the pull request changes (absent from list answers).
     #[serde(default)]
     pub changed_files: Option<u64>,
+    /// When it was opened.
+    #[serde(default)]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl PullRequest {

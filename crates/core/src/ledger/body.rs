@@ -23,6 +23,8 @@ pub struct Granted<'a> {
     /// `None` in ledgers from before it was recorded.
     pub expiry: Option<ExpiryMode>,
     pub extends: Option<&'a str>,
+    /// Granted by break-glass, without code-owner approvals.
+    pub break_glass: bool,
 }
 
 /// An entry's body, by event.
@@ -53,6 +55,11 @@ pub enum Body<'a> {
     Drift {
         request: Option<&'a str>,
         assignment: Option<&'a str>,
+    },
+    /// A break-glass grant's retrospective issue.
+    Retrospective {
+        request: &'a str,
+        issue: u64,
     },
 }
 
@@ -93,6 +100,7 @@ impl Entry {
                 approvals: self.approvals.as_ref(),
                 expiry: self.expiry,
                 extends: self.extends.as_deref(),
+                break_glass: self.break_glass == Some(true),
             }),
             Event::GrantFailed => Body::GrantFailed {
                 request: self.request.as_deref(),
@@ -119,6 +127,10 @@ impl Entry {
             Event::Drift => Body::Drift {
                 request: self.request.as_deref(),
                 assignment: self.assignment.as_deref(),
+            },
+            Event::Retrospective => Body::Retrospective {
+                request: self.request.as_deref().ok_or(need("request"))?,
+                issue: self.issue.ok_or(need("issue"))?,
             },
         })
     }

@@ -61,6 +61,10 @@ pub(crate) struct EntryRef<'a> {
     pub actor: Option<Str<'a>>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub note: Option<Str<'a>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue: Option<u64>,
     #[serde(borrow)]
     pub prev: Str<'a>,
     #[serde(borrow)]
@@ -93,6 +97,8 @@ pub(crate) struct ApprovalsRef<'a> {
     pub commit: Str<'a>,
     #[serde(borrow)]
     pub by: Vec<ApprovalRef<'a>>,
+    #[serde(borrow, default, skip_serializing_if = "Vec::is_empty")]
+    pub owners: Vec<Str<'a>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -152,7 +158,18 @@ impl EntryRef<'_> {
                 member(out, "commit", b.commit);
                 out.push(b'}');
             }
-            out.extend_from_slice(b"]}");
+            out.push(b']');
+            if !a.owners.is_empty() {
+                out.extend_from_slice(b",\"owners\":[");
+                for (i, o) in a.owners.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    string(out, o);
+                }
+                out.push(b']');
+            }
+            out.push(b'}');
         }
         opt(out, "run_url", &self.run_url);
         if let Some(r) = self.reason {
@@ -173,6 +190,17 @@ impl EntryRef<'_> {
         opt(out, "extends", &self.extends);
         opt(out, "actor", &self.actor);
         opt(out, "note", &self.note);
+        if let Some(b) = self.break_glass {
+            out.extend_from_slice(if b {
+                b",\"break_glass\":true"
+            } else {
+                b",\"break_glass\":false"
+            });
+        }
+        if let Some(n) = self.issue {
+            out.extend_from_slice(b",\"issue\":");
+            int(out, n);
+        }
         member(out, "prev", self.prev);
         out.push(b'}');
     }
@@ -253,7 +281,10 @@ mod tests {
                     login: "l".into(),
                     commit: "c".into(),
                 }],
+                owners: vec!["@carol".into(), "@acme/security".into()],
             }),
+            break_glass: Some(true),
+            issue: Some(42),
             run_url: Some("https://github.com/o/r/actions/runs/1".into()),
             reason: Some(Reason::Expired),
             error: Some("plain é ✓".into()),

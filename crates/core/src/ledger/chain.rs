@@ -126,6 +126,9 @@ pub fn append(tip: &Tip, new: Vec<NewEntry>) -> Vec<Entry> {
                 extends: n.extends,
                 actor: n.actor,
                 note: n.note.as_deref().map(scrub_error),
+                // Only `true` is written: one spelling per entry.
+                break_glass: n.break_glass.filter(|b| *b),
+                issue: n.issue,
                 prev: std::mem::take(&mut prev),
                 hash: String::new(),
             };
@@ -138,7 +141,8 @@ pub fn append(tip: &Tip, new: Vec<NewEntry>) -> Vec<Entry> {
 
 /// What makes two entries "the same event", so a re-run never records one twice.
 ///
-/// - `granted`, `drift`: (event, request, assignment). A request id is granted at most once
+/// - `granted`, `drift`, `retrospective`: (event, request, assignment; a retrospective has
+///   none, so one per request). A request id is granted at most once
 ///   for all time, whenever and with whatever window a run computed, so a run that crashed
 ///   after pushing (or raced another run granting the same request) finds its entry there.
 /// - `revoked`: (event, request, assignment, window). The window is copied from the grant, so
@@ -175,7 +179,9 @@ impl DedupeKey {
             expires: whole_seconds(w.expires),
         });
         let (assignment, window, sha, time) = match event {
-            Event::Granted | Event::Drift => (assignment.clone(), None, None, None),
+            Event::Granted | Event::Drift | Event::Retrospective => {
+                (assignment.clone(), None, None, None)
+            }
             Event::Revoked => (assignment.clone(), window, None, None),
             Event::Refused => (None, None, request_sha256.clone(), None),
             Event::GrantFailed | Event::RevokeFailed => {

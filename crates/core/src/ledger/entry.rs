@@ -27,6 +27,9 @@ pub enum Event {
     Refused,
     /// Azure lost an assignment the ledger holds as active. Does not end the grant.
     Drift,
+    /// The retrospective issue of a break-glass grant was opened (or found): `issue` is its
+    /// number. One per request; evidence that the owners were asked, never a grant's authority.
+    Retrospective,
 }
 
 impl Event {
@@ -39,6 +42,7 @@ impl Event {
             Event::RevokeFailed => "revoke_failed",
             Event::Refused => "refused",
             Event::Drift => "drift",
+            Event::Retrospective => "retrospective",
         }
     }
 }
@@ -99,6 +103,10 @@ pub struct Approvals {
     pub commit: String,
     /// One per distinct approving code owner.
     pub by: Vec<Approval>,
+    /// For a break-glass grant: every owner of the request file in the trusted CODEOWNERS
+    /// (`@login` or `@org/team`), all of whom were told. Absent (empty) otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owners: Vec<String>,
 }
 
 /// One approving review.
@@ -182,6 +190,13 @@ pub struct Entry {
     /// For an early `revoked`: the reason they gave, scrubbed like `error`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// For `granted`: `true` when it was granted by break-glass, without code-owner approvals
+    /// (absent otherwise, and in ledgers from before break-glass).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<bool>,
+    /// For `retrospective`: the number of the GitHub issue opened for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue: Option<u64>,
     /// `hash` of the previous line; 64 zeros on the first line.
     pub prev: String,
     /// SHA-256 (lowercase hex) of this line's canonical form.
@@ -212,6 +227,8 @@ pub struct NewEntry {
     pub extends: Option<String>,
     pub actor: Option<String>,
     pub note: Option<String>,
+    pub break_glass: Option<bool>,
+    pub issue: Option<u64>,
 }
 
 /// How a grant ends, as recorded at grant time.
@@ -257,6 +274,8 @@ impl NewEntry {
             extends: None,
             actor: None,
             note: None,
+            break_glass: None,
+            issue: None,
         }
     }
 }
@@ -285,6 +304,8 @@ impl Entry {
             extends: self.extends.clone(),
             actor: self.actor.clone(),
             note: self.note.clone(),
+            break_glass: self.break_glass,
+            issue: self.issue,
         }
     }
 }
@@ -408,6 +429,7 @@ mod tests {
             Event::RevokeFailed,
             Event::Refused,
             Event::Drift,
+            Event::Retrospective,
         ] {
             assert_eq!(serde_json::to_value(e).unwrap(), e.as_str());
         }

@@ -7,7 +7,8 @@
 //!
 //! - the members in the fixed order `v, seq, time, event, request, request_sha256, requester,
 //!   principal_id, vault, secret, scope, role{id, alias}, assignment, window{start, expires},
-//!   approvals{pr, commit, by[{login, commit}]}, run_url, reason, lag_seconds, error, prev`
+//!   approvals{pr, commit, by[{login, commit}], owners[]}, run_url, reason, lag_seconds, error,
+//!   expiry, extends, actor, note, break_glass, issue, prev`
 //!   (the order of [`Entry`]'s fields), absent optional members omitted (never `null`);
 //! - no whitespace outside strings;
 //! - strings escaped as serde_json writes them: `"` and `\` backslash-escaped, control

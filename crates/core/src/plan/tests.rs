@@ -29,6 +29,8 @@ fn req(name: &str, dur: &str) -> Desired {
             ticket: None,
             extends: None,
             revoke: false,
+            break_glass: false,
+            issue: None,
         },
         sha256: format!("sha-{name}"),
         merged: Some(Merge {

@@ -10,6 +10,8 @@ vaults:
     secrets: [demo-api-key, \"demo-storage-*\"]
     max_duration: 4h
     roles: [secrets-user, reader]
+    break_glass:
+      max_duration: 1h
   strict-kv:
     subscription_id: 00000000-0000-0000-0000-000000000000
     resource_group: rg
@@ -189,4 +191,59 @@ fn all_problems_at_once() {
             "invalid-justification:7:16"
         ]
     );
+}
+
+/// Break-glass: allowed only where the vault says so, within its own maximum, and alone.
+#[test]
+fn break_glass_rules_as_a_table() {
+    let bg = |extra: &str| {
+        let mut src = with("duration:", "duration: 1h");
+        src.push_str("break_glass: true\n");
+        src.push_str(extra);
+        src
+    };
+    let rows: Vec<(&str, String, Vec<&str>)> = vec![
+        ("allowed, within the break-glass maximum", bg(""), vec![]),
+        (
+            "break_glass: false is an ordinary request",
+            with("duration:", "duration: 2h") + "break_glass: false\n",
+            vec![],
+        ),
+        (
+            "over break_glass.max_duration (within the vault's)",
+            with("duration:", "duration: 2h") + "break_glass: true\n",
+            vec!["break-glass-too-long:7:11"],
+        ),
+        (
+            "a vault without break_glass",
+            bg("").replace("vault: flowlibs-demo-kv", "vault: strict-kv") + "ticket: INC-1\n",
+            vec!["break-glass-not-allowed:8:14"],
+        ),
+        (
+            "with extends",
+            bg("extends: 2026/older\n"),
+            vec!["break-glass-conflict:9:10"],
+        ),
+        (
+            "with start",
+            bg("start: 2026-11-27T11:00:00Z\n"),
+            vec!["break-glass-conflict:9:8"],
+        ),
+        (
+            "not a boolean",
+            bg("").replace("break_glass: true", "break_glass: yes-please"),
+            vec!["wrong-type:8:14"],
+        ),
+    ];
+    for (name, src, want) in rows {
+        let (req, diags) = check_src(&src);
+        assert_eq!(diags, want, "{name}\n{src}");
+        if want.is_empty() {
+            assert_eq!(
+                req.unwrap().break_glass,
+                src.contains("break_glass: true"),
+                "{name}"
+            );
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! config live in [`crate::policy`].
 
 pub mod duration;
+pub mod issue_form;
 
 use std::fmt;
 
@@ -67,6 +68,11 @@ pub struct RawRequest {
     pub extends: Option<Spanned<String>>,
     /// Set to true in a later pull request to end access early.
     pub revoke: Option<Spanned<bool>>,
+    /// Emergency access: granted on merge without code-owner approvals, only on a vault whose config allows it (`break_glass:`) and for at most its `break_glass.max_duration`; every owner of the file is told and a retrospective issue is opened. Not with `extends` or `start`.
+    pub break_glass: Option<Spanned<bool>>,
+    /// The issue (its number in this repository) the request was filed in through the issue form; written by `kv-jit new --from-issue`. A pull request opened by a bot is accepted only for the person who opened that issue.
+    #[schemars(range(min = 1))]
+    pub issue: Option<Spanned<u32>>,
 }
 
 /// The keys a request may hold, read from the schema so that the two cannot disagree.
@@ -96,6 +102,8 @@ pub fn parse_raw(bytes: &[u8], sink: &mut Sink) -> Option<RawRequest> {
         ticket: r.string("ticket", sink),
         extends: r.string("extends", sink),
         revoke: r.bool("revoke", sink),
+        break_glass: r.bool("break_glass", sink),
+        issue: r.uint("issue", sink),
     };
     r.require("apiVersion", &raw.api_version, "`kv-jit/v1`", sink);
     r.require("kind", &raw.kind, "`AccessRequest`", sink);
@@ -262,6 +270,10 @@ pub struct Request {
     pub ticket: Option<String>,
     pub extends: Option<RequestId>,
     pub revoke: bool,
+    /// `break_glass: true`, allowed by the vault (see [`crate::config::BreakGlass`]).
+    pub break_glass: bool,
+    /// The issue the request was filed in (`issue: N`), if any.
+    pub issue: Option<u64>,
 }
 
 impl serde::Serialize for Duration {
@@ -313,7 +325,7 @@ mod tests {
         let keys = known_keys();
         assert!(keys.contains(&"apiVersion".to_owned()));
         assert!(keys.contains(&"revoke".to_owned()));
-        assert_eq!(keys.len(), 12);
+        assert_eq!(keys.len(), 14);
     }
 
     #[test]

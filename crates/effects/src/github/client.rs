@@ -189,6 +189,46 @@ struct MembershipBody {
     state: String,
 }
 
+/// An issue (or a pull request, which the issues API shows too), as far as kv-jit reads one.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Issue {
+    pub number: u64,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub body: Option<String>,
+    pub user: Option<User>,
+    /// `open` or `closed`.
+    pub state: String,
+    #[serde(default)]
+    pub labels: Vec<Label>,
+    /// Present exactly when the issue is a pull request.
+    #[serde(default)]
+    pub pull_request: Option<serde_json::Value>,
+    #[serde(default)]
+    pub html_url: Option<String>,
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Label {
+    pub name: String,
+}
+
+impl Issue {
+    /// The retrospective rules' view.
+    pub fn facts(&self) -> kv_jit_core::approval::retrospective::IssueFacts {
+        kv_jit_core::approval::retrospective::IssueFacts {
+            number: self.number,
+            title: self.title.clone(),
+            body: self.body.clone(),
+            labels: self.labels.iter().map(|l| l.name.clone()).collect(),
+            closed: self.state == "closed",
+            is_pull: self.pull_request.is_some(),
+        }
+    }
+}
+
 /// The GitHub client.
 #[derive(Clone)]
 pub struct GithubClient {
@@ -562,6 +602,44 @@ impl GithubClient {
     ) -> Result<Vec<IssueComment>, GithubError> {
         self.get_all(&format!("/repos/{repo}/issues/{number}/comments"))
             .await
+    }
+
+    /// Issue (or pull request) `number`.
+    pub async fn issue(&self, repo: &Repo, number: u64) -> Result<Issue, GithubError> {
+        self.get_json(&format!("/repos/{repo}/issues/{number}"))
+            .await
+    }
+
+    /// Every issue (and pull request) carrying `label`, open and closed.
+    pub async fn issues_labelled(
+        &self,
+        repo: &Repo,
+        label: &str,
+    ) -> Result<Vec<Issue>, GithubError> {
+        self.get_all(&format!(
+            "/repos/{repo}/issues?state=all&labels={}",
+            encode(label)
+        ))
+        .await
+    }
+
+    /// Opens an issue. Never retried: a retry after a lost answer would open it twice (callers
+    /// look for it first, and the next run finds it).
+    pub async fn create_issue(
+        &self,
+        repo: &Repo,
+        title: &str,
+        body: &str,
+        labels: &[&str],
+    ) -> Result<Issue, GithubError> {
+        let route = format!("/repos/{repo}/issues");
+        self.octocrab
+            .post(
+                &route,
+                Some(&serde_json::json!({ "title": title, "body": body, "labels": labels })),
+            )
+            .await
+            .map_err(|e| GithubError::from_octocrab(&route, e))
     }
 
     /// Creates a comment. Never retried: a retry after a lost answer would post it twice.

@@ -3,5 +3,6 @@
 pub mod client;
 pub mod feedback;
 pub mod protection;
+pub mod retrospective;
 
 pub use kv_jit_core::github::codeowners;

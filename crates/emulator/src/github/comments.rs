@@ -85,7 +85,7 @@ async fn create_comment(
         return not_found_response();
     };
     let full = format!("{}/{}", repo.owner, repo.name);
-    if find_pull(repo, n).is_none() {
+    if find_pull(repo, n).is_none() && !repo.issues.iter().any(|i| i.number == n) {
         return not_found_response();
     }
     let (login, _) = caller(&h, &inner);

@@ -8,13 +8,14 @@
 //! ([`Core`], `/_emulator/log`, `/_emulator/faults`, ...), so a GitHub fault is armed exactly
 //! like an Azure one. The router is `Router<()>` so it merges into the shared emulator with one
 //! `Router::merge`. One module per group of routes: [`contents`] (the
-//! repository, files, commits), [`pulls`] (pull requests, reviews), [`comments`], [`teams`]
-//! (collaborator permissions and teams), [`protection`] (branch protection and rulesets),
-//! [`writes`] (opening, reviewing and merging a pull request, and the `git push`es the emulator
-//! is told in-process); [`rest`] holds what they share.
+//! repository, files, commits), [`pulls`] (pull requests, reviews), [`comments`], [`issues`],
+//! [`teams`] (collaborator permissions and teams), [`protection`] (branch protection and
+//! rulesets), [`writes`] (opening, reviewing and merging a pull request, and the `git push`es the
+//! emulator is told in-process); [`rest`] holds what they share.
 
 mod comments;
 mod contents;
+mod issues;
 mod protection;
 mod pulls;
 mod rest;
@@ -37,8 +38,8 @@ use crate::{Core, Fault, LogEntry};
 pub use comments::StoredComment;
 pub use protection::{ProtectionSeed, PullRequestRuleSeed, ReviewsSeed, RulesetSeed};
 pub use seed::{
-    CommentSeed, CommitSeed, FileSeed, GithubSeed, PullSeed, RepoSeed, ReviewSeed, TeamSeed,
-    TokenSeed,
+    CommentSeed, CommitSeed, FileSeed, GithubSeed, IssueSeed, PullSeed, RepoSeed, ReviewSeed,
+    TeamSeed, TokenSeed,
 };
 pub use writes::PushedCommit;
 
@@ -144,6 +145,7 @@ pub fn router(state: Arc<GithubState>) -> Router {
         .merge(contents::routes())
         .merge(pulls::routes())
         .merge(comments::routes())
+        .merge(issues::routes())
         .merge(teams::routes())
         .merge(protection::routes())
         .merge(writes::routes())

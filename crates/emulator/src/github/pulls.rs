@@ -141,7 +141,7 @@ pub(super) fn pull_json(
     let merged_at = pull
         .merged
         .then(|| timestamp(pull.merged_at.unwrap_or(seeded_at)));
-    let created_at = timestamp(seeded_at);
+    let created_at = timestamp(pull.created_at.unwrap_or(seeded_at));
     let side = |r: &str, sha: &str| json!({ "label": format!("{}:{r}", repo.owner), "ref": r, "sha": sha, "user": user_json(base, &repo.owner) });
     let links = json!({
         "self": { "href": url }, "html": { "href": html },

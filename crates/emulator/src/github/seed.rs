@@ -47,6 +47,56 @@ pub struct RepoSeed {
     /// Repository rulesets (default: none).
     #[serde(default)]
     pub rulesets: Vec<super::RulesetSeed>,
+    /// Issues (not pull requests); issues created through the API are added here too.
+    #[serde(default)]
+    pub issues: Vec<IssueSeed>,
+}
+
+/// An issue. Numbers share one sequence with pull requests, as on GitHub: a created issue takes
+/// the next number after every pull request and issue.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueSeed {
+    pub number: u64,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Who opened it.
+    pub author: String,
+    /// `open` (default) or `closed`.
+    #[serde(default = "open")]
+    pub state: String,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// When it was opened; without it, when it was seeded (as pull requests are).
+    #[serde(default)]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    pub closed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Who closed it, when closed.
+    #[serde(default)]
+    pub closed_by: Option<String>,
+}
+
+fn open() -> String {
+    "open".into()
+}
+
+impl Default for IssueSeed {
+    fn default() -> Self {
+        IssueSeed {
+            number: 0,
+            title: String::new(),
+            body: None,
+            author: String::new(),
+            state: open(),
+            labels: Vec::new(),
+            created_at: None,
+            closed_at: None,
+            closed_by: None,
+        }
+    }
 }
 
 fn default_branch_name() -> String {
@@ -74,6 +124,9 @@ pub struct PullSeed {
     pub merged_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default)]
     pub merge_commit_sha: Option<String>,
+    /// When it was opened; without it, when it was seeded.
+    #[serde(default)]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default)]
     pub files: Vec<FileSeed>,
     /// The branch's commits, oldest first (the last should be `head_sha`).

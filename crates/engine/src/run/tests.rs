@@ -188,6 +188,7 @@ impl ApprovalCheck for Approve {
             pr: 7,
             commit: "head".into(),
             by: Vec::new(),
+            owners: Vec::new(),
         })
     }
 }
