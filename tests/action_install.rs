@@ -653,7 +653,7 @@ fn run_sh_counts_the_report_keeps_the_exit_code_and_passes_each_line_as_one_argu
 fn run_sh_refuses_bad_commands_and_a_format_flag_it_would_override() {
     let tmp = tempfile::tempdir().unwrap();
     let bin = stub_kv_jit(tmp.path(), "[]\n", 0);
-    for command in ["", "emulator", "new", "grant; id", "--help"] {
+    for command in ["", "emulator", "init", "demo", "grant; id", "--help"] {
         let run = run_sh(tmp.path(), &bin, command, "", &[]);
         assert_eq!(run.code, 2, "{command:?}: {}", run.stderr);
         assert!(

@@ -292,6 +292,14 @@ fn on_default_branch(env: &HashMap<String, String>) -> bool {
     let Some(git_ref) = env.get("GITHUB_REF").filter(|r| !r.is_empty()) else {
         return true;
     };
+    // GitHub runs a `schedule` workflow only on the default branch's latest commit, and its
+    // payload names no repository (so no default branch): the event itself is the evidence.
+    if env
+        .get("GITHUB_EVENT_NAME")
+        .is_some_and(|e| e == "schedule")
+    {
+        return git_ref.starts_with("refs/heads/");
+    }
     let default = env
         .get("GITHUB_EVENT_PATH")
         .and_then(|p| event_default_branch(p));
@@ -310,5 +318,46 @@ fn failpoint(env: &HashMap<String, String>, name: &str) {
             .status();
         // `kill` is not there: end as abruptly as we can.
         std::process::abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_default_branch;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_scheduled_run_is_on_the_default_branch_and_a_push_needs_its_payload() {
+        let dir = tempfile::tempdir().unwrap();
+        let push = dir.path().join("push.json");
+        std::fs::write(&push, r#"{"repository":{"default_branch":"main"}}"#).unwrap();
+        let push = push.to_str().unwrap();
+        let schedule = dir.path().join("schedule.json");
+        std::fs::write(&schedule, r#"{"schedule":"2-59/5 * * * *"}"#).unwrap();
+        let schedule = schedule.to_str().unwrap();
+        let cases = [
+            // (event, ref, payload, on the default branch?)
+            ("schedule", "refs/heads/main", schedule, true),
+            ("schedule", "refs/tags/v1", schedule, false),
+            ("push", "refs/heads/main", push, true),
+            ("push", "refs/heads/feature", push, false),
+            ("push", "refs/heads/main", schedule, false),
+            ("workflow_dispatch", "refs/heads/main", schedule, false),
+        ];
+        for (event, git_ref, payload, want) in cases {
+            let e = env(&[
+                ("GITHUB_EVENT_NAME", event),
+                ("GITHUB_REF", git_ref),
+                ("GITHUB_EVENT_PATH", payload),
+            ]);
+            assert_eq!(on_default_branch(&e), want, "{event} {git_ref} {payload}");
+        }
     }
 }

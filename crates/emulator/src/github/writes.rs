@@ -304,6 +304,7 @@ async fn create_pull(
         .map(|p| p.number)
         .chain(inner.comments.iter().map(|c| c.issue))
         .chain(repo.comments.iter().map(|c| c.issue))
+        .chain(repo.issues.iter().map(|i| i.number))
         .max()
         .unwrap_or(0)
         + 1;
@@ -321,6 +322,7 @@ async fn create_pull(
         files,
         commits,
         reviews: vec![],
+        created_at: Some(now),
     };
     repo.pulls.push(pull);
     let repo = &*repo;
