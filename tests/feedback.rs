@@ -128,6 +128,7 @@ fn plan_table_escapes_untrusted_text() {
         start: "at merge".into(),
         owners: vec!["@acme/security".into(), "@carol".into()],
         approvals: 1,
+        break_glass: false,
     };
     let table = render_plan(&[row]);
     let lines: Vec<&str> = table.lines().filter(|l| l.starts_with('|')).collect();
@@ -190,6 +191,34 @@ fn empty_plan_and_unowned_rows() {
         ..Default::default()
     }]);
     assert!(table.contains("no code owner: cannot be approved"));
+}
+
+#[test]
+fn a_break_glass_row_says_so_and_names_every_owner_it_tells() {
+    let row = |break_glass| PlanRow {
+        request: "requests/x.yaml".into(),
+        owners: vec!["@acme/security".into(), "@carol".into()],
+        approvals: 2,
+        break_glass,
+        ..Default::default()
+    };
+    let table = render_plan(&[row(true)]);
+    assert!(
+        table.contains(
+            "**BREAK-GLASS**: none before merge; told: @\u{200B}acme/security, @\u{200B}carol"
+        ),
+        "{table}"
+    );
+    assert!(
+        table.contains("a retrospective issue must be closed"),
+        "{table}"
+    );
+    let normal = render_plan(&[row(false)]);
+    assert!(normal.contains("2 of @\u{200B}acme/security"), "{normal}");
+    assert!(
+        !normal.contains("BREAK-GLASS") && !normal.contains("Break-glass"),
+        "{normal}"
+    );
 }
 
 #[test]
@@ -340,6 +369,7 @@ fn request_text_cannot_form_a_link_mention_html_or_break_a_table_in_any_sink() {
         start: "at merge".into(),
         owners: vec!["@acme/security".into()],
         approvals: 1,
+        break_glass: false,
     }]);
     let rows: Vec<&str> = table.lines().filter(|l| l.starts_with('|')).collect();
     assert_eq!(rows.len(), 3, "{table}");

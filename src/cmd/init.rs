@@ -603,20 +603,25 @@ pub fn workflow_settings(texts: &[&str]) -> (Vec<String>, Vec<String>) {
     (secrets.into_iter().collect(), vars.into_iter().collect())
 }
 
+/// The value to set for a secret or variable the workflows read: by exact name, since names
+/// that look alike hold different things (`KV_JIT_APP_CLIENT_ID` is the GitHub App's, not an
+/// Azure app's); anything unknown gets a placeholder to fill in, never a guess.
 fn setting_value(name: &str, a: &Answers) -> String {
-    let n = name.to_ascii_uppercase();
-    if n.contains("TENANT") {
-        a.tenant_id.clone()
-    } else if n.contains("READER") {
-        "\"$READER_APP_ID\"".into()
-    } else if n.contains("CLIENT_ID") || n.contains("APP_ID") {
-        "\"$GRANT_APP_ID\"".into()
-    } else if n.contains("SUBSCRIPTION") {
-        a.subscription.clone()
-    } else if n.contains("TEAMS") || n.contains("WEBHOOK") {
-        "\"<your Teams workflow webhook URL>\"".into()
-    } else {
-        "\"<value>\"".into()
+    match name {
+        "KV_JIT_AZURE_TENANT_ID" => a.tenant_id.clone(),
+        "KV_JIT_AZURE_CLIENT_ID" => "\"$GRANT_APP_ID\"".into(),
+        "KV_JIT_READER_CLIENT_ID" => "\"$READER_APP_ID\"".into(),
+        "KV_JIT_TEAMS_WEBHOOK" => "\"<your Teams workflow webhook URL>\"".into(),
+        "KV_JIT_ALLOWED_ENDPOINTS" => {
+            "\"<only for explicit cloud endpoints; skip for a named cloud>\"".into()
+        }
+        "KV_JIT_APP_CLIENT_ID" => "\"<the request GitHub App's client ID>\"".into(),
+        "KV_JIT_APP_PRIVATE_KEY" => "\"$(cat <the request GitHub App's private key>.pem)\"".into(),
+        "KV_JIT_APP_BOT_NAME" => "\"<app-slug>[bot]\"".into(),
+        "KV_JIT_APP_BOT_EMAIL" => {
+            "\"<bot-user-id>+<app-slug>[bot]@users.noreply.github.com\"".into()
+        }
+        _ => "\"<value>\"".into(),
     }
 }
 
@@ -940,6 +945,25 @@ mod tests {
             "deployment-branch-policies -f name=main",
         ] {
             assert!(s.contains(needle), "missing {needle}:\n{s}");
+        }
+    }
+
+    #[test]
+    fn each_setting_gets_its_own_value_not_a_look_alike() {
+        let a = answers();
+        let cases = [
+            ("KV_JIT_AZURE_CLIENT_ID", "\"$GRANT_APP_ID\""),
+            ("KV_JIT_READER_CLIENT_ID", "\"$READER_APP_ID\""),
+            ("KV_JIT_AZURE_TENANT_ID", a.tenant_id.as_str()),
+            // The request workflow's GitHub App, not the Azure grant app.
+            (
+                "KV_JIT_APP_CLIENT_ID",
+                "\"<the request GitHub App's client ID>\"",
+            ),
+            ("KV_JIT_SOMETHING_NEW", "\"<value>\""),
+        ];
+        for (name, want) in cases {
+            assert_eq!(setting_value(name, &a), want, "{name}");
         }
     }
 }

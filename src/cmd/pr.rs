@@ -367,6 +367,7 @@ pub async fn check_pr(
             start: req.start.map_or("at merge".to_owned(), |s| s.to_rfc3339()),
             owners: Vec::new(),
             approvals: policy.approvals,
+            break_glass: req.break_glass,
         };
         if let Some(ctx) = &context {
             if let Err(e) =

@@ -63,6 +63,8 @@ pub struct PlanRow {
     pub owners: Vec<String>,
     /// Distinct owner approvals needed.
     pub approvals: u32,
+    /// A break-glass request: granted on merge without approvals, every owner told.
+    pub break_glass: bool,
 }
 
 /// What [`upsert_sticky_comment`] did.
@@ -127,10 +129,15 @@ pub fn render_plan(rows: &[PlanRow]) -> String {
     out.push_str("| Request | Who | Secret | Vault | Role | How long | Starts | Must approve |\n");
     out.push_str("|---|---|---|---|---|---|---|---|\n");
     for row in rows {
+        let names: Vec<String> = row.owners.iter().map(|o| escape_markdown(o)).collect();
         let owners = if row.owners.is_empty() {
             "no code owner: cannot be approved".to_owned()
+        } else if row.break_glass {
+            format!(
+                "**BREAK-GLASS**: none before merge; told: {}; a retrospective follows",
+                names.join(", ")
+            )
         } else {
-            let names: Vec<String> = row.owners.iter().map(|o| escape_markdown(o)).collect();
             format!("{} of {}", row.approvals.max(1), names.join(", "))
         };
         let cells = [
@@ -146,6 +153,9 @@ pub fn render_plan(rows: &[PlanRow]) -> String {
         out.push_str(&format!("| {} |\n", cells.join(" | ")));
     }
     out.push_str("\nApproval: a code owner's review on the final head commit; not the author, not the requester.\n");
+    if rows.iter().any(|r| r.break_glass) {
+        out.push_str("\nBreak-glass: an admin may merge without approval; the grant is marked in the ledger, every owner is told, and a retrospective issue must be closed by a code owner with `/approve`.\n");
+    }
     out
 }
 
