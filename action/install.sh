@@ -180,7 +180,9 @@ trap 'rm -rf -- "${work}"' EXIT
 install_binary() {
   local from="$1" how="$2" reported
   reported="$("${from}" --version 2>/dev/null || true)"
-  [[ "${reported}" == "kv-jit ${version}" ]] || bail "the ${how} binary reports '${reported}', not 'kv-jit ${version}'; installed nothing"
+  # `kv-jit X.Y.Z`, then optionally ` (commit …)`: the build's commit, which --version names.
+  [[ "${reported}" == "kv-jit ${version}" || "${reported}" == "kv-jit ${version} ("* ]] ||
+    bail "the ${how} binary reports '${reported}', not 'kv-jit ${version}'; installed nothing"
   mkdir -p -- "${install_dir}"
   cp -- "${from}" "${work}/kv-jit.new"
   chmod 0755 "${work}/kv-jit.new"

@@ -264,7 +264,13 @@ fn installed_version(bin: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn installs_a_release_archive_whose_sum_is_committed() {
     let s = Setup::new(VERSION).await;
-    let sum = s.publish(VERSION, &format!("kv-jit {VERSION}"));
+    // The fake release reports exactly what the real binary does (`--version` names the commit).
+    let real = installed_version(Path::new(env!("CARGO_BIN_EXE_kv-jit")));
+    assert!(
+        real.starts_with(&format!("kv-jit {VERSION} (commit ")),
+        "{real}"
+    );
+    let sum = s.publish(VERSION, &real);
     s.commit_sums(&format!("{sum}  {}\n", archive_name(VERSION)));
 
     let plan = s.run("plan", VERSION, &[]).await;
@@ -292,7 +298,7 @@ async fn installs_a_release_archive_whose_sum_is_committed() {
         "{}",
         s.outputs()
     );
-    assert_eq!(installed_version(&bin), format!("kv-jit {VERSION}"));
+    assert_eq!(installed_version(&bin), real);
     assert!(
         run.stderr.contains("matches action/checksums.txt"),
         "{}",
@@ -503,17 +509,23 @@ async fn another_version_without_a_sum_is_refused_rather_than_built_as_the_wrong
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_archive_whose_binary_reports_another_version_is_not_installed() {
-    let s = Setup::new(VERSION).await;
-    let sum = s.publish(VERSION, "kv-jit 0.0.1");
-    s.commit_sums(&format!("{sum}  {}\n", archive_name(VERSION)));
-    let run = s.run("install", VERSION, &[]).await;
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stderr.contains("reports 'kv-jit 0.0.1'"),
-        "{}",
-        run.stderr
-    );
-    assert!(!s.install_dir().join("kv-jit").exists());
+    for reports in [
+        "kv-jit 0.0.1".to_owned(),
+        format!("kv-jit {VERSION}1 (commit 0123456789ab)"),
+        format!("kv-jit {VERSION}-rc1"),
+    ] {
+        let s = Setup::new(VERSION).await;
+        let sum = s.publish(VERSION, &reports);
+        s.commit_sums(&format!("{sum}  {}\n", archive_name(VERSION)));
+        let run = s.run("install", VERSION, &[]).await;
+        assert_eq!(run.code, 1, "{reports}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains(&format!("reports '{reports}'")),
+            "{}",
+            run.stderr
+        );
+        assert!(!s.install_dir().join("kv-jit").exists());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
