@@ -278,49 +278,61 @@ async fn list(
     }
     let below = format!("{}/", scope.to_ascii_lowercase());
     let what = format!("listing role assignments at {scope}");
-    let mut next = Some(url.to_string());
+    let raw: Vec<RawAssignment> = get_pages(az, url.to_string(), &what, 1000).await?;
+    Ok(raw
+        .into_iter()
+        .map(RawAssignment::into_assignment)
+        .filter(|a| {
+            a.scope.eq_ignore_ascii_case(scope)
+                || (children && a.scope.to_ascii_lowercase().starts_with(&below))
+        })
+        .collect())
+}
+
+/// Every item of an ARM list (`{"value": [...], "nextLink": ...}`), following `nextLink` on ARM
+/// itself only (the bearer token goes there), at most `max_pages` pages: a bound against a server
+/// that keeps handing out the same link.
+pub(crate) async fn get_pages<T: serde::de::DeserializeOwned>(
+    az: &AzureClient,
+    first: String,
+    what: &str,
+    max_pages: usize,
+) -> Result<Vec<T>, AzureError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Page<T> {
+        #[serde(default = "Vec::new")]
+        value: Vec<T>,
+        #[serde(default)]
+        next_link: Option<String>,
+    }
+    let mut next = Some(first);
     let mut out = Vec::new();
-    // A bound on pages guards against a server that keeps handing out the same nextLink.
-    for _ in 0..1000 {
+    for _ in 0..max_pages {
         let Some(page_url) = next.take() else {
             return Ok(out);
         };
-        ensure_same_origin(&az.endpoints.resource_manager, &page_url, &what)?;
+        ensure_same_origin(&az.endpoints().resource_manager, &page_url, what)?;
         let token = az.arm_token().await?;
-        let mut call = Call::new(Method::GET, page_url, what.clone());
+        let mut call = Call::new(Method::GET, page_url, what.to_owned());
         call.bearer = Some(token.secret());
         let reply = az.transport.execute(&call).await?;
         if !reply.is_success() {
             let (code, message) = reply.error();
             return Err(AzureError::Api {
-                what,
+                what: what.to_owned(),
                 status: reply.status,
                 code,
                 message,
             });
         }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Page {
-            #[serde(default)]
-            value: Vec<RawAssignment>,
-            next_link: Option<String>,
-        }
-        let page: Page = reply.json(&what)?;
-        out.extend(
-            page.value
-                .into_iter()
-                .map(RawAssignment::into_assignment)
-                .filter(|a| {
-                    a.scope.eq_ignore_ascii_case(scope)
-                        || (children && a.scope.to_ascii_lowercase().starts_with(&below))
-                }),
-        );
+        let page: Page<T> = reply.json(what)?;
+        out.extend(page.value);
         next = page.next_link.filter(|l| !l.is_empty());
     }
     Err(AzureError::Invalid {
-        what,
-        detail: "more than 1000 pages; the nextLink chain does not end".into(),
+        what: what.to_owned(),
+        detail: format!("more than {max_pages} pages; the nextLink chain does not end"),
     })
 }
 

@@ -7,7 +7,6 @@
 use reqwest::Method;
 use serde::Deserialize;
 
-use super::arm::ensure_same_origin;
 use super::retry::Call;
 use super::{AzureClient, AzureError, VaultRef};
 use kv_jit_core::doctor::permissions::Permission;
@@ -78,46 +77,12 @@ pub async fn vault(az: &AzureClient, vault: &VaultRef) -> Result<VaultState, Azu
 /// The caller's effective permissions on the vault, every page.
 pub async fn on_vault(az: &AzureClient, vault: &VaultRef) -> Result<Vec<Permission>, AzureError> {
     let what = format!("listing permissions on vault {}", vault.vault().as_str());
-    let mut next = Some(az.arm_url(
+    let first = az.arm_url(
         &format!(
             "{}/providers/Microsoft.Authorization/permissions",
             vault.scope()
         ),
         API_VERSION,
-    ));
-    let mut out = Vec::new();
-    for _ in 0..100 {
-        let Some(url) = next.take() else {
-            return Ok(out);
-        };
-        ensure_same_origin(&az.endpoints().resource_manager, &url, &what)?;
-        let token = az.arm_token().await?;
-        let mut call = Call::new(Method::GET, url, what.clone());
-        call.bearer = Some(token.secret());
-        let reply = az.transport.execute(&call).await?;
-        if !reply.is_success() {
-            let (code, message) = reply.error();
-            return Err(AzureError::Api {
-                what,
-                status: reply.status,
-                code,
-                message,
-            });
-        }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Page {
-            #[serde(default)]
-            value: Vec<Permission>,
-            #[serde(default)]
-            next_link: Option<String>,
-        }
-        let page: Page = reply.json(&what)?;
-        out.extend(page.value);
-        next = page.next_link.filter(|l| !l.is_empty());
-    }
-    Err(AzureError::Invalid {
-        what,
-        detail: "more than 100 pages; the nextLink chain does not end".into(),
-    })
+    );
+    super::arm::get_pages(az, first, &what, 100).await
 }
