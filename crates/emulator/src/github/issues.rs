@@ -20,8 +20,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::rest::{
-    NumberPath, RepoPath, api_base, error, find_pull, id_of, link_header, not_found_response,
-    timestamp, user_json,
+    NumberPath, RepoPath, api_base, error, find_pull, find_repo_mut, id_of, link_header,
+    not_found_response, timestamp, user_json,
 };
 use super::{GithubState, IssueSeed, PullSeed, RepoSeed, caller};
 
@@ -179,12 +179,7 @@ async fn create_issue(
     let mut inner = s.lock();
     let (login, _) = caller(&h, &inner);
     let seeded_at = inner.seeded_at;
-    let Some(repo) = inner
-        .seed
-        .repos
-        .iter_mut()
-        .find(|x| x.owner.eq_ignore_ascii_case(&o) && x.name.eq_ignore_ascii_case(&r))
-    else {
+    let Some(repo) = find_repo_mut(&mut inner.seed.repos, &o, &r) else {
         return not_found_response();
     };
     // GitHub accepts a string or a number as the title, and requires one.
@@ -247,12 +242,7 @@ async fn update_issue(
     let mut inner = s.lock();
     let (login, _) = caller(&h, &inner);
     let seeded_at = inner.seeded_at;
-    let Some(repo) = inner
-        .seed
-        .repos
-        .iter_mut()
-        .find(|x| x.owner.eq_ignore_ascii_case(&o) && x.name.eq_ignore_ascii_case(&r))
-    else {
+    let Some(repo) = find_repo_mut(&mut inner.seed.repos, &o, &r) else {
         return not_found_response();
     };
     let Some(issue) = repo.issues.iter_mut().find(|i| i.number == n) else {

@@ -123,6 +123,17 @@ pub(super) fn find_repo<'a>(inner: &'a Inner, owner: &str, repo: &str) -> Option
         .find(|r| r.owner.eq_ignore_ascii_case(owner) && r.name.eq_ignore_ascii_case(repo))
 }
 
+/// [`find_repo`] for writing; takes the list, not the whole state, so other fields stay usable.
+pub(super) fn find_repo_mut<'a>(
+    repos: &'a mut [RepoSeed],
+    owner: &str,
+    repo: &str,
+) -> Option<&'a mut RepoSeed> {
+    repos
+        .iter_mut()
+        .find(|r| r.owner.eq_ignore_ascii_case(owner) && r.name.eq_ignore_ascii_case(repo))
+}
+
 pub(super) fn find_pull(repo: &RepoSeed, number: u64) -> Option<&PullSeed> {
     repo.pulls.iter().find(|p| p.number == number)
 }

@@ -28,7 +28,8 @@ use serde_json::{Value, json};
 
 use super::pulls::pull_json;
 use super::rest::{
-    NumberPath, RepoPath, api_base, error, find_repo, not_found_response, timestamp, user_json,
+    NumberPath, RepoPath, api_base, error, find_repo, find_repo_mut, not_found_response, timestamp,
+    user_json,
 };
 use super::{CommitSeed, FileSeed, GithubSeed, GithubState, Inner, PullSeed, ReviewSeed, caller};
 
@@ -70,12 +71,7 @@ impl GithubState {
     ) -> Result<(), String> {
         let mut inner = self.lock();
         let inner = &mut *inner;
-        let Some(r) = inner
-            .seed
-            .repos
-            .iter_mut()
-            .find(|r| r.owner.eq_ignore_ascii_case(owner) && r.name.eq_ignore_ascii_case(repo))
-        else {
+        let Some(r) = find_repo_mut(&mut inner.seed.repos, owner, repo) else {
             return Err(format!("no repository {owner}/{repo} in the emulator"));
         };
         let Some(tip) = commits.last().map(|c| c.sha.clone()) else {
@@ -232,12 +228,7 @@ async fn create_pull(
         return invalid(Value::Array(errors), CREATE_DOCS);
     };
     let now = s.core.clock.now();
-    let Some(repo) = inner
-        .seed
-        .repos
-        .iter_mut()
-        .find(|x| x.owner.eq_ignore_ascii_case(&o) && x.name.eq_ignore_ascii_case(&r))
-    else {
+    let Some(repo) = find_repo_mut(&mut inner.seed.repos, &o, &r) else {
         return not_found_response();
     };
     // `head` may be `owner:branch`; only same-repository branches exist here.
@@ -353,12 +344,7 @@ async fn create_review(
     let mut inner = s.lock();
     let inner = &mut *inner;
     let (login, _) = caller(&h, inner);
-    let Some(repo) = inner
-        .seed
-        .repos
-        .iter_mut()
-        .find(|x| x.owner.eq_ignore_ascii_case(&o) && x.name.eq_ignore_ascii_case(&r))
-    else {
+    let Some(repo) = find_repo_mut(&mut inner.seed.repos, &o, &r) else {
         return not_found_response();
     };
     let full = format!("{}/{}", repo.owner, repo.name);
