@@ -272,6 +272,8 @@ fn own_plan_comment_needs_the_bots_login_and_type() {
             login: login.into(),
             kind: Some(kind.into()),
         }),
+        created_at: None,
+        updated_at: None,
     };
     let plan = format!("{PLAN_MARKER}\nplan");
     assert!(is_own_plan_comment(

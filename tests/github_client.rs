@@ -571,3 +571,27 @@ async fn default_branch_and_merged_at_are_read() {
     );
     assert_eq!(pull.changed_files, Some(1));
 }
+
+#[test]
+fn an_issue_is_in_a_repository_only_when_github_says_so() {
+    use kv_jit_effects::github::client::{Issue, Repo};
+    let repo = Repo::parse("acme/access").unwrap();
+    let issue = |url: Option<&str>| -> Issue {
+        serde_json::from_value(serde_json::json!({
+            "number": 5, "title": "t", "user": null, "state": "open",
+            "repository_url": url,
+        }))
+        .unwrap()
+    };
+    let cases = [
+        (Some("https://api.github.com/repos/acme/access"), true),
+        (Some("https://ghe.example/api/v3/repos/ACME/Access"), true),
+        // Transferred: GitHub answers from the new repository.
+        (Some("https://api.github.com/repos/acme/elsewhere"), false),
+        (Some("https://api.github.com/repos/evil-acme/access"), false),
+        (None, false),
+    ];
+    for (url, want) in cases {
+        assert_eq!(issue(url).is_in(&repo), want, "{url:?}");
+    }
+}

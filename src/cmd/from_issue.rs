@@ -49,6 +49,12 @@ pub fn run(
         Ok(i) => i,
         Err(e) => return fail(&format!("cannot read issue #{number}: {e}"), Exit::Problems),
     };
+    if issue.number != number || !issue.is_in(&github.repo) {
+        return fail(
+            &format!("issue #{number} is not an issue of this repository (transferred?)"),
+            Exit::Problems,
+        );
+    }
     if issue.pull_request.is_some() {
         return fail(
             &format!("#{number} is a pull request, not an issue"),

@@ -252,6 +252,11 @@ impl World {
         if let Some(now) = args.windows(2).find(|w| w[0] == "--now").map(|w| w[1]) {
             let now = chrono::DateTime::parse_from_rfc3339(now).expect("--now is RFC 3339");
             self.azure.core().clock.set(now.with_timezone(&chrono::Utc));
+            // GitHub's clock too: what the run creates there (issues, comments) is dated then.
+            self.github
+                .core()
+                .clock
+                .set(now.with_timezone(&chrono::Utc));
         }
         let dir = dir.to_owned();
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();

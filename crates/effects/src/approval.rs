@@ -202,8 +202,16 @@ async fn look_up(
         }
         Need::Issue { number } => {
             let opener = match client.issue(repo, number).await {
-                Ok(issue) => Ok(IssueOpener {
+                // Answered from another repository (transferred): no such issue here.
+                Ok(issue) if !issue.is_in(repo) => Ok(IssueOpener {
                     number,
+                    author: None,
+                    created_at: None,
+                    is_pull: false,
+                }),
+                Ok(issue) => Ok(IssueOpener {
+                    // GitHub's number, not the one asked for: they differ only if redirected.
+                    number: issue.number,
                     author: issue.user.map(|u| u.login),
                     created_at: issue.created_at,
                     is_pull: issue.pull_request.is_some(),

@@ -180,12 +180,17 @@ pub struct IssueFacts {
     pub closed: bool,
     /// The issues API shows pull requests too.
     pub is_pull: bool,
+    /// When GitHub says it was opened (absent: unknown).
+    pub created_at: Option<DateTime<Utc>>,
 }
 
-/// Whether `issue` is the retrospective of `request`: not a pull request, labelled, titled and
-/// marked for it.
-pub fn is_ours(issue: &IssueFacts, request: &str) -> bool {
-    !issue.is_pull
+/// Whether `issue` is the retrospective of `request` granted at `granted_at`: not a pull
+/// request, labelled, titled and marked for it, and opened after the grant. Anyone may write
+/// the label, title and marker; an issue planted before the grant (without the owners'
+/// mentions, say) must not be adopted.
+pub fn is_ours(issue: &IssueFacts, request: &str, granted_at: DateTime<Utc>) -> bool {
+    issue.created_at.is_some_and(|t| t >= granted_at)
+        && !issue.is_pull
         && issue.labels.iter().any(|l| l.eq_ignore_ascii_case(LABEL))
         && issue.title == title(request)
         && issue
@@ -210,13 +215,35 @@ pub fn entry(
     }
 }
 
+/// A comment on a retrospective issue, as the rules see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommentFacts<'a> {
+    pub login: &'a str,
+    pub body: &'a str,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
 /// The logins whose comment's first line is `/approve`, distinct (ignoring case), in order.
-pub fn approvers<'a>(comments: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<String> {
+/// Only comments made after the grant and never edited count: anyone with write access may edit
+/// someone else's comment while GitHub keeps showing the original author, so an edited comment
+/// is no longer that author's word. Unknown times count as not shown.
+pub fn approvers<'a>(
+    comments: impl IntoIterator<Item = CommentFacts<'a>>,
+    granted_at: DateTime<Utc>,
+) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for (login, text) in comments {
-        let first = text.lines().next().unwrap_or_default().trim();
-        if first == APPROVE && !out.iter().any(|l| l.eq_ignore_ascii_case(login)) {
-            out.push(login.to_owned());
+    for c in comments {
+        let unedited_since_grant = match (c.created_at, c.updated_at) {
+            (Some(created), Some(updated)) => created >= granted_at && updated == created,
+            _ => false,
+        };
+        let first = c.body.lines().next().unwrap_or_default().trim();
+        if unedited_since_grant
+            && first == APPROVE
+            && !out.iter().any(|l| l.eq_ignore_ascii_case(c.login))
+        {
+            out.push(c.login.to_owned());
         }
     }
     out
@@ -396,8 +423,9 @@ mod tests {
             labels: vec![LABEL.into()],
             closed: false,
             is_pull: false,
+            created_at: Some(g.granted_at),
         };
-        assert!(is_ours(&issue, "2026/bg"));
+        assert!(is_ours(&issue, "2026/bg", g.granted_at));
         let rows: Vec<(&str, IssueFacts, bool)> = vec![
             ("another request", issue.clone(), false),
             (
@@ -432,6 +460,22 @@ mod tests {
                 },
                 false,
             ),
+            (
+                "opened before the grant (planted)",
+                IssueFacts {
+                    created_at: Some(g.granted_at - chrono::Duration::seconds(1)),
+                    ..issue.clone()
+                },
+                false,
+            ),
+            (
+                "opened at an unknown time",
+                IssueFacts {
+                    created_at: None,
+                    ..issue.clone()
+                },
+                false,
+            ),
         ];
         for (name, i, want) in rows {
             let request = if name == "another request" {
@@ -439,7 +483,7 @@ mod tests {
             } else {
                 "2026/bg"
             };
-            assert_eq!(is_ours(&i, request), want, "{name}");
+            assert_eq!(is_ours(&i, request, g.granted_at), want, "{name}");
         }
     }
 
@@ -485,13 +529,30 @@ mod tests {
 
     #[test]
     fn done_needs_a_closed_issue_and_an_owners_approve() {
+        let granted_at = DateTime::parse_from_rfc3339("2026-11-27T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let at = |secs: i64| Some(granted_at + chrono::Duration::seconds(secs));
+        let c = |login, body, created_at, updated_at| CommentFacts {
+            login,
+            body,
+            created_at,
+            updated_at,
+        };
         let comments = [
-            ("alice-gh", "/approve"),
-            ("bob", "looks fine\n/approve"),
-            ("carol", "/approve \nreviewed the run"),
-            ("carol", "/approve"),
+            c("alice-gh", "/approve", at(10), at(10)),
+            c("bob", "looks fine\n/approve", at(20), at(20)),
+            c("carol", "/approve \nreviewed the run", at(30), at(30)),
+            c("carol", "/approve", at(40), at(40)),
+            // Edited after it was written: anyone with write access may edit it, so it is not
+            // its author's word any more.
+            c("dave", "/approve", at(50), at(60)),
+            // Written before the grant (on a planted issue, say).
+            c("erin", "/approve", at(-5), at(-5)),
+            // Times unknown.
+            c("frank", "/approve", None, None),
         ];
-        assert_eq!(approvers(comments), ["alice-gh", "carol"]);
+        assert_eq!(approvers(comments, granted_at), ["alice-gh", "carol"]);
         let owner = ("carol".to_owned(), Standing::Owner("@carol".into()));
         let requester = ("alice-gh".to_owned(), Standing::Requester);
         let other = ("bob".to_owned(), Standing::NotOwner);

@@ -134,6 +134,11 @@ pub struct IssueComment {
     #[serde(default)]
     pub body: Option<String>,
     pub user: Option<User>,
+    /// When it was written and last edited (equal when never edited).
+    #[serde(default)]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Whether a user is an active member of a team.

@@ -207,7 +207,24 @@ pub struct Issue {
     pub pull_request: Option<serde_json::Value>,
     #[serde(default)]
     pub html_url: Option<String>,
+    /// `{api}/repos/{owner}/{name}`: GitHub redirects a transferred issue to its new home.
+    #[serde(default)]
+    pub repository_url: Option<String>,
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Issue {
+    /// Whether GitHub says this issue lives in `repo` (a transferred issue is answered from its
+    /// new repository, under another number). Unknown counts as no.
+    pub fn is_in(&self, repo: &Repo) -> bool {
+        self.repository_url.as_deref().is_some_and(|u| {
+            u.to_ascii_lowercase().ends_with(&format!(
+                "/repos/{}/{}",
+                repo.owner.to_ascii_lowercase(),
+                repo.name.to_ascii_lowercase()
+            ))
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -225,6 +242,7 @@ impl Issue {
             labels: self.labels.iter().map(|l| l.name.clone()).collect(),
             closed: self.state == "closed",
             is_pull: self.pull_request.is_some(),
+            created_at: self.created_at,
         }
     }
 }

@@ -60,7 +60,7 @@ pub async fn open_due(
         let request = g.request.as_str();
         let found = existing
             .iter()
-            .find(|i| rules::is_ours(&i.facts(), request))
+            .find(|i| rules::is_ours(&i.facts(), request, g.granted_at))
             .map(|i| i.number);
         let number = match found {
             Some(n) => {
@@ -146,9 +146,9 @@ async fn state_of(
         .issue(repo, number)
         .await
         .map_err(|e| format!("cannot read issue #{number}: {e}"))?;
-    if !rules::is_ours(&issue.facts(), g.request.as_str()) {
+    if !rules::is_ours(&issue.facts(), g.request.as_str(), g.granted_at) {
         return Err(format!(
-            "issue #{number} is not the retrospective of {} (label, title or marker changed)",
+            "issue #{number} is not the retrospective of {} (label, title or marker changed, or opened before the grant)",
             g.request
         ));
     }
@@ -156,11 +156,17 @@ async fn state_of(
         .issue_comments(repo, number)
         .await
         .map_err(|e| format!("cannot read the comments of issue #{number}: {e}"))?;
-    let texts: Vec<(String, String)> = comments
-        .into_iter()
-        .filter_map(|c| Some((c.user?.login, c.body.unwrap_or_default())))
-        .collect();
-    let approvers = rules::approvers(texts.iter().map(|(l, b)| (l.as_str(), b.as_str())));
+    let approvers = rules::approvers(
+        comments.iter().filter_map(|c| {
+            Some(rules::CommentFacts {
+                login: c.user.as_ref()?.login.as_str(),
+                body: c.body.as_deref().unwrap_or_default(),
+                created_at: c.created_at,
+                updated_at: c.updated_at,
+            })
+        }),
+        g.granted_at,
+    );
     let mut standings = Vec::new();
     for login in approvers {
         // Owning teams the commenter is an active member of; one the token cannot read counts
