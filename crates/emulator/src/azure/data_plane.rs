@@ -13,7 +13,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use super::{AzureState, KV_ROLES, arm_error, bearer, is_at_or_above, query_map};
+use super::{AzureState, arm_error, bearer, is_at_or_above, query_map, roles};
 
 const KEY_VAULT_AUDIENCE: &str = "https://vault.azure.net";
 
@@ -125,7 +125,7 @@ fn read_secret(
     let allowed = st.inner().assignments.iter().any(|a| {
         a.active(now)
             && a.principal_id.eq_ignore_ascii_case(&token.oid)
-            && KV_ROLES.iter().any(|(g, _, reads)| *reads && *g == a.role)
+            && roles::reads_secret_values(&a.role)
             && is_at_or_above(&a.scope, &secret_scope)
     });
     if !allowed {

@@ -36,6 +36,7 @@ mod keyvault;
 mod permissions;
 mod pim;
 mod role_assignments;
+mod roles;
 mod throttle;
 
 use std::collections::{BTreeMap, HashMap};
@@ -158,51 +159,6 @@ impl Default for Limits {
         }
     }
 }
-
-/// Key Vault built-in roles (the ones Key Vault Data Access Administrator may assign), and
-/// whether they carry `secrets/getSecret/action`.
-const KV_ROLES: &[(&str, &str, bool)] = &[
-    (
-        "00482a5a-887f-4fb3-b363-3b7fe8e74483",
-        "Key Vault Administrator",
-        true,
-    ),
-    (
-        "a4417e6f-fecd-4de8-b567-7b0420556985",
-        "Key Vault Certificates Officer",
-        false,
-    ),
-    (
-        "14b46e9e-c2b7-41b4-b07b-48a6ebf60603",
-        "Key Vault Crypto Officer",
-        false,
-    ),
-    (
-        "e147488a-f6f5-4113-8e2d-b22465e65bf6",
-        "Key Vault Crypto Service Encryption User",
-        false,
-    ),
-    (
-        "12338af0-0e69-4776-bea7-57ae8d297424",
-        "Key Vault Crypto User",
-        false,
-    ),
-    (
-        "21090545-7ca7-4776-b22c-e363652d74d2",
-        "Key Vault Reader",
-        false,
-    ),
-    (
-        "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
-        "Key Vault Secrets Officer",
-        true,
-    ),
-    (
-        "4633458b-17de-408a-b874-0445c86b69e6",
-        "Key Vault Secrets User",
-        true,
-    ),
-];
 
 #[derive(Debug, Clone)]
 struct Token {

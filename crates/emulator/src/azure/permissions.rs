@@ -15,101 +15,14 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::arm::ScopeInfo;
+use super::roles::{DATA_ACCESS_ADMINISTRATOR, ROLES};
 use super::{AzureState, Token, is_at_or_above};
 
-/// Key Vault Data Access Administrator: manages Key Vault role assignments (kv-jit's grant
-/// identity).
-pub(super) const DATA_ACCESS_ADMINISTRATOR: &str = "8b54135c-b56d-4d72-a534-26097cfdc8d8";
-
-/// (role definition id, actions, dataActions) of the built-in roles the emulator knows. Action
-/// names under `vaults/secrets` are written with `concat!` so `tests/architecture.rs`, which
-/// refuses data-plane paths, does not read an RBAC action name as one.
-const DEFINITIONS: &[(&str, &[&str], &[&str])] = &[
-    (
-        DATA_ACCESS_ADMINISTRATOR,
-        &[
-            "Microsoft.Authorization/roleAssignments/delete",
-            "Microsoft.Authorization/roleAssignments/write",
-            "Microsoft.Authorization/*/read",
-            "Microsoft.Resources/deployments/*",
-            "Microsoft.Resources/subscriptions/resourceGroups/read",
-            "Microsoft.Resources/subscriptions/read",
-            "Microsoft.Management/managementGroups/read",
-            "Microsoft.Support/*",
-            "Microsoft.KeyVault/vaults/*/read",
-        ],
-        &[],
-    ),
-    (
-        // Key Vault Reader: metadata, never a value.
-        "21090545-7ca7-4776-b22c-e363652d74d2",
-        &[
-            "Microsoft.Authorization/*/read",
-            "Microsoft.Insights/alertRules/*",
-            "Microsoft.Resources/deployments/*",
-            "Microsoft.Resources/subscriptions/resourceGroups/read",
-            "Microsoft.Support/*",
-            "Microsoft.KeyVault/checkNameAvailability/read",
-            "Microsoft.KeyVault/deletedVaults/read",
-            "Microsoft.KeyVault/locations/*/read",
-            "Microsoft.KeyVault/vaults/*/read",
-            "Microsoft.KeyVault/operations/read",
-        ],
-        &[
-            "Microsoft.KeyVault/vaults/*/read",
-            concat!("Microsoft.KeyVault/vaults/", "secrets/readMetadata/action"),
-        ],
-    ),
-    (
-        // Key Vault Secrets User.
-        "4633458b-17de-408a-b874-0445c86b69e6",
-        &[],
-        &[
-            concat!("Microsoft.KeyVault/vaults/", "secrets/getSecret/action"),
-            concat!("Microsoft.KeyVault/vaults/", "secrets/readMetadata/action"),
-        ],
-    ),
-    (
-        // Key Vault Secrets Officer.
-        "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
-        &[
-            "Microsoft.Authorization/*/read",
-            "Microsoft.Insights/alertRules/*",
-            "Microsoft.Resources/deployments/*",
-            "Microsoft.Resources/subscriptions/resourceGroups/read",
-            "Microsoft.Support/*",
-            "Microsoft.KeyVault/checkNameAvailability/read",
-            "Microsoft.KeyVault/deletedVaults/read",
-            "Microsoft.KeyVault/locations/*/read",
-            "Microsoft.KeyVault/vaults/*/read",
-            "Microsoft.KeyVault/operations/read",
-        ],
-        &[concat!("Microsoft.KeyVault/vaults/", "secrets/*")],
-    ),
-    (
-        // Key Vault Administrator.
-        "00482a5a-887f-4fb3-b363-3b7fe8e74483",
-        &[
-            "Microsoft.Authorization/*/read",
-            "Microsoft.Insights/alertRules/*",
-            "Microsoft.Resources/deployments/*",
-            "Microsoft.Resources/subscriptions/resourceGroups/read",
-            "Microsoft.Support/*",
-            "Microsoft.KeyVault/checkNameAvailability/read",
-            "Microsoft.KeyVault/deletedVaults/read",
-            "Microsoft.KeyVault/locations/*/read",
-            "Microsoft.KeyVault/vaults/*/read",
-            "Microsoft.KeyVault/operations/read",
-        ],
-        &["Microsoft.KeyVault/vaults/*"],
-    ),
-];
-
 fn entry(role: &str) -> Value {
-    let (actions, data): (&[&str], &[&str]) = DEFINITIONS
+    let (actions, data): (&[&str], &[&str]) = ROLES
         .iter()
-        .find(|(id, _, _)| id.eq_ignore_ascii_case(role))
-        .map_or((&[], &[]), |(_, a, d)| (*a, *d));
+        .find(|(id, ..)| id.eq_ignore_ascii_case(role))
+        .map_or((&[], &[]), |(_, _, a, d)| (*a, *d));
     json!({
         "actions": actions,
         "notActions": [],

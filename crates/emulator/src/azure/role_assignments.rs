@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::arm::{ScopeInfo, authorization_failed, bad_body};
 use super::throttle::{Operation, with_remaining};
-use super::{AzureState, KV_ROLES, Token, arm_error, is_at_or_above, same_scope};
+use super::{AzureState, Token, arm_error, is_at_or_above, roles, same_scope};
 
 /// A role assignment (plain, or made by a PIM schedule request with an end).
 #[derive(Debug, Clone)]
@@ -103,7 +103,7 @@ pub(super) fn check_principal_and_role(
             format!("The role definition ID '{rd}' is not valid."),
         ));
     };
-    if !KV_ROLES.iter().any(|(g, _, _)| *g == role) {
+    if !roles::assignable(&role) {
         return Err(arm_error(
             StatusCode::BAD_REQUEST,
             "RoleDefinitionDoesNotExist",
