@@ -97,8 +97,8 @@ async fn handle(
 ) -> Result<Response<Body>, Dropped> {
     let req = req.map(Body::new);
     let path = req.uri().path().to_owned();
-    if path.starts_with("/_emulator/github/") {
-        // The GitHub side's own seeding and inspection routes: not logged, never faulted.
+    if path.starts_with("/_emulator/github/") || path.starts_with("/_emulator/azure/") {
+        // Each side's own seeding and inspection routes: not logged, never faulted.
         return Ok(call(app, req).await);
     }
     if path.starts_with("/_emulator/") {

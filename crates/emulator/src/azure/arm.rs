@@ -12,7 +12,8 @@ use axum::response::Response;
 use axum::routing::any;
 
 use super::{
-    AzureState, Token, arm_error, bearer, keyvault, permissions, pim, query_map, role_assignments,
+    AzureState, Token, activity_log, arm_error, bearer, keyvault, permissions, pim, query_map,
+    role_assignments,
 };
 
 pub(super) fn routes() -> Router<Arc<AzureState>> {
@@ -208,6 +209,26 @@ async fn arm(
             "The api-version query parameter (?api-version=) is required for all requests.",
         );
     };
+    if let Some(sub) = activity_log_subscription(&path) {
+        if api != activity_log::API_VERSION {
+            return api_version_error(&api, &[activity_log::API_VERSION]);
+        }
+        let info = match st.resolve_scope(&format!("/subscriptions/{sub}")) {
+            Ok(i) => i,
+            Err(r) => return r,
+        };
+        if !token.tenant.eq_ignore_ascii_case(&info.tenant) {
+            return arm_error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationTokenTenant",
+                "The access token is from the wrong issuer. It must match the tenant associated with this subscription.",
+            );
+        }
+        return match method {
+            Method::GET => activity_log::list(&st, &token, &info, &path, &q),
+            _ => method_not_allowed(),
+        };
+    }
     let marker = "/providers/microsoft.authorization/";
     if let Some(i) = path.to_ascii_lowercase().rfind(marker) {
         let scope = &path[..i];
@@ -293,6 +314,26 @@ async fn arm(
         };
     }
     keyvault::get(&st, &token, &method, &path, &api)
+}
+
+/// `/subscriptions/{sub}/providers/Microsoft.Insights/eventtypes/management/values` → `sub`.
+fn activity_log_subscription(path: &str) -> Option<&str> {
+    let segs: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let tail = [
+        "providers",
+        "microsoft.insights",
+        "eventtypes",
+        "management",
+        "values",
+    ];
+    (segs.len() == 8
+        && segs[0].is_empty()
+        && segs[1].eq_ignore_ascii_case("subscriptions")
+        && segs[3..]
+            .iter()
+            .zip(tail)
+            .all(|(a, b)| a.eq_ignore_ascii_case(b)))
+    .then_some(segs[2])
 }
 
 pub(super) fn method_not_allowed() -> Response {

@@ -12,6 +12,9 @@
 //!   writes throttled per subscription by [`throttle`];
 //! - [`permissions`]: `GET {scope}/providers/Microsoft.Authorization/permissions`
 //!   (`api-version=2022-04-01`), the caller's effective permissions, read-only;
+//! - [`activity_log`]: `GET /subscriptions/{sub}/providers/Microsoft.Insights/eventtypes/management/values`
+//!   (`api-version=2015-04-01`), the Activity Log of every role assignment write and delete served,
+//!   plus planted events (`POST /_emulator/azure/activity-log`);
 //! - [`graph`]: `GET /graph/v1.0/users/{upn}[?$select=id]`;
 //! - [`data_plane`]: the Key Vault data plane, which enforces the emulated RBAC and is the only
 //!   module that serves a secret value.
@@ -28,6 +31,7 @@
 // test server.
 #![allow(clippy::result_large_err)]
 
+mod activity_log;
 mod arm;
 mod data_plane;
 mod entra;
@@ -177,6 +181,7 @@ struct Inner {
     assignments: Vec<role_assignments::Ra>,
     schedule_requests: Vec<(String, Value)>,
     buckets: throttle::Buckets,
+    activity_log: activity_log::Log,
 }
 
 /// The Azure emulator's state.
@@ -229,6 +234,7 @@ pub fn router(state: Arc<AzureState>) -> Router {
     Router::new()
         .merge(entra::routes())
         .merge(arm::routes())
+        .merge(activity_log::routes())
         .merge(graph::routes())
         .merge(data_plane::routes())
         .with_state(state)

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::arm::{ScopeInfo, authorization_failed, bad_body};
 use super::throttle::{Operation, with_remaining};
-use super::{AzureState, Token, arm_error, is_at_or_above, roles, same_scope};
+use super::{AzureState, Token, activity_log, arm_error, is_at_or_above, roles, same_scope};
 
 /// A role assignment (plain, or made by a PIM schedule request with an end).
 #[derive(Debug, Clone)]
@@ -163,7 +163,59 @@ pub(super) fn check_principal_and_role(
     Ok((role, pid.to_ascii_lowercase(), actual.to_owned()))
 }
 
+/// A PUT, recorded in the Activity Log (unless throttled, as ARM refuses those first).
 pub(super) fn put(
+    st: &AzureState,
+    token: &Token,
+    info: &ScopeInfo,
+    scope: &str,
+    name: &str,
+    body: &[u8],
+) -> Response {
+    let resp = put_unrecorded(st, token, info, scope, name, body);
+    recorded(st, token, info, "PUT", scope, name, Some(body), resp)
+}
+
+/// A DELETE, recorded in the Activity Log (unless throttled).
+pub(super) fn delete(
+    st: &AzureState,
+    token: &Token,
+    info: &ScopeInfo,
+    scope: &str,
+    name: &str,
+) -> Response {
+    let resp = delete_unrecorded(st, token, info, scope, name);
+    recorded(st, token, info, "DELETE", scope, name, None, resp)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn recorded(
+    st: &AzureState,
+    token: &Token,
+    info: &ScopeInfo,
+    method: &str,
+    scope: &str,
+    name: &str,
+    body: Option<&[u8]>,
+    resp: Response,
+) -> Response {
+    if resp.status() != StatusCode::TOO_MANY_REQUESTS {
+        let served = activity_log::Served {
+            method,
+            resource_id: format!(
+                "{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"
+            ),
+            subscription: &info.subscription,
+            request_body: body,
+            status: resp.status(),
+            response_body: None,
+        };
+        activity_log::record(st, &mut st.inner(), token, served);
+    }
+    resp
+}
+
+fn put_unrecorded(
     st: &AzureState,
     token: &Token,
     info: &ScopeInfo,
@@ -305,7 +357,7 @@ pub(super) fn get(st: &AzureState, scope: &str, name: &str) -> Response {
     }
 }
 
-pub(super) fn delete(
+fn delete_unrecorded(
     st: &AzureState,
     token: &Token,
     info: &ScopeInfo,
