@@ -7,6 +7,7 @@
 //! parameter.
 
 pub mod approval;
+pub mod audit;
 pub mod azure;
 pub mod clock;
 pub mod config;
