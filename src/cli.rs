@@ -139,6 +139,28 @@ pub enum AuditCommand {
         /// The ledger file (default: the config's ledger path).
         path: Option<PathBuf>,
     },
+    /// Check the ledger against Azure itself: active grants exist, no unrecorded kv-jit
+    /// assignment, standing access (information), and the Activity Log's role assignment writes
+    /// and deletes. Read-only. Exit 1 on a mismatch, 2 when a check lacks permission.
+    CheckAzure(CheckAzureArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckAzureArgs {
+    /// Start of the Activity Log window (RFC 3339; default: 90 days before --until, the
+    /// Activity Log's retention).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_now)]
+    pub since: Option<DateTime<Utc>>,
+    /// End of the window (RFC 3339; default: now).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_now)]
+    pub until: Option<DateTime<Utc>>,
+    /// kv-jit's grant identity as the Activity Log names it: its client (application) id or
+    /// service principal object id; repeatable (default: AZURE_CLIENT_ID).
+    #[arg(long, value_name = "ID")]
+    pub identity: Vec<String>,
+    /// The git remote that holds the ledger branch.
+    #[arg(long, default_value = "origin")]
+    pub remote: String,
 }
 
 #[derive(Debug, Args)]

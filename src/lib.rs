@@ -59,6 +59,9 @@ pub fn run() -> ExitCode {
         cli::Command::Audit(cli::AuditCommand::Verify { path }) => {
             cmd::audit::audit_verify_cmd(path.as_deref(), &cli.config, format)
         }
+        cli::Command::Audit(cli::AuditCommand::CheckAzure(a)) => {
+            cmd::audit::check_azure_cmd(a, &cli.config, now, format)
+        }
         cli::Command::Completions { shell } => {
             output::stdout(&cmd::completions(*shell));
             Exit::Ok

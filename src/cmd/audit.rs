@@ -1,4 +1,5 @@
-//! `kv-jit audit verify`: the whole hash chain of a ledger file.
+//! `kv-jit audit verify`: the whole hash chain of a ledger file; `kv-jit audit check-azure`
+//! lives in [`super::check_azure`].
 
 use std::path::{Path, PathBuf};
 
@@ -61,4 +62,14 @@ pub fn audit_verify_cmd(path: Option<&Path>, config_path: &Path, format: Format)
             }
         }
     }
+}
+
+/// `kv-jit audit check-azure`: see [`super::check_azure`].
+pub fn check_azure_cmd(
+    args: &crate::cli::CheckAzureArgs,
+    config_path: &Path,
+    now: chrono::DateTime<chrono::Utc>,
+    format: Format,
+) -> Exit {
+    super::check_azure::run(args, config_path, now, format)
 }

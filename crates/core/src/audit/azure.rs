@@ -273,13 +273,13 @@ pub fn operations(events: &[Value]) -> (Vec<Operation>, usize) {
             Some("failed") => Outcome::Failed,
             _ => Outcome::Unfinished,
         };
-        let caller = text(e, "caller").unwrap_or_default().to_owned();
-        let mut ids = vec![caller.clone()];
+        let mut ids: Vec<String> = text(e, "caller").map(str::to_owned).into_iter().collect();
         if let Some(claims) = e.get("claims") {
             for k in [
-                "appid",
-                "oid",
+                "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
                 "http://schemas.microsoft.com/identity/claims/objectidentifier",
+                "oid",
+                "appid",
             ] {
                 if let Some(v) = text(claims, k) {
                     ids.push(v.to_owned());
@@ -287,6 +287,12 @@ pub fn operations(events: &[Value]) -> (Vec<Operation>, usize) {
             }
         }
         ids.retain(|i| !i.is_empty());
+        // `caller` is not among the properties `$select` documents; without it the UPN or
+        // object id claim names the caller.
+        let caller = ids
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "unknown caller".into());
         let (principal, role) = e
             .get("properties")
             .and_then(|p| text(p, "requestbody"))

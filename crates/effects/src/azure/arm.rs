@@ -256,6 +256,21 @@ pub(crate) async fn list_within_scope(
     list(az, scope, None, true).await
 }
 
+/// Every assignment ARM lists at `scope` without a filter: at it, below it, and inherited from
+/// above it (resource group, subscription, management groups). For `audit check-azure`.
+pub async fn list_around_scope(
+    az: &AzureClient,
+    scope: &str,
+) -> Result<Vec<Assignment>, AzureError> {
+    let url = az.arm_url(&format!("{scope}{PROVIDER}"), API_VERSION);
+    let what = format!("listing role assignments at, above and below {scope}");
+    let raw: Vec<RawAssignment> = get_pages(az, url, &what, 1000).await?;
+    Ok(raw
+        .into_iter()
+        .map(RawAssignment::into_assignment)
+        .collect())
+}
+
 async fn list(
     az: &AzureClient,
     scope: &str,

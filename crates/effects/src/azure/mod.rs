@@ -20,6 +20,7 @@
 //! # let _ = client; Ok(()) }
 //! ```
 
+pub mod activity_log;
 pub mod arm;
 pub mod credential;
 pub mod graph;

@@ -191,6 +191,10 @@ impl Log {
         if let Some(app) = &caller.appid {
             json["claims"]["appid"] = json!(app);
         }
+        if !caller.caller.eq_ignore_ascii_case(&caller.oid) {
+            json["claims"]["http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"] =
+                json!(caller.caller);
+        }
         self.events.push(Event {
             at,
             subscription: subscription.to_ascii_lowercase(),
@@ -448,7 +452,7 @@ pub(super) fn list(
         .collect();
     // Newest first; events of one instant in the order they were recorded, reversed.
     matching.reverse();
-    matching.sort_by(|a, b| b.at.cmp(&a.at));
+    matching.sort_by_key(|e| std::cmp::Reverse(e.at));
     let skip: usize = q
         .get("$skipToken")
         .and_then(|s| s.parse().ok())
