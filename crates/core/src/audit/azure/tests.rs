@@ -12,6 +12,10 @@ const KVJIT_OID: &str = "44444444-4444-4444-4444-444444444444";
 const USER_ROLE: &str = "4633458b-17de-408a-b874-0445c86b69e6";
 const NAME: &str = "0f0f0f0f-0000-5000-8000-000000000001";
 
+fn secret_scope(name: &str) -> String {
+    format!("{VAULT}/secrets/{}", name)
+}
+
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
@@ -227,7 +231,8 @@ fn standing_access_is_information_on_at_below_and_above_the_vault() {
     let ledger = append(&Tip::genesis(), vec![]);
     let around = vec![
         assignment("n1", BOB, USER_ROLE, VAULT, false),
-        assignment("n2", BOB, USER_ROLE, &format!("{VAULT}/secrets/s"), false),
+        // One secret's scope (ARM's `vaults/{v}/secrets/{name}` resource).
+        assignment("n2", BOB, USER_ROLE, &secret_scope("s"), false),
         assignment("n3", BOB, "00482a5a-887f-4fb3-b363-3b7fe8e74483", RG, false),
         // Owner: no data actions, not listed.
         assignment("n4", BOB, "8e3af657-a8ff-443c-a75c-2fe8c4bcb635", RG, false),
