@@ -17,6 +17,8 @@
 //! | POST | `/_emulator/latency` | `{"ms": N}` added to every request |
 //! | POST | `/_emulator/github/seed` | replaces the GitHub world ([`github::GithubSeed`]) |
 //! | GET | `/_emulator/github/comments`, `/_emulator/github/requests` | its comments / its slice of the log |
+//! | POST | `/_emulator/azure/activity-log` | plants one role assignment operation in the Activity Log |
+//! | PUT | `/_emulator/azure/activity-log/readers` | `{"readers": [oid…] \| null}`: who may read the Activity Log |
 //!
 //! Services are plain axum routers with their state already applied (`Router<()>`); the core
 //! (log, faults, latency) wraps the merged router, so it applies to every route, and an injected
