@@ -425,3 +425,167 @@ async fn a_window_past_the_retention_is_a_usage_error() {
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("90 days"), "{}", run.stderr);
 }
+
+/// An ARM token of the workflow's identity from the emulator.
+async fn arm_token(w: &World) -> String {
+    let tok: Value = http()
+        .post(format!(
+            "{}/{}/oauth2/v2.0/token",
+            w.azure.base_url(),
+            world::TENANT
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", world::CLIENT_ID),
+            ("client_secret", "app-secret"),
+            ("scope", &format!("{}/.default", w.azure.base_url())),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tok["access_token"].as_str().unwrap().to_owned()
+}
+
+/// GET the Activity Log with `filter` (and `select`): (status, body).
+async fn activity(w: &World, filter: Option<&str>, select: Option<&str>) -> (u16, Value) {
+    let mut url = url::Url::parse(&format!(
+        "{}/subscriptions/{SUB}/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01",
+        w.azure.base_url()
+    ))
+    .unwrap();
+    if let Some(f) = filter {
+        url.query_pairs_mut().append_pair("$filter", f);
+    }
+    if let Some(s) = select {
+        url.query_pairs_mut().append_pair("$select", s);
+    }
+    let r = http()
+        .get(url)
+        .bearer_auth(arm_token(w).await)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_emulators_activity_log_follows_the_contract() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    let name = granted(&w).await;
+    let range = format!(
+        "eventTimestamp ge '{}' and eventTimestamp le '{}'",
+        t0_plus(-60),
+        t0_plus(60)
+    );
+    let (status, body) = activity(
+        &w,
+        Some(&format!(
+            "{range} and resourceGroupName eq 'rg-flowlibs-demo'"
+        )),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let events = body["value"].as_array().unwrap();
+    // The grant's PUT: Started, then Succeeded, one correlation id, the caller's claims.
+    let ours: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["resourceId"].as_str().unwrap().ends_with(&name))
+        .collect();
+    assert_eq!(ours.len(), 2, "{body:#}");
+    let statuses: Vec<&str> = ours
+        .iter()
+        .map(|e| e["status"]["value"].as_str().unwrap())
+        .collect();
+    assert!(statuses.contains(&"Started") && statuses.contains(&"Succeeded"));
+    assert_eq!(ours[0]["correlationId"], ours[1]["correlationId"]);
+    for e in &ours {
+        assert_eq!(
+            e["operationName"]["value"],
+            "Microsoft.Authorization/roleAssignments/write"
+        );
+        assert_eq!(e["caller"], KVJIT_OID);
+        assert_eq!(e["claims"]["appid"], KVJIT_APP);
+        assert_eq!(
+            e["eventTimestamp"].as_str().unwrap(),
+            "2026-11-27T09:00:00.000000Z"
+        );
+        assert_eq!(e["resourceGroupName"], "rg-flowlibs-demo");
+    }
+    let started = ours
+        .iter()
+        .find(|e| e["status"]["value"] == "Started")
+        .unwrap();
+    let body_text = started["properties"]["requestbody"].as_str().unwrap();
+    assert!(body_text.contains(ALICE_OID), "{body_text}");
+
+    // $select keeps only the named properties.
+    let (_, selected) = activity(&w, Some(&range), Some("correlationId,status")).await;
+    let first = selected["value"][0].as_object().unwrap();
+    let mut keys: Vec<&String> = first.keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["correlationId", "status"]);
+
+    // Another resource group, or a window before the grant: nothing.
+    let (_, other) = activity(
+        &w,
+        Some(&format!("{range} and resourceGroupName eq 'rg-other'")),
+        None,
+    )
+    .await;
+    assert_eq!(other["value"], json!([]));
+    let before = format!(
+        "eventTimestamp ge '{}' and eventTimestamp le '{}'",
+        t0_plus(-60),
+        t0_plus(-1)
+    );
+    assert_eq!(
+        activity(&w, Some(&before), None).await.1["value"],
+        json!([])
+    );
+
+    // Azure's refusals: no filter, no start time, a pattern it does not allow, over 90 days,
+    // a start after the end.
+    for bad in [
+        None,
+        Some(format!("eventTimestamp le '{}'", t0_plus(0))),
+        Some(format!("{range} and caller eq 'x'")),
+        Some(format!("{range} or resourceGroupName eq 'x'")),
+        Some(
+            "eventTimestamp ge '2026-01-01T00:00:00Z' and eventTimestamp le '2026-11-27T00:00:00Z'"
+                .to_owned(),
+        ),
+        Some(format!(
+            "eventTimestamp ge '{}' and eventTimestamp le '{}'",
+            t0_plus(60),
+            t0_plus(0)
+        )),
+    ] {
+        let (status, body) = activity(&w, bad.as_deref(), None).await;
+        assert_eq!(status, 400, "{bad:?}: {body}");
+        assert_eq!(body["error"]["code"], "BadRequest", "{bad:?}");
+    }
+
+    // Without the read permission: 403 AuthorizationFailed naming the action.
+    http()
+        .put(format!(
+            "{}/_emulator/azure/activity-log/readers",
+            w.azure.base_url()
+        ))
+        .json(&json!({"readers": [ALICE_OID]}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = activity(&w, Some(&range), None).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "AuthorizationFailed");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Microsoft.Insights/eventtypes/values/read")
+    );
+}
