@@ -589,3 +589,25 @@ async fn the_emulators_activity_log_follows_the_contract() {
             .contains("Microsoft.Insights/eventtypes/values/read")
     );
 }
+
+/// An extension shares its first grant's assignment: the first grant's revoke deletes nothing,
+/// and the Activity Log still matches the ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extension_and_its_shared_assignment_match_the_activity_log() {
+    let w = World::new(&world::request("alice@contoso.com", "2h")).await;
+    granted(&w).await;
+    let extension =
+        world::request("alice@contoso.com", "2h") + &format!("extends: {}\n", world::REQUEST_ID);
+    w.merge_pr(8, "requests/2026/alice-api-key-more.yaml", &extension);
+    let grant = w.kv_jit(&["grant", "--now", "2026-11-27T10:30:00Z"]).await;
+    assert_eq!(grant.code, 0, "{}{}", grant.stdout, grant.stderr);
+    let (code, doc, _) = check(&w, "2026-11-27T11:30:00Z", &[]).await;
+    assert_eq!(code, 0, "{doc:#}");
+    for now in ["2026-11-27T11:00:00Z", "2026-11-27T13:00:00Z"] {
+        let revoke = w.kv_jit(&["revoke", "--now", now]).await;
+        assert_eq!(revoke.code, 0, "{}{}", revoke.stdout, revoke.stderr);
+    }
+    let (code, doc, _) = check(&w, "2026-11-27T14:00:00Z", &[]).await;
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(rows(&doc), vec![]);
+}

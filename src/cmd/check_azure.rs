@@ -189,6 +189,14 @@ fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// Text from Azure (callers, descriptions through the marker) on one line without control
+/// characters: no terminal escapes, no forged workflow commands.
+fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 fn level(l: Level) -> &'static str {
     match l {
         Level::Problem => "problem",
@@ -246,8 +254,8 @@ fn render(report: &Report, inputs: &Inputs, format: Format) {
                 level(r.level),
                 r.check.as_str(),
                 r.code,
-                r.subject,
-                r.detail
+                clean(&r.subject),
+                clean(&r.detail)
             ));
         }
     }
@@ -267,7 +275,7 @@ fn render(report: &Report, inputs: &Inputs, format: Format) {
             Status::Passed if infos > 0 => format!("passed ({infos} for information)"),
             Status::Passed => "passed".to_owned(),
             Status::Failed => format!("FAILED ({problems} problem(s))"),
-            Status::NotRun { why, .. } => format!("NOT RUN: {why}"),
+            Status::NotRun { why, .. } => format!("NOT RUN: {}", clean(why)),
         };
         out.push_str(&format!("{:<16} {status}\n", c.check.as_str()));
     }
@@ -279,4 +287,15 @@ fn render(report: &Report, inputs: &Inputs, format: Format) {
         }
     });
     output::stdout(&out);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn text_from_azure_cannot_break_the_line() {
+        assert_eq!(
+            super::clean("req\u{1b}[31m\n::error::x"),
+            "req?[31m?::error::x"
+        );
+    }
 }

@@ -507,11 +507,16 @@ fn pim_grants_are_matched_by_principal_role_and_scope_and_not_in_the_log() {
     let ra = assignment("pim-made", ALICE, USER_ROLE, VAULT, true);
     let r = check(&ledger, &inputs(vec![ra], vec![]));
     assert_eq!(codes(&r), vec![]);
-    // Past its window PIM ended it: nothing is expected.
-    let mut i = inputs(vec![], vec![]);
-    i.now = t("2026-11-27T12:00:00Z");
-    let r = check(&ledger, &i);
-    assert_eq!(codes(&r), vec![]);
+    // Past its window PIM ended it, before it PIM has not started it: nothing is expected.
+    for now in ["2026-11-27T12:00:00Z", "2026-11-27T08:00:00Z"] {
+        let mut i = inputs(vec![], vec![]);
+        i.now = t(now);
+        let r = check(&ledger, &i);
+        assert_eq!(codes(&r), vec![], "{now}");
+    }
+    // Inside it, Azure must hold it.
+    let r = check(&ledger, &inputs(vec![], vec![]));
+    assert_eq!(codes(&r), vec![("missing-assignment", Level::Problem)]);
 }
 
 #[test]
@@ -580,4 +585,83 @@ fn key_vault_data_roles_follow_their_data_actions() {
     );
     assert_eq!(data_access(&["*"]), Some(DataAccess::ReadsSecrets));
     assert_eq!(data_access(&["Microsoft.Storage/*"]), None);
+}
+
+#[test]
+fn the_first_grants_revoke_deletes_nothing_while_its_extension_holds_the_assignment() {
+    let extension = NewEntry {
+        request: Some("2026/alice-more".into()),
+        extends: Some("2026/alice".into()),
+        ..granted("2026-11-27T10:30:00Z")
+    };
+    let end_of_extension = NewEntry {
+        event: Event::Revoked,
+        reason: Some(Reason::Expired),
+        ..extension.clone()
+    };
+    let ledger = append(
+        &Tip::genesis(),
+        vec![
+            granted("2026-11-27T09:00:05Z"),
+            extension,
+            revoked("2026-11-27T11:00:00Z", Reason::Expired),
+            NewEntry {
+                time: t("2026-11-27T13:00:00Z"),
+                ..end_of_extension
+            },
+        ],
+    );
+    let ops = vec![
+        op(
+            Action::Write,
+            "2026-11-27T09:00:03Z",
+            KVJIT_OID,
+            NAME,
+            ALICE,
+        ),
+        // The extension rewrote the shared assignment's marker.
+        op(
+            Action::Write,
+            "2026-11-27T10:30:00Z",
+            KVJIT_OID,
+            NAME,
+            ALICE,
+        ),
+        op(
+            Action::Delete,
+            "2026-11-27T13:00:00Z",
+            KVJIT_OID,
+            NAME,
+            ALICE,
+        ),
+    ];
+    let mut i = inputs(vec![], ops);
+    i.now = t("2026-11-27T14:00:00Z");
+    i.until = i.now;
+    let r = check(&ledger, &i);
+    assert_eq!(codes(&r), vec![]);
+    // Without the extension's grant the first revoke must have its delete.
+    let alone = append(
+        &Tip::genesis(),
+        vec![
+            granted("2026-11-27T09:00:05Z"),
+            revoked("2026-11-27T11:00:00Z", Reason::Expired),
+        ],
+    );
+    let mut i = inputs(
+        vec![],
+        vec![op(
+            Action::Write,
+            "2026-11-27T09:00:03Z",
+            KVJIT_OID,
+            NAME,
+            ALICE,
+        )],
+    );
+    i.now = t("2026-11-27T14:00:00Z");
+    i.until = i.now;
+    assert_eq!(
+        codes(&check(&alone, &i)),
+        vec![("revoke-not-in-activity-log", Level::Problem)]
+    );
 }
