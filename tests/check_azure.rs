@@ -244,6 +244,8 @@ async fn standing_access_is_listed_as_information_and_alone_passes() {
             .contains("reads secret values")
     );
     assert_eq!(status(&doc, "standing-access")["status"], "passed");
+    // Roles are judged by the data actions of their definitions, read from ARM.
+    assert!(w.azure_calls("GET", "/roleDefinitions/") >= 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use kv_jit_core::audit::azure::{self as audit, Fetched, Inputs, Level, Report, Status, Verdict};
 use kv_jit_core::azure::{Assignment, AzureError, VaultRef};
 use kv_jit_core::diag::Format;
-use kv_jit_effects::azure::{activity_log, arm};
+use kv_jit_effects::azure::{activity_log, arm, role_definitions};
 use kv_jit_engine::ports::LedgerStore;
 
 use super::context::{Ctx, fail};
@@ -87,7 +87,7 @@ pub fn run(args: &CheckAzureArgs, config_path: &Path, now: DateTime<Utc>, format
             );
         }
     };
-    let (around, operations) = runtime.block_on(async {
+    let (around, operations, role_definitions) = runtime.block_on(async {
         let mut around = Vec::new();
         let mut around_err = None;
         for v in &vaults {
@@ -135,7 +135,29 @@ pub fn run(args: &CheckAzureArgs, config_path: &Path, now: DateTime<Utc>, format
                 Fetched::Got(ops)
             }
         };
-        (around, operations)
+        // Each role's definition, for its data actions (custom roles included).
+        let mut role_definitions = Vec::new();
+        if let (Fetched::Got(list), Some(v)) = (&around, vaults.first()) {
+            let mut roles: Vec<&str> = list.iter().map(|a| a.role.as_str()).collect();
+            roles.sort_unstable();
+            roles.dedup();
+            for role in roles {
+                match role_definitions::get(&azure, &v.scope(), role).await {
+                    Ok(Some(d)) => role_definitions.push(audit::RoleInfo {
+                        id: d.id,
+                        name: d.name,
+                        data_actions: d.data_actions,
+                        not_data_actions: d.not_data_actions,
+                    }),
+                    // Unknown to Azure, or unreadable: judged by the built-in table.
+                    Ok(None) => {}
+                    Err(e) => output::stderr(&format!(
+                        "note: role definition {role} could not be read ({e}); judged by the built-in roles' table\n"
+                    )),
+                }
+            }
+        }
+        (around, operations, role_definitions)
     });
     let vault_scopes: Vec<String> = vaults.iter().map(VaultRef::scope).collect();
     let managed = match &around {
@@ -159,6 +181,7 @@ pub fn run(args: &CheckAzureArgs, config_path: &Path, now: DateTime<Utc>, format
         around,
         operations,
         kv_jit_ids: kv_jit_ids.clone(),
+        role_definitions,
     };
     let report = audit::check(&entries, &inputs);
     render(&report, &inputs, format);

@@ -35,8 +35,9 @@ const DELETE: &str = "microsoft.authorization/roleassignments/delete";
 const PROVIDER: &str = "/providers/microsoft.authorization/roleassignments/";
 
 /// Data actions of the built-in roles that act on Key Vault data, as Microsoft publishes them
-/// (the role definitions' `permissions[].dataActions`). A role counts as a Key Vault data role
-/// by its data actions, not its name; a custom role is not known here (see docs/activity-log.md).
+/// (the role definitions' `permissions[].dataActions`), for when a role's definition could not
+/// be read. A role counts as a Key Vault data role by its data actions, not its name; the shell
+/// reads each role's definition from Azure ([`RoleInfo`]), so custom roles count too.
 /// Action names under `vaults/secrets` are built with `concat!` so `tests/architecture.rs`,
 /// which refuses data-plane paths, does not read them as one.
 pub const KEY_VAULT_DATA_ROLES: &[(&str, &str, &[&str])] = &[
@@ -150,6 +151,42 @@ pub fn key_vault_data_role(role: &str) -> Option<(&'static str, DataAccess)> {
         .iter()
         .find(|(id, ..)| id.eq_ignore_ascii_case(role))
         .and_then(|(_, name, actions)| data_access(actions).map(|a| (*name, a)))
+}
+
+/// A role definition as Azure returned it (`roleDefinitions/{id}`): what it may do with data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleInfo {
+    /// The role definition GUID.
+    pub id: String,
+    pub name: String,
+    pub data_actions: Vec<String>,
+    pub not_data_actions: Vec<String>,
+}
+
+impl RoleInfo {
+    /// Its [`DataAccess`]: data actions minus not-data-actions (reading secret values is taken
+    /// away when a not-data-action covers `getSecret`).
+    pub fn data_access(&self) -> Option<DataAccess> {
+        let get = concat!("Microsoft.KeyVault/vaults/", "secrets/getSecret/action");
+        let actions: Vec<&str> = self.data_actions.iter().map(String::as_str).collect();
+        match data_access(&actions)? {
+            DataAccess::ReadsSecrets
+                if self.not_data_actions.iter().any(|n| action_matches(n, get)) =>
+            {
+                Some(DataAccess::OtherKeyVaultData)
+            }
+            a => Some(a),
+        }
+    }
+}
+
+/// `role`'s name and [`DataAccess`]: from its definition when Azure returned one, else from the
+/// built-in table.
+pub fn classify(role: &str, definitions: &[RoleInfo]) -> Option<(String, DataAccess)> {
+    match definitions.iter().find(|d| d.id.eq_ignore_ascii_case(role)) {
+        Some(d) => d.data_access().map(|a| (d.name.clone(), a)),
+        None => key_vault_data_role(role).map(|(n, a)| (n.to_owned(), a)),
+    }
 }
 
 /// `write` or `delete` of a role assignment.
@@ -365,6 +402,9 @@ pub struct Inputs {
     /// kv-jit's identity: its client (application) id and/or object id. Empty: the Activity Log
     /// check cannot tell kv-jit's writes from others' and does not run.
     pub kv_jit_ids: Vec<String>,
+    /// Definitions of the roles in `around`, as far as Azure returned them; a role without one
+    /// is judged by [`KEY_VAULT_DATA_ROLES`].
+    pub role_definitions: Vec<RoleInfo>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -691,7 +731,7 @@ fn standing_access(active: &[&Entry], inputs: &Inputs, rows: &mut Vec<Row>) -> S
         if a.marker.is_some() || active.iter().any(|g| holds(g, a)) {
             continue;
         }
-        let Some((role, access)) = key_vault_data_role(&a.role) else {
+        let Some((role, access)) = classify(&a.role, &inputs.role_definitions) else {
             continue;
         };
         let Some(vault) = inputs

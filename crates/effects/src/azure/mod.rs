@@ -28,6 +28,7 @@ pub mod keyvault;
 pub mod permissions;
 pub mod pim;
 pub mod retry;
+pub mod role_definitions;
 
 pub use credential::{AccessToken, Credential};
 pub use kv_jit_core::azure::*;

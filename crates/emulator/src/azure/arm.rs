@@ -8,12 +8,12 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 
 use super::{
     AzureState, Token, activity_log, arm_error, bearer, keyvault, permissions, pim, query_map,
-    role_assignments,
+    role_assignments, roles,
 };
 
 pub(super) fn routes() -> Router<Arc<AzureState>> {
@@ -291,6 +291,26 @@ async fn arm(
                         pim::put_request(&st, &token, &info, scope, n, &body)
                     }
                     (&Method::GET, Some(n)) => pim::get_request(&st, scope, n),
+                    _ => method_not_allowed(),
+                }
+            }
+            "roledefinitions" => {
+                if api != "2022-04-01" {
+                    return api_version_error(&api, &["2022-04-01"]);
+                }
+                match (&method, name) {
+                    (&Method::GET, Some(n)) => {
+                        match roles::definition_json(n, &info.subscription) {
+                            Some(d) => axum::Json(d).into_response(),
+                            None => arm_error(
+                                StatusCode::NOT_FOUND,
+                                "RoleDefinitionDoesNotExist",
+                                format!(
+                                    "The specified role definition with ID '{n}' does not exist."
+                                ),
+                            ),
+                        }
+                    }
                     _ => method_not_allowed(),
                 }
             }

@@ -123,6 +123,32 @@ pub(super) const ROLES: &[(&str, &str, &[&str], &[&str])] = &[
     ),
 ];
 
+/// `GET {scope}/providers/Microsoft.Authorization/roleDefinitions/{id}` (`api-version=2022-04-01`):
+/// a built-in role's definition with its published permissions, or `None` for a role the
+/// emulator does not know (404 `RoleDefinitionDoesNotExist`).
+pub(super) fn definition_json(role: &str, subscription: &str) -> Option<serde_json::Value> {
+    let (id, name, actions, data) = ROLES
+        .iter()
+        .find(|(id, ..)| id.eq_ignore_ascii_case(role))?;
+    Some(serde_json::json!({
+        "id": format!("/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{id}"),
+        "type": "Microsoft.Authorization/roleDefinitions",
+        "name": id,
+        "properties": {
+            "roleName": name,
+            "type": "BuiltInRole",
+            "description": "",
+            "assignableScopes": ["/"],
+            "permissions": [{
+                "actions": actions,
+                "notActions": [],
+                "dataActions": data,
+                "notDataActions": [],
+            }],
+        },
+    }))
+}
+
 /// A Key Vault data role that Data Access Administrator may assign (every role here but itself).
 pub(super) fn assignable(role: &str) -> bool {
     role != DATA_ACCESS_ADMINISTRATOR && ROLES.iter().any(|(id, ..)| *id == role)

@@ -88,6 +88,7 @@ fn inputs(assignments: Vec<Assignment>, ops: Vec<Operation>) -> Inputs {
         around: Fetched::Got(assignments),
         operations: Fetched::Got(ops),
         kv_jit_ids: vec![KVJIT_APP.into(), KVJIT_OID.into()],
+        role_definitions: vec![],
     }
 }
 
@@ -664,4 +665,47 @@ fn the_first_grants_revoke_deletes_nothing_while_its_extension_holds_the_assignm
         codes(&check(&alone, &i)),
         vec![("revoke-not-in-activity-log", Level::Problem)]
     );
+}
+
+#[test]
+fn a_custom_role_counts_by_the_data_actions_azure_returned() {
+    let custom = RoleInfo {
+        id: "c0c0c0c0-0000-4000-8000-000000000001".into(),
+        name: "Contoso secret reader".into(),
+        data_actions: vec![concat!("Microsoft.KeyVault/vaults/", "secrets/*").into()],
+        not_data_actions: vec![],
+    };
+    let mut masked = custom.clone();
+    masked.id = "c0c0c0c0-0000-4000-8000-000000000002".into();
+    masked.not_data_actions =
+        vec![concat!("Microsoft.KeyVault/vaults/", "secrets/getSecret/action").into()];
+    // A definition overrides the table (here: a Secrets User id redefined without data actions).
+    let redefined = RoleInfo {
+        id: USER_ROLE.into(),
+        name: "Key Vault Secrets User".into(),
+        data_actions: vec![],
+        not_data_actions: vec![],
+    };
+    let defs = vec![custom.clone(), masked.clone(), redefined];
+    assert_eq!(
+        classify(&custom.id, &defs),
+        Some(("Contoso secret reader".into(), DataAccess::ReadsSecrets))
+    );
+    assert_eq!(
+        classify(&masked.id, &defs).map(|c| c.1),
+        Some(DataAccess::OtherKeyVaultData)
+    );
+    assert_eq!(classify(USER_ROLE, &defs), None);
+    assert_eq!(
+        classify(USER_ROLE, &[]).map(|c| c.1),
+        Some(DataAccess::ReadsSecrets)
+    );
+
+    let ledger = append(&Tip::genesis(), vec![]);
+    let mut i = inputs(vec![], vec![]);
+    i.around = Fetched::Got(vec![assignment("n1", BOB, &custom.id, RG, false)]);
+    i.role_definitions = defs;
+    let r = check(&ledger, &i);
+    assert_eq!(codes(&r), vec![("standing-access", Level::Info)]);
+    assert!(r.rows[0].detail.contains("Contoso secret reader"));
 }
