@@ -82,7 +82,7 @@ fn run_once(
             .as_ref()
             .map(|v| (v.clone(), ctx.var(v).map(str::to_owned))),
     };
-    let failpoint = |name: &str| failpoint(&ctx.env, name);
+    let failpoint = |name: &str| failpoint(name);
     let github = GithubEnv::from_env(&ctx.env).and_then(|g| g.client().map(|c| (g, c)));
     let inputs = Inputs {
         mode,
@@ -312,7 +312,7 @@ fn on_default_branch(env: &HashMap<String, String>) -> bool {
 /// `KV_JIT_FAILPOINT=<name>` the process SIGKILLs itself there (no cleanup, no flush), exactly
 /// as a runner losing its machine would. Inert unless the variable names this point.
 /// The names and the `nth:<k>` form: [`kv_jit_effects::testing`].
-fn failpoint(_env: &HashMap<String, String>, name: &str) {
+fn failpoint(name: &str) {
     kv_jit_effects::testing::hit(name);
 }
 
