@@ -262,8 +262,11 @@ async fn run_case(target: Target, fault: Fault) {
 }
 
 /// The workflow's extra environment for a test run: virtual waits, and the short timeout.
+/// `KV_JIT_MATRIX_REAL_WAITS=1` in the test's own environment leaves the waits real (to
+/// measure what the virtual ones save).
 fn env(timeout: Option<&'static str>) -> Vec<(&'static str, &'static str)> {
-    let mut env = vec![("KV_JIT_TEST_VIRTUAL_WAITS", "1")];
+    let real = std::env::var("KV_JIT_MATRIX_REAL_WAITS").is_ok_and(|v| v == "1");
+    let mut env = vec![("KV_JIT_TEST_VIRTUAL_WAITS", if real { "0" } else { "1" })];
     if let Some(t) = timeout {
         env.push(("KV_JIT_TEST_HTTP_TIMEOUT_MS", t));
     }
