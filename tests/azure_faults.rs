@@ -15,6 +15,7 @@ fn fault(prefix: &str, method: Option<&str>, count: u32, kind: FaultKind) -> Fau
     Fault {
         path_prefix: prefix.into(),
         path_contains: None,
+        path_suffix: None,
         method: method.map(str::to_owned),
         count,
         kind,

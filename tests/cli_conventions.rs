@@ -515,6 +515,7 @@ async fn a_token_endpoint_outage_is_retried_briefly_with_a_line_per_retry() {
     emu.core().add_fault(kv_jit_emulator::Fault {
         path_prefix: format!("/{}/oauth2", world::TENANT),
         path_contains: None,
+        path_suffix: None,
         method: None,
         count: 100,
         kind: kv_jit_emulator::FaultKind::Status {

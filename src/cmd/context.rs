@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use kv_jit_core::config::Config;
 use kv_jit_core::diag::{Format, Severity};
@@ -125,9 +126,15 @@ impl Ctx {
 
 /// The Azure retry policy of the shell: the default, with a line on stderr before each retry.
 pub fn retry_policy() -> RetryPolicy {
-    RetryPolicy::default().with_retry_notices(std::sync::Arc::new(|m: &str| {
-        output::stderr(&format!("{m}\n"))
-    }))
+    let policy = RetryPolicy {
+        request_timeout: kv_jit_effects::testing::http_timeout(Duration::from_secs(30)),
+        ..RetryPolicy::default()
+    };
+    policy
+        .with_clock(kv_jit_effects::testing::retry_clock())
+        .with_retry_notices(std::sync::Arc::new(|m: &str| {
+            output::stderr(&format!("{m}\n"))
+        }))
 }
 
 /// A fatal error of an engine command: `code` is the error document's code (see

@@ -72,6 +72,7 @@ fn run_once(
                 .help("see README: credentials; nothing was granted, revoked or recorded"),
         );
     }
+    kv_jit_effects::testing::hit_if(azure.is_ok(), "after-sign-in");
     let ledger = ctx.ledger();
     let notifier = Announcer {
         summary_path: ctx.var("GITHUB_STEP_SUMMARY").map(Into::into),
@@ -81,7 +82,7 @@ fn run_once(
             .as_ref()
             .map(|v| (v.clone(), ctx.var(v).map(str::to_owned))),
     };
-    let failpoint = |name: &str| failpoint(&ctx.env, name);
+    let failpoint = |name: &str| failpoint(name);
     let github = GithubEnv::from_env(&ctx.env).and_then(|g| g.client().map(|c| (g, c)));
     let inputs = Inputs {
         mode,
@@ -310,15 +311,9 @@ fn on_default_branch(env: &HashMap<String, String>) -> bool {
 /// Crash-consistency tests kill the process at named effect boundaries: with
 /// `KV_JIT_FAILPOINT=<name>` the process SIGKILLs itself there (no cleanup, no flush), exactly
 /// as a runner losing its machine would. Inert unless the variable names this point.
-fn failpoint(env: &HashMap<String, String>, name: &str) {
-    if env.get("KV_JIT_FAILPOINT").is_some_and(|f| f == name) {
-        let pid = std::process::id().to_string();
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", &pid])
-            .status();
-        // `kill` is not there: end as abruptly as we can.
-        std::process::abort();
-    }
+/// The names and the `nth:<k>` form: [`kv_jit_effects::testing`].
+fn failpoint(name: &str) {
+    kv_jit_effects::testing::hit(name);
 }
 
 #[cfg(test)]

@@ -507,8 +507,16 @@ pub fn plan(
                     continue;
                 }
                 (Some(g), Some(base_file)) => match approved_window(base_file, &on_main, config) {
-                    // Its approved window is still open: continue it without a gap.
-                    Some((_, base_end)) if base_end > now => Some((g, base_end)),
+                    // Its approved window is still open: continue it without a gap. Only if
+                    // the approval itself makes this an extension in force now: one merged
+                    // before its base's window opened runs from its own start instead.
+                    Some((_, base_end))
+                        if base_end > now
+                            && approved_window(d, &on_main, config)
+                                .is_some_and(|(start, _)| start <= now) =>
+                    {
+                        Some((g, base_end))
+                    }
                     // The grant it extends already ended (or is due for it in this very run):
                     // this is simply a new grant.
                     _ => None,

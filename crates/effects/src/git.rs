@@ -68,7 +68,7 @@ impl Default for CasOptions {
             author_name: "kv-jit".into(),
             author_email: "kv-jit@users.noreply.github.com".into(),
             token: None,
-            sleeper: Arc::new(std::thread::sleep),
+            sleeper: Arc::new(crate::testing::blocking_sleep),
         }
     }
 }
@@ -455,14 +455,19 @@ fn try_once(
     }
     let blob = git.run_with_input(&["hash-object", "-w", "--no-filters", "--stdin"], &content)?;
     let tree = git.tree_with_file(base.as_deref(), ledger_path, &blob)?;
+    crate::testing::hit("before-ledger-commit");
     let mut args = vec!["commit-tree", tree.as_str()];
     if let Some(parent) = &base {
         args.extend(["-p", parent.as_str()]);
     }
     let commit = git.run_as_author(&args, &commit_message(&entries), opts)?;
 
+    crate::testing::hit("before-ledger-push");
     match git.push(&commit, branch)? {
-        Push::Accepted => Ok(Attempt::Pushed { commit, entries }),
+        Push::Accepted => {
+            crate::testing::hit("after-push-accepted");
+            Ok(Attempt::Pushed { commit, entries })
+        }
         Push::LostRace(why) => Ok(Attempt::LostRace(why)),
     }
 }

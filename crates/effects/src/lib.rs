@@ -12,6 +12,7 @@ pub mod github_approvals;
 pub mod ledger;
 pub mod ledger_store;
 pub mod notify;
+pub mod testing;
 pub mod token;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -75,6 +75,9 @@ pub struct Fault {
     pub path_prefix: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path_contains: Option<String>,
+    /// Only paths ending so, when given (an ARM list `…/roleAssignments`, not one assignment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_suffix: Option<String>,
     /// Only this method (case-insensitive), when given.
     #[serde(default)]
     pub method: Option<String>,
@@ -95,6 +98,7 @@ impl Fault {
         Fault {
             path_prefix: String::new(),
             path_contains: None,
+            path_suffix: None,
             method: None,
             count: 1,
             kind,
@@ -125,6 +129,17 @@ impl Fault {
         self
     }
 
+    pub fn path_suffix(mut self, suffix: &str) -> Fault {
+        self.path_suffix = Some(suffix.to_owned());
+        self
+    }
+
+    /// For every matching request until the fault is cleared (`DELETE /_emulator/faults`):
+    /// an outage that lasts as long as the test says.
+    pub fn until_cleared(self) -> Fault {
+        self.times(u32::MAX)
+    }
+
     /// For the next `count` matching requests.
     pub fn times(mut self, count: u32) -> Fault {
         self.count = count;
@@ -145,6 +160,10 @@ impl Fault {
                 .path_contains
                 .as_deref()
                 .is_none_or(|p| path.contains(p))
+            && self
+                .path_suffix
+                .as_deref()
+                .is_none_or(|s| path.ends_with(s))
             && self
                 .method
                 .as_deref()
@@ -198,7 +217,9 @@ impl Core {
         let mut faults = self.faults.lock().expect("faults lock");
         let i = faults.iter().position(|f| f.matches(method, path))?;
         let kind = faults[i].kind.clone();
-        faults[i].count = faults[i].count.saturating_sub(1);
+        if faults[i].count != u32::MAX {
+            faults[i].count -= 1;
+        }
         if faults[i].count == 0 {
             faults.remove(i);
         }
@@ -352,6 +373,23 @@ mod tests {
             Some(FaultKind::Drop)
         );
         assert_eq!(core.take_fault("PUT", "/subscriptions/s"), None);
+    }
+
+    #[test]
+    fn a_suffix_tells_a_list_from_one_item_and_an_outage_lasts_until_cleared() {
+        let core = Core::at("2026-11-27T09:00:00Z".parse().unwrap());
+        let list = "/subscriptions/s/providers/Microsoft.Authorization/roleAssignments";
+        core.add_fault(
+            Fault::new(FaultKind::Drop)
+                .path_suffix("/roleAssignments")
+                .until_cleared(),
+        );
+        assert_eq!(core.take_fault("GET", &format!("{list}/abc")), None);
+        for _ in 0..1000 {
+            assert_eq!(core.take_fault("GET", list), Some(FaultKind::Drop));
+        }
+        core.clear_faults();
+        assert_eq!(core.take_fault("GET", list), None);
     }
 
     #[test]

@@ -57,6 +57,7 @@ pub(crate) async fn grant(az: &AzureClient, spec: &GrantSpec) -> Result<Assignme
         call.pace = Some((spec.target.vault.subscription_id(), Bucket::Writes));
         let reply = az.transport.execute(&call).await?;
         if reply.is_success() {
+            crate::testing::hit("after-role-assignment-put");
             return parse_assignment(&reply, &what);
         }
         let (code, message) = reply.error();
@@ -202,6 +203,7 @@ pub(crate) async fn revoke(
     call.bearer = Some(token.secret());
     call.pace = Some((spec.target.vault.subscription_id(), Bucket::Deletes));
     let reply = az.transport.execute(&call).await?;
+    crate::testing::hit_if(reply.status == 200, "after-role-assignment-delete");
     match reply.status {
         200 => Ok(RevokeOutcome::Deleted),
         // 204: "already deleted or does not exist"; 404 from older front ends means the same.

@@ -9,7 +9,7 @@
 //! Why our own retry: octocrab's default retries every method, POST included, which duplicates
 //! comments after a 502 (reference §1.4.1). We build without its `retry` feature and retry only
 //! idempotent GETs, a bounded number of times, on the shared [`crate::backoff`] schedule and the
-//! client's [`Clock`] ([`SystemClock`] unless [`GithubClient::with_clock`] says otherwise).
+//! client's [`Clock`] ([`SystemClock`](crate::clock::SystemClock) unless [`GithubClient::with_clock`] says otherwise).
 
 use std::fmt;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ pub use kv_jit_core::github::{
 use serde::de::DeserializeOwned;
 
 use crate::backoff::{Backoff, Jitter, random_unit};
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 pub use crate::token::Token;
 
 /// The REST API version we are written against, sent on every request.
@@ -305,13 +305,13 @@ impl GithubClient {
                 API_VERSION.into(),
             )
             .set_connect_timeout(Some(Duration::from_secs(10)))
-            .set_read_timeout(Some(Duration::from_secs(30)))
+            .set_read_timeout(Some(crate::testing::http_timeout(Duration::from_secs(30))))
             .build()
             .map_err(|e| GithubError::Config(e.to_string()))?;
         Ok(GithubClient {
             octocrab,
             retry: RetryPolicy::default(),
-            clock: SystemClock::shared(),
+            clock: crate::testing::retry_clock(),
         })
     }
 
