@@ -19,5 +19,6 @@ pub mod names;
 pub mod notice;
 pub mod plan;
 pub mod policy;
+pub mod report;
 pub mod request;
 pub mod yaml;
