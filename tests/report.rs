@@ -835,3 +835,41 @@ fn unescaped_pipes(line: &str) -> usize {
     }
     n
 }
+
+#[test]
+fn the_report_workflow_is_weekly_on_demand_read_only_and_publishes_both_forms() {
+    let text = std::fs::read_to_string(root().join(".github/workflows/kv-jit-report.yml")).unwrap();
+    let wf: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    assert!(wf.pointer("/on/schedule/0/cron").is_some());
+    assert!(wf.pointer("/on/workflow_dispatch").is_some());
+    assert_eq!(wf["permissions"], serde_json::json!({}));
+    let job = &wf["jobs"]["report"];
+    assert_eq!(job["permissions"], serde_json::json!({"contents": "read"}));
+    let steps = job["steps"].as_array().unwrap();
+    let reports: Vec<&str> = steps
+        .iter()
+        .filter(|s| s["with"]["command"] == "report")
+        .map(|s| s["with"]["args"].as_str().unwrap())
+        .collect();
+    assert_eq!(reports.len(), 2);
+    assert!(reports[0].starts_with("--format=md\n--out="));
+    assert!(reports[1].starts_with("--format=html\n--out="));
+    assert!(text.contains(">>\"${GITHUB_STEP_SUMMARY}\""));
+    let upload = steps
+        .iter()
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("actions/upload-artifact@"))
+        })
+        .expect("the HTML is uploaded");
+    assert!(
+        upload["with"]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("kv-jit-report.html")
+    );
+    // The action accepts the command.
+    let run_sh = std::fs::read_to_string(root().join("action/run.sh")).unwrap();
+    assert!(run_sh.contains("| audit | report |"));
+}
