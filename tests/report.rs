@@ -411,6 +411,10 @@ fn html_report_is_one_self_contained_page_with_one_bar_per_grant() {
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("report written to"), "{}", run.stdout);
     let html = std::fs::read_to_string(&out).unwrap();
+    // To look at the fixture's page: KV_JIT_REPORT_HTML_DUMP=/tmp/fixture.html cargo nextest run --test report
+    if let Ok(dump) = std::env::var("KV_JIT_REPORT_HTML_DUMP") {
+        std::fs::write(dump, &html).unwrap();
+    }
     let json: serde_json::Value =
         serde_json::from_str(&report(dir.path(), &["--format", "json"]).stdout).unwrap();
     let grants = json["grants"].as_array().unwrap();

@@ -43,6 +43,11 @@ svg .now-label{fill:#cf222e;font-size:11px}
 svg .bar{stroke:#1f2328;stroke-width:0.6}
 svg .lag{fill:url(#lag-hatch);stroke:none;pointer-events:none}
 svg .clip{fill:#1f2328}
+svg .window{fill:none;stroke:#57606a;stroke-width:1;stroke-dasharray:3 2}
+svg .refusal{stroke:#cf222e;stroke-width:2.2;stroke-linecap:round}
+svg .caption{fill:#57606a;font-size:11px;font-style:italic}
+.legend .win{border:1px dashed #57606a;background:none}
+.legend .ref{color:#cf222e;font-weight:700;font-size:15px;line-height:12px}
 .end-expired{fill:#0072b2;background:#0072b2}
 .end-early{fill:#e69f00;background:#e69f00}
 .end-orphan{fill:#cc79a7;background:#cc79a7}
@@ -176,6 +181,14 @@ fn legend(o: &mut String, r: &Report) {
         );
     }
     o.push_str("<span><span class=\"swatch\" style=\"background:repeating-linear-gradient(135deg,#1f2328 0 2px,#bbb 2px 5px)\"></span>revoke lag after the window ended</span>");
+    o.push_str("<span><span class=\"swatch win\"></span>approved window</span>");
+    if !r.refusals.is_empty() {
+        let _ = write!(
+            o,
+            "<span><span class=\"ref\">×</span>refusal ({})</span>",
+            r.refusals.len()
+        );
+    }
     o.push_str("</div>\n");
 }
 
@@ -314,10 +327,31 @@ fn timeline(o: &mut String, r: &Report, (t0, t1): (DateTime<Utc>, DateTime<Utc>)
     }
     let _ = writeln!(
         o,
-        "<text class=\"tick\" x=\"{PLOT_X0}\" y=\"14\">{} (UTC)</text><text class=\"tick\" x=\"{PLOT_X1}\" y=\"14\" text-anchor=\"end\">{} (UTC)</text>",
+        "<text class=\"tick\" x=\"{PLOT_X0}\" y=\"14\">{}</text><text class=\"tick\" x=\"{PLOT_X1}\" y=\"14\" text-anchor=\"end\">{}</text><text class=\"caption\" x=\"{LABEL_W}\" y=\"{:.1}\" text-anchor=\"end\">secret · time (UTC) →</text>",
         text::time(t0),
-        text::time(t1)
+        text::time(t1),
+        AXIS_H - 10.0
     );
+
+    // The approved windows, dashed, behind the bars: a long window shows even when access
+    // ended early.
+    for (row, &top) in rows.iter().zip(&row_y) {
+        for &(g, lane) in &row.bars {
+            if let (Some(ws), Some(we)) = (g.window_start, g.window_expires)
+                && we > t0
+                && ws < t1
+            {
+                let (wx0, wx1) = (x(ws), x(we));
+                let by = top + ROW_PAD + lane as f64 * (LANE_H + LANE_GAP) - 1.5;
+                let _ = writeln!(
+                    o,
+                    "<rect class=\"window\" x=\"{wx0:.1}\" y=\"{by:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"2\"/>",
+                    (wx1 - wx0).max(1.0),
+                    LANE_H + 3.0
+                );
+            }
+        }
+    }
 
     // The bars.
     for (row, &top) in rows.iter().zip(&row_y) {
@@ -372,6 +406,34 @@ fn timeline(o: &mut String, r: &Report, (t0, t1): (DateTime<Utc>, DateTime<Utc>)
                 );
             }
         }
+    }
+    // Refusals, as a cross on their secret's row (when it has one).
+    for f in &r.refusals {
+        let target = match (&f.vault, &f.secret) {
+            (Some(v), Some(s)) => format!("{v}/{s}"),
+            (Some(v), None) => format!("{v} (whole vault)"),
+            _ => continue,
+        };
+        let Some(i) = rows.iter().position(|row| row.label == target) else {
+            continue;
+        };
+        if f.time < t0 || f.time > t1 {
+            continue;
+        }
+        let (cx, cy) = (x(f.time), row_y[i] + ROW_PAD + LANE_H / 2.0);
+        let _ = writeln!(
+            o,
+            "<path class=\"refusal\" d=\"M{:.1} {:.1} l8 8 m0 -8 l-8 8\"><title>{}</title></path>",
+            cx - 4.0,
+            cy - 4.0,
+            html_lines(&format!(
+                "refused at {}: {}\nrequest: {}\nrequester: {}",
+                text::time(f.time),
+                f.error,
+                f.request.as_deref().unwrap_or("—"),
+                f.requester.as_deref().unwrap_or("—")
+            ))
+        );
     }
     if r.as_of >= t0 && r.as_of <= t1 {
         let nx = x(r.as_of);

@@ -367,7 +367,23 @@ impl Report {
                 .chain(self.grants.iter().filter_map(|g| g.window_expires))
                 .max()
         })?;
-        Some((from, to.max(from + chrono::Duration::hours(1))))
+        let to = to.max(from + chrono::Duration::hours(1));
+        // A little room on an open side, so a bar never sits on the frame.
+        let pad = chrono::Duration::minutes(((to - from).num_minutes() / 40).max(1));
+        let minute =
+            |t: DateTime<Utc>| DateTime::from_timestamp(t.timestamp().div_euclid(60) * 60, 0);
+        Some((
+            if self.since.is_some() {
+                from
+            } else {
+                minute(from - pad).unwrap_or(from)
+            },
+            if self.until.is_some() {
+                to
+            } else {
+                minute(to + pad + chrono::Duration::minutes(1)).unwrap_or(to)
+            },
+        ))
     }
 
     /// Grants grouped by target, in order.
