@@ -95,6 +95,8 @@ pub fn render_file(
         }
     };
     let verified = report::verified_prefix(&name, &bytes, kv_jit_effects::ledger::parse_ledger);
+    // The entries are parsed: the file's bytes are no longer needed while the report is built.
+    drop(bytes);
     let scope = report::Scope {
         ledger: name,
         since,
