@@ -2,7 +2,7 @@
 # Runs kv-jit for the GitHub Action (action.yml); runnable locally (tests/action_install.rs).
 #
 #   KV_JIT_BIN      the installed binary (install.sh's `path`)
-#   KV_JIT_COMMAND  validate, grant, revoke, plan, status, audit, schema, new or doctor
+#   KV_JIT_COMMAND  validate, grant, revoke, plan, status, audit, report, schema, new or doctor
 #   KV_JIT_ARGS     extra arguments, one per line, each passed to kv-jit as one argument exactly
 #                   as written (surrounding blanks trimmed, blank lines skipped): no shell
 #                   quoting, globbing or word splitting ever applies to them
@@ -22,8 +22,8 @@ bin="${KV_JIT_BIN:-}"
 [[ -n "${bin}" && -x "${bin}" ]] || usage "KV_JIT_BIN does not name an installed kv-jit"
 command="${KV_JIT_COMMAND:-}"
 case "${command}" in
-  validate | grant | revoke | plan | status | audit | schema | new | doctor) ;;
-  *) usage "command must be one of validate, grant, revoke, plan, status, audit, schema, new, doctor (got '${command//[^A-Za-z0-9 _-]/?}')" ;;
+  validate | grant | revoke | plan | status | audit | report | schema | new | doctor) ;;
+  *) usage "command must be one of validate, grant, revoke, plan, status, audit, report, schema, new, doctor (got '${command//[^A-Za-z0-9 _-]/?}')" ;;
 esac
 
 args=()

@@ -77,6 +77,10 @@ pub enum Command {
     /// The whole loop on this machine in seconds: request, PR check, approval, grant, read,
     /// revoke, an attack refused, audit. Starts its own emulator; needs nothing but git.
     Demo(DemoArgs),
+    /// Who could read which secret, when, approved by whom, how it ended: from the ledger
+    /// alone, as Markdown (default), HTML (--format html, one self-contained page with a
+    /// timeline) or JSON.
+    Report(crate::cmd::audit_report::ReportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -241,6 +245,11 @@ pub enum FormatArg {
     Json,
     /// Text plus GitHub Actions `::error` workflow commands (annotations on the diff).
     Github,
+    /// Markdown (`kv-jit report` only).
+    #[value(alias = "markdown")]
+    Md,
+    /// One self-contained HTML page (`kv-jit report` only).
+    Html,
 }
 
 impl From<FormatArg> for Format {
@@ -249,6 +258,8 @@ impl From<FormatArg> for Format {
             FormatArg::Text => Format::Text,
             FormatArg::Json => Format::Json,
             FormatArg::Github => Format::Github,
+            // Only `kv-jit report` accepts them (checked before dispatch).
+            FormatArg::Md | FormatArg::Html => Format::Text,
         }
     }
 }

@@ -45,6 +45,16 @@ pub fn run() -> ExitCode {
         .now
         .unwrap_or_else(|| kv_jit_effects::clock::Clock::now(&kv_jit_effects::clock::SystemClock));
     let format: kv_jit_core::diag::Format = cli.format.into();
+    if matches!(cli.format, cli::FormatArg::Md | cli::FormatArg::Html)
+        && !matches!(cli.command, cli::Command::Report(_))
+    {
+        let f = output::Fatal::usage(
+            "invalid-argument",
+            "--format md and --format html are for `kv-jit report` only",
+        )
+        .help("use --format text, json or github");
+        return output::finish(output::fatal(f)).into();
+    }
     let exit = match &cli.command {
         cli::Command::Validate(args) => {
             cmd::validate::run(args, &cli.config, now, format, annotate)
@@ -52,6 +62,7 @@ pub fn run() -> ExitCode {
         cli::Command::New(args) => cmd::new::run(args, &cli.config, now, format, annotate),
         cli::Command::Emulator(args) => cmd::emulator(args, now),
         cli::Command::Demo(args) => cmd::demo::run(args, cli.now),
+        cli::Command::Report(a) => cmd::audit_report::run(a, &cli.config, now, cli.format),
         cli::Command::Plan(a) => cmd::plan::plan_cmd(&cli.config, now, format, &a.remote),
         cli::Command::Grant(a) => cmd::grant::grant_cmd(a, &cli.config, now, format),
         cli::Command::Revoke(a) => cmd::grant::revoke_cmd(a, &cli.config, now, format),

@@ -155,6 +155,17 @@ fn the_demo_shows_the_whole_loop_and_leaves_nothing_behind() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
     assert_has(&s[10], "is removed");
+    // It ends with the HTML report of its ledger, in the folder it ran in (its own is gone).
+    let report = tmp.path().join("kv-jit-demo-report.html");
+    assert_has(
+        &s[10],
+        &format!("open file://{}", report.canonicalize().unwrap().display()),
+    );
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert_has(&html, "<h1>kv-jit access report</h1>");
+    assert_eq!(html.matches("<rect class=\"bar end-expired\"").count(), 1);
+    assert_has(&html, "2026/alice-demo-api-key-11270900");
+    assert_has(&html, "0 of 1 required code-owner approvals");
 }
 
 #[test]
@@ -183,6 +194,10 @@ fn keep_keeps_a_repository_whose_ledger_verifies_and_honours_now() {
     assert_has(&run.stdout, "kv-jit emulator --listen 127.0.0.1:");
     assert_has(&run.stdout, "--now 2027-03-01T12:40:00Z");
     assert!(!run.stdout.contains("is removed"));
+    // With --keep the report is kept with the rest.
+    assert_has(&run.stdout, "kv-jit report --format html --out ");
+    assert!(keep.join("kv-jit-report.html").is_file());
+    assert!(!tmp.path().join("kv-jit-demo-report.html").exists());
     // A fresh clone of the kept origin holds a ledger that verifies.
     let clone = tmp.path().join("clone");
     let out = std::process::Command::new("git")

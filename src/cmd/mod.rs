@@ -1,6 +1,7 @@
 //! One module per subcommand: the imperative shell around the pure checks.
 
 pub mod audit;
+pub mod audit_report;
 pub mod check_azure;
 pub mod context;
 pub mod demo;

@@ -20,5 +20,6 @@ pub mod names;
 pub mod notice;
 pub mod plan;
 pub mod policy;
+pub mod report;
 pub mod request;
 pub mod yaml;

@@ -219,7 +219,11 @@ pub fn run(args: &DemoArgs, now: Option<DateTime<Utc>>) -> Exit {
             return Exit::Problems;
         }
     };
-    let result = demo.play(&runtime);
+    let mut result = demo.play(&runtime);
+    if result.is_ok() {
+        let out = report_path(args.keep.as_deref(), &demo.root);
+        result = demo.report(&out);
+    }
     if workspace.keep {
         demo.keep_notes(&args.keep.clone().unwrap_or_default());
     }
@@ -237,6 +241,18 @@ pub fn run(args: &DemoArgs, now: Option<DateTime<Utc>>) -> Exit {
             output::stderr(&format!("error: the demo stopped: {e}\n"));
             Exit::Problems
         }
+    }
+}
+
+/// Where the demo's HTML report goes: in the kept folder with `--keep`, else in the current
+/// directory (the temporary folder is removed; `./kv-jit-demo-report.html` is where someone who
+/// just ran `cargo run -- demo` in a clone looks, and the next demo replaces it).
+fn report_path(keep: Option<&Path>, root: &Path) -> PathBuf {
+    match keep {
+        Some(_) => root.join("kv-jit-report.html"),
+        None => std::env::current_dir()
+            .unwrap_or_else(|_| PathBuf::from("."))
+            .join("kv-jit-demo-report.html"),
     }
 }
 
@@ -267,6 +283,8 @@ struct Demo {
     runs: u32,
     /// How many times the requester read the secret.
     reads: usize,
+    /// The last workflow checkout (the report is made there).
+    last_checkout: Option<PathBuf>,
 }
 
 type Step<T = ()> = Result<T, String>;
@@ -291,6 +309,7 @@ impl Demo {
             now,
             runs: 0,
             reads: 0,
+            last_checkout: None,
         })
     }
 
@@ -422,6 +441,7 @@ impl Demo {
         step(10, "anyone can check the record");
         self.advance(Duration::minutes(1));
         let dir = self.checkout()?;
+        self.last_checkout = Some(dir.clone());
         let verify = self.kv_jit(&dir, &["audit", "verify"], false)?;
         say(&format!("$ kv-jit audit verify    (exit {})", verify.code));
         show(&verify.stdout);
@@ -455,6 +475,35 @@ impl Demo {
         if verify.code != 0 {
             return Err("the ledger does not verify".into());
         }
+        Ok(())
+    }
+
+    /// The audit report of the demo's ledger, as HTML, written to `out` by `kv-jit report` run in
+    /// the last workflow checkout.
+    fn report(&self, out: &Path) -> Step {
+        let dir = self
+            .last_checkout
+            .clone()
+            .ok_or("no checkout to report from")?;
+        let out_arg = out.to_string_lossy().into_owned();
+        let run = self.kv_jit(
+            &dir,
+            &["report", "--format", "html", "--out", &out_arg],
+            false,
+        )?;
+        say(&format!(
+            "\n$ kv-jit report --format html --out {}    (exit {})",
+            out.display(),
+            run.code
+        ));
+        show(&run.stderr);
+        if run.code != 0 {
+            return Err(format!("kv-jit report failed: {}", run.stderr.trim()));
+        }
+        say(&format!(
+            "The audit report (who could read which secret, when, approved by whom, how it ended), one self-contained page: open file://{}",
+            out.display()
+        ));
         Ok(())
     }
 
