@@ -335,6 +335,7 @@ mod tests {
             Ok(()) => "ok",
             Err(Denied::Refused(r)) => r.rule.code(),
             Err(Denied::Unavailable(_)) => "unavailable",
+            Err(Denied::Deferred(_)) => "deferred",
         }
     }
 
@@ -378,6 +379,7 @@ mod tests {
         let fresh = |r: Refusal, f: bool| match denial(r, f) {
             Denied::Refused(r) => r.rule.code(),
             Denied::Unavailable(_) => "unavailable",
+            Denied::Deferred(_) => "deferred",
         };
         let no_pr = || Refusal::NoPullRequest { commit: "c".into() };
         assert_eq!(fresh(no_pr(), true), "unavailable");
