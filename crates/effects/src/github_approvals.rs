@@ -35,6 +35,29 @@ pub struct RunMemo {
     bases: Memo<String, Arc<(Config, TrustedBase)>>,
     default_branch: tokio::sync::OnceCell<String>,
     today: std::sync::OnceLock<Option<(String, codeowners::Codeowners)>>,
+    /// The rate limit was asked for (once, before the first pull request is read).
+    rate_known: tokio::sync::OnceCell<()>,
+    /// The pull requests (by merge commit) being read now, each admitted while the budget
+    /// could pay [`CALLS_PER_PULL`] for it on top of those already being read.
+    reading: std::sync::Mutex<std::collections::BTreeSet<String>>,
+}
+
+/// Frees a pull request's place in [`RunMemo::reading`] when its reader is done.
+struct Reading<'m> {
+    memo: &'m RunMemo,
+    commit: Option<String>,
+}
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.commit.take() {
+            self.memo
+                .reading
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&c);
+        }
+    }
 }
 
 /// Verifies a request on the default branch was approved, as the grant requires.
@@ -108,10 +131,9 @@ impl ApprovalCheck for GithubApprovals<'_> {
             break_glass: r.break_glass,
             issue: r.issue,
         };
-        // A pull request not read yet is started only if the rate limit can pay for it.
-        if !self.memo.github.has_facts(&commit) && !self.client.can_afford(CALLS_PER_PULL) {
-            return Err(self.deferred());
-        }
+        // A pull request not read yet is started only if the rate limit can pay for it, on top
+        // of those being read now.
+        let _reading = self.admit(&commit).await?;
         let fresh = rules::fresh(self.now, committed);
         let a = crate::approval::verify_cached(self.client, &self.memo.github, &input, base)
             .await
@@ -183,6 +205,35 @@ impl GithubApprovals<'_> {
                 let _ = self.check(d).await;
             })
             .await;
+    }
+
+    /// Admits reading the pull request of `commit` (see [`RunMemo::reading`]): read already or
+    /// being read (nothing to pay), or the budget pays for it; else deferred.
+    async fn admit(&self, commit: &str) -> Result<Reading<'_>, Denied> {
+        let none = Reading {
+            memo: &self.memo,
+            commit: None,
+        };
+        if self.memo.github.has_facts(commit) {
+            return Ok(none);
+        }
+        self.memo
+            .rate_known
+            .get_or_init(|| self.client.refresh_rate_limit())
+            .await;
+        let mut reading = self.memo.reading.lock().unwrap_or_else(|p| p.into_inner());
+        if reading.contains(commit) {
+            return Ok(none);
+        }
+        let need = CALLS_PER_PULL * (reading.len() as u64 + 1);
+        if !self.client.can_afford(need) {
+            return Err(self.deferred());
+        }
+        reading.insert(commit.to_owned());
+        Ok(Reading {
+            memo: &self.memo,
+            commit: Some(commit.to_owned()),
+        })
     }
 
     fn deferred(&self) -> Denied {

@@ -482,6 +482,17 @@ impl GithubClient {
             .is_none_or(|left| left >= calls)
     }
 
+    /// Asks GitHub for the rate limit (`GET /rate_limit`, which GitHub does not count), so the
+    /// budget is known before the first counted request. Best effort: an error leaves it unknown.
+    pub async fn refresh_rate_limit(&self) {
+        let route = "/rate_limit";
+        if let Ok(response) = self.octocrab._get_with_headers(route, None).await
+            && let Ok(response) = octocrab::map_github_error(response).await
+        {
+            self.budget.observe(response.headers());
+        }
+    }
+
     /// Whether the budget is known to be used up.
     pub fn rate_limited(&self) -> bool {
         !self.can_afford(1)
