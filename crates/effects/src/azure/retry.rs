@@ -192,6 +192,10 @@ struct Model {
     at: DateTime<Utc>,
     /// Reserved and not yet answered: ARM may not have counted them in its last header.
     in_flight: u32,
+    /// The most the model refills to: the policy's, or more if ARM's first answer said more.
+    cap: f64,
+    /// ARM has answered with the bucket's count at least once.
+    known: bool,
 }
 
 /// The per-(subscription, bucket) models; see the module docs.
@@ -223,10 +227,12 @@ impl Pacer {
                 tokens: cap,
                 at: now,
                 in_flight: 0,
+                cap,
+                known: false,
             });
         if now > m.at {
             let elapsed = duration_between(m.at, now).as_secs_f64();
-            m.tokens = (m.tokens + elapsed * rate).min(cap);
+            m.tokens = (m.tokens + elapsed * rate).min(m.cap);
             m.at = now;
         }
         m.tokens -= 1.0;
@@ -260,7 +266,15 @@ impl Pacer {
             m.in_flight = m.in_flight.saturating_sub(1);
             if let Some(left) = left {
                 let seen = f64::from(left) - f64::from(m.in_flight);
-                m.tokens = m.tokens.min(seen);
+                if m.known {
+                    m.tokens = m.tokens.min(seen);
+                } else {
+                    // ARM's first word on this bucket sets the model (a bucket larger than the
+                    // modelled one is taken as it is); from then on answers only lower it.
+                    m.known = true;
+                    m.cap = m.cap.max(f64::from(left) + 1.0);
+                    m.tokens = seen;
+                }
             }
         }
     }
@@ -611,17 +625,22 @@ mod tests {
         // Deletes and other subscriptions have models of their own.
         assert_eq!(pacer.reserve(&p, "s", Bucket::Deletes, t0), Duration::ZERO);
         assert_eq!(pacer.reserve(&p, "t", w, t0), Duration::ZERO);
-        // A header saying more is left than the model holds does not raise it.
-        let mut h = HeaderMap::new();
-        h.insert(
-            "x-ms-ratelimit-remaining-subscription-writes",
-            HeaderValue::from_static("199"),
-        );
-        pacer.observe(&p, "s", w, Some(&h));
-        assert_eq!(pacer.reserve(&p, "s", w, t0), Duration::from_millis(1500));
+        // ARM's first answer sets the model: one left, four still in flight.
+        let one = |n: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                "x-ms-ratelimit-remaining-subscription-writes",
+                HeaderValue::from_static(n),
+            );
+            h
+        };
+        pacer.observe(&p, "s", w, Some(&one("1")));
+        // From then on a header saying more is left than the model holds does not raise it.
+        pacer.observe(&p, "s", w, Some(&one("199")));
+        assert_eq!(pacer.reserve(&p, "s", w, t0), Duration::from_millis(2500));
         // Refill on the clock: one second buys two tokens.
         let later = t0 + chrono::Duration::seconds(1);
-        assert_eq!(pacer.reserve(&p, "s", w, later), Duration::from_secs(1));
+        assert_eq!(pacer.reserve(&p, "s", w, later), Duration::from_secs(2));
         // A header saying less lowers it, counting the requests still in flight.
         let mut h = HeaderMap::new();
         h.insert(
