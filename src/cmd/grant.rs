@@ -118,6 +118,7 @@ fn run_once(
             repo_dir: &ctx.repo_dir,
             now,
             event_path: ctx.var("GITHUB_EVENT_PATH"),
+            memo: Default::default(),
         })
     };
     let done = runtime.block_on(run::run(inputs, ports, approvals));
@@ -135,6 +136,9 @@ fn run_once(
         )),
         Err(_) => false,
     };
+    if let Ok((_, client)) = &github {
+        output::stderr(&github_summary(client, &done.new));
+    }
     let exit = match done.outcome {
         Outcome::Ok if retro_problems => Exit::Problems,
         Outcome::Ok => Exit::Ok,
@@ -146,6 +150,35 @@ fn run_once(
         super::report::stopped(&done, exit);
     }
     exit
+}
+
+/// `github: N calls for M grants, ratelimit remaining R` (stderr): what the run spent of the
+/// token's REST budget, and what is left.
+fn github_summary(
+    client: &kv_jit_effects::github::client::GithubClient,
+    new: &[kv_jit_core::ledger::NewEntry],
+) -> String {
+    let grants = new
+        .iter()
+        .filter(|e| e.event == kv_jit_core::ledger::Event::Granted)
+        .count();
+    let limit = client.rate_limit();
+    let remaining = limit
+        .and_then(|l| l.remaining)
+        .map_or_else(|| "unknown".to_owned(), |r| r.to_string());
+    let reset = limit
+        .and_then(|l| l.reset_at())
+        .map(|at| {
+            format!(
+                " (renewed at {})",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "github: {} calls for {grants} grants, ratelimit remaining {remaining}{reset}\n",
+        client.calls()
+    )
 }
 
 /// Opens the retrospective issue of every break-glass grant without one and records it; in a

@@ -2,6 +2,7 @@
 //! judges (see that module for the rules), [`verify`] is the two together.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use kv_jit_core::approval::{
     self as rules, Approval, ApprovalFacts, ApprovalInput, CommitFacts, IssueOpener, Need,
@@ -9,7 +10,46 @@ use kv_jit_core::approval::{
 };
 use kv_jit_core::github::codeowners::{self, Codeowners};
 
-use crate::github::client::{GithubClient, GithubError, PullRequest, Repo};
+use crate::github::client::{
+    CommitPaths, GithubClient, GithubError, PullRequest, Repo, TeamMembership, TeamRepoPermissions,
+};
+use crate::memo::Memo;
+
+/// What one run has read from GitHub, keyed by what cannot change under it: the pull requests
+/// a commit brought (by commit SHA), a merged pull request's facts (by the merge commit: its
+/// files, commits and reviews, read once for every request it brought), a commit's paths (by
+/// SHA), and the lookups the rules ask for (a team's members and access, a login's permission,
+/// an issue). Per run only: built empty by each run, never stored. The rules still judge every
+/// request on its own ([`decide`] with its own input); only the reading is shared.
+#[derive(Debug, Default)]
+pub struct Cache {
+    pulls_for_commit: Memo<String, Vec<PullRequest>>,
+    facts: Memo<String, Arc<ApprovalFacts>>,
+    commit_paths: Memo<String, CommitPaths>,
+    memberships: Memo<(String, String, String), Readable<TeamMembership>>,
+    team_access: Memo<(String, String), Readable<Option<TeamRepoPermissions>>>,
+    permissions: Memo<String, Readable<String>>,
+    issues: Memo<u64, Readable<IssueOpener>>,
+}
+
+impl Cache {
+    /// Whether the facts of the pull request that brought `commit` were read.
+    pub fn has_facts(&self, commit: &str) -> bool {
+        self.facts.get(&commit.to_owned()).is_some()
+    }
+
+    /// The pull requests associated with `sha` (one request per commit for the run).
+    pub async fn pulls_for_commit(
+        &self,
+        client: &GithubClient,
+        repo: &Repo,
+        sha: &str,
+    ) -> Result<Vec<PullRequest>, GithubError> {
+        self.pulls_for_commit
+            .get_or_try(&sha.to_owned(), || client.pulls_for_commit(repo, sha))
+            .await
+    }
+}
 
 /// GitHub could not answer: the approval cannot be checked (not a refusal on the merits).
 impl From<GithubError> for Refusal {
@@ -122,7 +162,17 @@ pub async fn verify(
     input: &ApprovalInput<'_>,
     base: &TrustedBase,
 ) -> Result<Approval, Refusal> {
-    let facts = gather(client, input, base).await?;
+    verify_cached(client, &Cache::default(), input, base).await
+}
+
+/// [`verify`], reading through the run's `cache`.
+pub async fn verify_cached(
+    client: &GithubClient,
+    cache: &Cache,
+    input: &ApprovalInput<'_>,
+    base: &TrustedBase,
+) -> Result<Approval, Refusal> {
+    let facts = gather_cached(client, cache, input, base).await?;
     decide(&facts, input, base)
 }
 
@@ -135,21 +185,40 @@ pub async fn gather(
     input: &ApprovalInput<'_>,
     base: &TrustedBase,
 ) -> Result<ApprovalFacts, Refusal> {
+    gather_cached(client, &Cache::default(), input, base).await
+}
+
+/// [`gather`] through the run's `cache`: the pull request's facts are read once per merge
+/// commit (its files, commits and reviews at once), each lookup once per key.
+pub async fn gather_cached(
+    client: &GithubClient,
+    cache: &Cache,
+    input: &ApprovalInput<'_>,
+    base: &TrustedBase,
+) -> Result<ApprovalFacts, Refusal> {
     let repo = input.repo;
-    let pull = merged_pull(client, repo, input.commit).await?;
-    let number = pull.number;
-    let files = client.pull_files(repo, number).await?;
-    let commits = client.pull_commits(repo, number).await?;
-    let reviews = client.reviews(repo, number).await?;
-    let mut facts = ApprovalFacts::new(
-        PullFacts::from(&pull),
-        files,
-        commits.into_iter().map(CommitFacts::from).collect(),
-        reviews
-            .into_iter()
-            .filter_map(ReviewFacts::from_github)
-            .collect(),
-    );
+    let shared = cache
+        .facts
+        .get_or_try(&input.commit.to_owned(), || async {
+            let pull = merged_pull(client, cache, repo, input.commit).await?;
+            let number = pull.number;
+            let (files, commits, reviews) = futures_util::try_join!(
+                client.pull_files(repo, number),
+                client.pull_commits(repo, number),
+                client.reviews(repo, number),
+            )?;
+            Ok::<_, Refusal>(Arc::new(ApprovalFacts::new(
+                PullFacts::from(&pull),
+                files,
+                commits.into_iter().map(CommitFacts::from).collect(),
+                reviews
+                    .into_iter()
+                    .filter_map(ReviewFacts::from_github)
+                    .collect(),
+            )))
+        })
+        .await?;
+    let mut facts = (*shared).clone();
     // Each round adds the one fact asked for; one asked twice was not taken up (a bug), so stop:
     // `decide` then fails closed on it.
     let mut asked = BTreeSet::new();
@@ -157,7 +226,7 @@ pub async fn gather(
         if !asked.insert(need.clone()) {
             break;
         }
-        look_up(client, repo, &mut facts, need).await?;
+        look_up_cached(client, cache, repo, &mut facts, need).await?;
     }
     Ok(facts)
 }
@@ -170,16 +239,36 @@ async fn look_up(
     facts: &mut ApprovalFacts,
     need: Need,
 ) -> Result<(), Refusal> {
+    look_up_cached(client, &Cache::default(), repo, facts, need).await
+}
+
+/// [`look_up`] through the run's `cache`.
+async fn look_up_cached(
+    client: &GithubClient,
+    cache: &Cache,
+    repo: &Repo,
+    facts: &mut ApprovalFacts,
+    need: Need,
+) -> Result<(), Refusal> {
     match need {
         Need::CommitPaths { sha } => {
-            let listed = client.commit_paths(repo, &sha).await?;
+            let listed = cache
+                .commit_paths
+                .get_or_try(&sha, || client.commit_paths(repo, &sha))
+                .await?;
             facts.commit_paths.insert(sha, listed);
         }
         Need::Membership { org, slug, login } => {
-            let membership = readable(
-                client.team_membership(&org, &slug, &login).await,
-                &[401, 403, 404],
-            )?;
+            let key = (org.clone(), slug.clone(), login.to_ascii_lowercase());
+            let membership = cache
+                .memberships
+                .get_or_try(&key, || async {
+                    readable(
+                        client.team_membership(&org, &slug, &login).await,
+                        &[401, 403, 404],
+                    )
+                })
+                .await?;
             facts
                 .reviewer_mut(&login)
                 .teams
@@ -187,49 +276,72 @@ async fn look_up(
         }
         Need::TeamAccess { org, slug } => {
             // The team is visible (membership read it), so a 404 here means no access at all.
-            let access = readable(
-                client.team_repo_permissions(&org, &slug, repo).await,
-                &[401, 403, 404],
-            )?;
+            let key = (org.clone(), slug.clone());
+            let access = cache
+                .team_access
+                .get_or_try(&key, || async {
+                    readable(
+                        client.team_repo_permissions(&org, &slug, repo).await,
+                        &[401, 403, 404],
+                    )
+                })
+                .await?;
             facts.team_access.insert(format!("{org}/{slug}"), access);
         }
         Need::Permission { login } => {
-            let permission = readable(
-                client.collaborator_permission(repo, &login).await,
-                &[401, 403],
-            )?;
+            let permission = cache
+                .permissions
+                .get_or_try(&login.to_ascii_lowercase(), || async {
+                    readable(
+                        client.collaborator_permission(repo, &login).await,
+                        &[401, 403],
+                    )
+                })
+                .await?;
             facts.reviewer_mut(&login).permission = Some(permission);
         }
         Need::Issue { number } => {
-            let opener = match client.issue(repo, number).await {
-                // Answered from another repository (transferred): no such issue here.
-                Ok(issue) if !issue.is_in(repo) => Ok(IssueOpener {
-                    number,
-                    author: None,
-                    created_at: None,
-                    is_pull: false,
-                }),
-                Ok(issue) => Ok(IssueOpener {
-                    // GitHub's number, not the one asked for: they differ only if redirected.
-                    number: issue.number,
-                    author: issue.user.map(|u| u.login),
-                    created_at: issue.created_at,
-                    is_pull: issue.pull_request.is_some(),
-                }),
-                // No such issue: nobody can be shown to have asked (refused, not retried).
-                Err(e) if e.status() == Some(404) => Ok(IssueOpener {
-                    number,
-                    author: None,
-                    created_at: None,
-                    is_pull: false,
-                }),
-                Err(e) if matches!(e.status(), Some(401 | 403)) => Err(e.to_string()),
-                Err(e) => return Err(Refusal::from(e)),
-            };
+            let opener = cache
+                .issues
+                .get_or_try(&number, || read_issue(client, repo, number))
+                .await?;
             facts.issue = Some(opener);
         }
     }
     Ok(())
+}
+
+/// Who opened issue `number` of `repo`, as GitHub shows it.
+async fn read_issue(
+    client: &GithubClient,
+    repo: &Repo,
+    number: u64,
+) -> Result<Readable<IssueOpener>, Refusal> {
+    Ok(match client.issue(repo, number).await {
+        // Answered from another repository (transferred): no such issue here.
+        Ok(issue) if !issue.is_in(repo) => Ok(IssueOpener {
+            number,
+            author: None,
+            created_at: None,
+            is_pull: false,
+        }),
+        Ok(issue) => Ok(IssueOpener {
+            // GitHub's number, not the one asked for: they differ only if redirected.
+            number: issue.number,
+            author: issue.user.map(|u| u.login),
+            created_at: issue.created_at,
+            is_pull: issue.pull_request.is_some(),
+        }),
+        // No such issue: nobody can be shown to have asked (refused, not retried).
+        Err(e) if e.status() == Some(404) => Ok(IssueOpener {
+            number,
+            author: None,
+            created_at: None,
+            is_pull: false,
+        }),
+        Err(e) if matches!(e.status(), Some(401 | 403)) => Err(e.to_string()),
+        Err(e) => return Err(Refusal::from(e)),
+    })
 }
 
 /// A lookup's answer; GitHub refusing it with one of `statuses` (this token may not read it) is
@@ -245,10 +357,11 @@ fn readable<T>(answer: Result<T, GithubError>, statuses: &[u16]) -> Result<Reada
 /// The merged pull request that brought `commit`, read in full.
 async fn merged_pull(
     client: &GithubClient,
+    cache: &Cache,
     repo: &Repo,
     commit: &str,
 ) -> Result<PullRequest, Refusal> {
-    let associated = client.pulls_for_commit(repo, commit).await?;
+    let associated = cache.pulls_for_commit(client, repo, commit).await?;
     let number = rules::choose_pull(&associated, commit)?;
     // The list form can lag or omit fields; the full pull request is authoritative (and
     // `decide` checks that it is merged).

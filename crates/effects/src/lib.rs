@@ -11,6 +11,7 @@ pub mod github;
 pub mod github_approvals;
 pub mod ledger;
 pub mod ledger_store;
+pub mod memo;
 pub mod notify;
 pub mod testing;
 pub mod token;

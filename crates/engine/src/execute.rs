@@ -76,13 +76,35 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
     /// Every revoke completes before any grant starts: a due extension must not race the
     /// revoke of the grant whose assignment it is about to share.
     pub async fn run(&self, actions: &[Action]) -> Vec<NewEntry> {
+        self.run_deferring(actions).await.0
+    }
+
+    /// [`Executor::run`], and why each grant that was not started was deferred (the approval
+    /// check could not afford to run: [`Denied::Deferred`]). A deferred grant has no entry: the
+    /// next run plans it again. While the grants run, [`ApprovalCheck::prepare`] reads ahead
+    /// what their checks need.
+    pub async fn run_deferring(&self, actions: &[Action]) -> (Vec<NewEntry>, Vec<String>) {
         let listings = self.list_touched(actions).await;
         let (revokes, rest): (Vec<&Action>, Vec<&Action>) = actions
             .iter()
             .partition(|a| matches!(a, Action::Revoke { .. }));
-        let mut out = self.batch(&revokes, &listings).await;
-        out.extend(self.batch(&rest, &listings).await);
-        out
+        let (mut out, mut deferred) = self.batch(&revokes, &listings).await;
+        let due: Vec<&Desired> = rest
+            .iter()
+            .filter_map(|a| match a {
+                Action::Grant { desired, .. } => Some(&**desired),
+                _ => None,
+            })
+            .collect();
+        let width = usize::from(self.concurrency.max(1));
+        let ((more, more_deferred), ()) = futures_util::future::join(
+            self.batch(&rest, &listings),
+            self.approvals.prepare(&due, width),
+        )
+        .await;
+        out.extend(more);
+        deferred.extend(more_deferred);
+        (out, deferred)
     }
 
     /// One listing per vault that a revoke (in revoker mode) or an extension touches.
@@ -114,13 +136,17 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
         out
     }
 
-    /// Up to `concurrency` at once; results in the given order.
-    async fn batch(&self, actions: &[&Action], listings: &Listings) -> Vec<NewEntry> {
-        let results: Vec<(usize, Option<NewEntry>)> =
+    /// Up to `concurrency` at once; results in the given order, and why each deferred grant was.
+    async fn batch(
+        &self,
+        actions: &[&Action],
+        listings: &Listings,
+    ) -> (Vec<NewEntry>, Vec<String>) {
+        let results: Vec<(usize, Result<Option<NewEntry>, String>)> =
             stream::iter(actions.iter().copied().enumerate())
                 .map(|(i, action)| async move {
                     let entry = self.one(action, listings).await;
-                    if let Some(e) = &entry {
+                    if let Ok(Some(e)) = &entry {
                         self.progress.completed(e);
                     }
                     (i, entry)
@@ -130,11 +156,21 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
                 .await;
         let mut results = results;
         results.sort_by_key(|(i, _)| *i);
-        results.into_iter().filter_map(|(_, e)| e).collect()
+        let mut entries = Vec::new();
+        let mut deferred = Vec::new();
+        for (_, r) in results {
+            match r {
+                Ok(Some(e)) => entries.push(e),
+                Ok(None) => {}
+                Err(why) => deferred.push(why),
+            }
+        }
+        (entries, deferred)
     }
 
-    async fn one(&self, action: &Action, listings: &Listings) -> Option<NewEntry> {
-        match action {
+    /// One action's entry (none for a wait), or why a grant was deferred.
+    async fn one(&self, action: &Action, listings: &Listings) -> Result<Option<NewEntry>, String> {
+        Ok(match action {
             Action::Grant {
                 desired,
                 start,
@@ -143,7 +179,7 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
                 ..
             } => Some(
                 self.grant(desired, *start, *expires, extends.as_deref(), listings)
-                    .await,
+                    .await?,
             ),
             Action::Revoke {
                 grant,
@@ -175,7 +211,7 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
                 ..NewEntry::new(self.now, Event::Refused)
             }),
             Action::Wait { .. } => None,
-        }
+        })
     }
 
     /// The mechanism a grant ends by: what was recorded when it was made; for ledgers from
@@ -190,6 +226,7 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
         }
     }
 
+    /// A grant's entry, or why it was deferred (its approval could not be afforded).
     async fn grant(
         &self,
         d: &Desired,
@@ -197,6 +234,25 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
         expires: DateTime<Utc>,
         extends: Option<&Extension>,
         listings: &Listings,
+    ) -> Result<NewEntry, String> {
+        let mut deferred = None;
+        let entry = self
+            .grant_entry(d, start, expires, extends, listings, &mut deferred)
+            .await;
+        match deferred {
+            Some(why) => Err(why),
+            None => Ok(entry),
+        }
+    }
+
+    async fn grant_entry(
+        &self,
+        d: &Desired,
+        start: DateTime<Utc>,
+        expires: DateTime<Utc>,
+        extends: Option<&Extension>,
+        listings: &Listings,
+        deferred: &mut Option<String>,
     ) -> NewEntry {
         let r = &d.request;
         let mut entry = NewEntry {
@@ -229,6 +285,10 @@ impl<A: Azure, P: ApprovalCheck> Executor<'_, A, P> {
             Ok(a) => a,
             Err(Denied::Refused(why)) => return refused(entry, why.message),
             Err(Denied::Unavailable(why)) => return failed(entry, Event::GrantFailed, why),
+            Err(Denied::Deferred(why)) => {
+                *deferred = Some(why.clone());
+                return failed(entry, Event::GrantFailed, why);
+            }
         };
         // A break-glass grant is marked: approved by nobody, its owners told (`owners`).
         entry.break_glass = r.break_glass.then_some(true);

@@ -59,6 +59,14 @@ pub use kv_jit_core::approval::Denied;
 /// Verifies that a request on the default branch was approved (GitHub in production).
 pub trait ApprovalCheck: Send + Sync {
     fn check(&self, desired: &Desired) -> impl Future<Output = Result<Approvals, Denied>> + Send;
+
+    /// Told every grant due before they start, and run alongside them: reads ahead what
+    /// [`ApprovalCheck::check`] will need (up to `concurrency` at once), so the grants find it
+    /// read. Decides nothing; the default reads nothing.
+    fn prepare(&self, due: &[&Desired], concurrency: usize) -> impl Future<Output = ()> + Send {
+        let _ = (due, concurrency);
+        async {}
+    }
 }
 
 /// Why the ledger cannot be used.

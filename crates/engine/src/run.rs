@@ -120,6 +120,12 @@ impl<P: ApprovalCheck> ApprovalCheck for Option<P> {
             )),
         }
     }
+
+    async fn prepare(&self, due: &[&Desired], concurrency: usize) {
+        if let Some(p) = self {
+            p.prepare(due, concurrency).await
+        }
+    }
 }
 
 /// Runs once. `approvals` is asked for only when grants are due (building it reads GitHub's
@@ -257,7 +263,7 @@ where
     };
 
     let known_names = state::known_names(&entries, &config.tenant_id);
-    let mut new = Executor {
+    let (mut new, deferred) = Executor {
         azure,
         approvals: &approvals,
         config,
@@ -267,8 +273,19 @@ where
         known_names: &known_names,
         progress: ports.progress,
     }
-    .run(&actions)
+    .run_deferring(&actions)
     .await;
+    // Grants this run could not afford (GitHub's rate limit): not started, not recorded; the
+    // next run grants them.
+    if let Some(why) = deferred.first() {
+        say(
+            Level::Error,
+            format!(
+                "{} grant(s) not started, they wait for the next run: {why}",
+                deferred.len()
+            ),
+        );
+    }
     if let Some(m) = &manual {
         for e in new.iter_mut().filter(|e| e.event == Event::Revoked) {
             e.actor = m.by.map(str::to_owned);
@@ -334,7 +351,7 @@ where
     // A grant run that could not grant is a configuration problem, said after the revokes ran.
     let outcome = if mode == Mode::Grant && grants_blocked {
         Outcome::Usage
-    } else if problems || !pushed {
+    } else if problems || !pushed || !deferred.is_empty() {
         Outcome::Problems
     } else {
         Outcome::Ok

@@ -24,6 +24,9 @@ pub enum Denied {
     /// Could not be checked (GitHub unreachable, git failed): recorded as `grant_failed`,
     /// retried next run.
     Unavailable(String),
+    /// Not checked because this run cannot afford it (GitHub's rate limit is used up): nothing
+    /// was started and nothing is recorded; the grant waits for the next run.
+    Deferred(String),
 }
 
 impl Denied {
@@ -39,7 +42,7 @@ impl fmt::Display for Denied {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Denied::Refused(r) => f.write_str(&r.message),
-            Denied::Unavailable(m) => f.write_str(m),
+            Denied::Unavailable(m) | Denied::Deferred(m) => f.write_str(m),
         }
     }
 }
@@ -332,6 +335,7 @@ mod tests {
             Ok(()) => "ok",
             Err(Denied::Refused(r)) => r.rule.code(),
             Err(Denied::Unavailable(_)) => "unavailable",
+            Err(Denied::Deferred(_)) => "deferred",
         }
     }
 
@@ -375,6 +379,7 @@ mod tests {
         let fresh = |r: Refusal, f: bool| match denial(r, f) {
             Denied::Refused(r) => r.rule.code(),
             Denied::Unavailable(_) => "unavailable",
+            Denied::Deferred(_) => "deferred",
         };
         let no_pr = || Refusal::NoPullRequest { commit: "c".into() };
         assert_eq!(fresh(no_pr(), true), "unavailable");

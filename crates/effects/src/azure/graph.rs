@@ -9,11 +9,12 @@ use super::{AzureClient, AzureError, Principal, PrincipalType};
 
 pub(crate) async fn resolve_user(az: &AzureClient, upn: &str) -> Result<Principal, AzureError> {
     let key = upn.to_ascii_lowercase();
-    // Held across the lookup: two grants for one requester cost one Graph call.
-    let mut cache = az.users.lock().await;
-    if let Some(p) = cache.get(&key) {
-        return Ok(*p);
-    }
+    // One request per user for the run: concurrent lookups of one UPN wait for the same answer,
+    // lookups of different UPNs run in parallel (no lock is held across the request).
+    az.users.get_or_try(&key, || lookup(az, upn)).await
+}
+
+async fn lookup(az: &AzureClient, upn: &str) -> Result<Principal, AzureError> {
     let what = format!("looking up user {upn} in Microsoft Graph");
     // The UPN is one path segment, percent-encoded (a B2B UPN carries `#`).
     let mut url = url::Url::parse(&join(&az.endpoints.graph, "/v1.0/users")).map_err(|e| {
@@ -49,7 +50,6 @@ pub(crate) async fn resolve_user(az: &AzureClient, upn: &str) -> Result<Principa
                 object_id,
                 kind: PrincipalType::User,
             };
-            cache.insert(key, p);
             Ok(p)
         }
         404 => Err(AzureError::UserNotFound {

@@ -16,9 +16,42 @@ pub(crate) async fn check_secret(
     vault: &VaultRef,
     secret: &SecretName,
 ) -> Result<SecretStatus, AzureError> {
+    // Read once per run: the vault per vault, the secret per secret (metadata only).
+    let rbac = az
+        .vaults
+        .get_or_try(&vault.scope().to_ascii_lowercase(), || {
+            vault_rbac(az, vault)
+        })
+        .await?;
+    match rbac {
+        None => return Ok(SecretStatus::VaultMissing),
+        Some(false) => return Ok(SecretStatus::VaultNotRbac),
+        Some(true) => {}
+    }
+    let scope = vault.secret_scope(secret);
+    let exists = az
+        .secrets
+        .get_or_try(&scope.to_ascii_lowercase(), || async {
+            let what = format!(
+                "reading secret metadata {} in vault {}",
+                secret.as_str(),
+                vault.vault().as_str()
+            );
+            Ok::<_, AzureError>(get(az, vault, &scope, &what).await?.is_some())
+        })
+        .await?;
+    Ok(if exists {
+        SecretStatus::Exists
+    } else {
+        SecretStatus::SecretMissing
+    })
+}
+
+/// Whether the vault uses RBAC authorization; `None` when it does not exist.
+async fn vault_rbac(az: &AzureClient, vault: &VaultRef) -> Result<Option<bool>, AzureError> {
     let what = format!("reading vault {}", vault.vault().as_str());
     let Some(body) = get(az, vault, &vault.scope(), &what).await? else {
-        return Ok(SecretStatus::VaultMissing);
+        return Ok(None);
     };
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
@@ -35,20 +68,7 @@ pub(crate) async fn check_secret(
         what: what.clone(),
         detail: e.to_string(),
     })?;
-    if !v.properties.enable_rbac_authorization {
-        return Ok(SecretStatus::VaultNotRbac);
-    }
-    let what = format!(
-        "reading secret metadata {} in vault {}",
-        secret.as_str(),
-        vault.vault().as_str()
-    );
-    Ok(
-        match get(az, vault, &vault.secret_scope(secret), &what).await? {
-            Some(_) => SecretStatus::Exists,
-            None => SecretStatus::SecretMissing,
-        },
-    )
+    Ok(Some(v.properties.enable_rbac_authorization))
 }
 
 /// GET an ARM resource: `Some(body)` on 200, `None` on 404.

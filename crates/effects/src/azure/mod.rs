@@ -43,7 +43,13 @@ pub struct AzureClient {
     endpoints: Endpoints,
     credential: Credential,
     transport: retry::Transport,
-    users: tokio::sync::Mutex<std::collections::HashMap<String, Principal>>,
+    /// Graph lookups by lowercase UPN, for the run: one request per user, concurrent lookups of
+    /// one user share it, different users go in parallel.
+    users: crate::memo::Memo<String, Principal>,
+    /// Key Vault metadata for the run: the vault's RBAC answer per vault scope, and whether a
+    /// secret exists per secret scope (each read once, however many requests name it).
+    vaults: crate::memo::Memo<String, Option<bool>>,
+    secrets: crate::memo::Memo<String, bool>,
 }
 
 impl AzureClient {
@@ -70,6 +76,8 @@ impl AzureClient {
             credential,
             transport: retry::Transport::new(policy)?,
             users: Default::default(),
+            vaults: Default::default(),
+            secrets: Default::default(),
         })
     }
 

@@ -19,10 +19,14 @@
 //! the policy's [`Clock`] ([`SystemClock`] unless [`RetryPolicy::with_clock`] says otherwise);
 //! the credential's token expiry reads the same clock through the transport.
 //!
-//! Pacer: ARM reports the writes and deletes left in the subscription's bucket in
-//! `x-ms-ratelimit-remaining-subscription-writes` / `-deletes`. Below a low-water mark the pacer
-//! waits `step × (low_water − remaining)` before the next write or delete to that subscription,
-//! so a large run slows down (and the bucket refills) before Azure answers 429.
+//! Pacer: a local model of ARM's per-subscription token buckets (writes and deletes apart; 200
+//! tokens refilling 10 per second by default). Every write or delete reserves its token before
+//! it is sent, so requests in flight never spend the same token twice; when the model is empty
+//! the request waits for the refill that covers it. ARM's
+//! `x-ms-ratelimit-remaining-subscription-writes` / `-deletes` only ever lower the model (the
+//! answer minus the requests still in flight, which ARM may not have counted yet): another
+//! client spending the same bucket slows this one down, a stale answer never speeds it up. A
+//! large run at any concurrency therefore waits before Azure would answer 429.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -55,10 +59,13 @@ pub struct RetryPolicy {
     pub connect_timeout: Duration,
     /// Whole-request timeout (per attempt).
     pub request_timeout: Duration,
-    /// The pacer starts slowing down when a subscription has fewer writes/deletes left than this.
+    /// Tokens the pacer leaves in each bucket (for other clients of the subscription); 0 turns
+    /// the pacer off.
     pub pace_low_water: u32,
-    /// Wait per missing token below the low-water mark (ARM refills about 10 per second).
-    pub pace_step: Duration,
+    /// The bucket the pacer models until ARM says less: capacity and refill per second
+    /// (ARM's write bucket: 200 tokens, 10 per second).
+    pub pace_capacity: u32,
+    pub pace_refill_per_sec: f64,
     /// `PrincipalNotFound` right after a principal was created is Entra replication lag; PUTs
     /// are retried this many extra times (with the backoff above) before giving up.
     pub principal_not_found_retries: u32,
@@ -83,8 +90,9 @@ impl Default for RetryPolicy {
             max_total: Duration::from_secs(120),
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
-            pace_low_water: 20,
-            pace_step: Duration::from_millis(100),
+            pace_low_water: 10,
+            pace_capacity: 200,
+            pace_refill_per_sec: 10.0,
             principal_not_found_retries: 3,
             clock: SystemClock::shared(),
             token_attempts: 3,
@@ -175,31 +183,99 @@ impl Bucket {
     }
 }
 
-/// Remembers the last `x-ms-ratelimit-remaining-*` seen per (subscription, bucket).
+/// The local model of one bucket.
+#[derive(Debug, Clone, Copy)]
+struct Model {
+    /// Tokens left after every reservation made (negative: owed to the refill).
+    tokens: f64,
+    /// When `tokens` was last refilled (the policy's clock).
+    at: DateTime<Utc>,
+    /// Reserved and not yet answered: ARM may not have counted them in its last header.
+    in_flight: u32,
+    /// The most the model refills to: the policy's, or more if ARM's first answer said more.
+    cap: f64,
+    /// ARM has answered with the bucket's count at least once.
+    known: bool,
+}
+
+/// The per-(subscription, bucket) models; see the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct Pacer {
-    remaining: Mutex<HashMap<(String, Bucket), u32>>,
+    buckets: Mutex<HashMap<(String, Bucket), Model>>,
 }
 
 impl Pacer {
-    fn delay(&self, policy: &RetryPolicy, sub: &str, bucket: Bucket) -> Duration {
-        let map = self.remaining.lock().expect("pacer lock");
-        match map.get(&(sub.to_ascii_lowercase(), bucket)) {
-            Some(&left) if left < policy.pace_low_water => {
-                policy.pace_step * (policy.pace_low_water - left)
-            }
-            _ => Duration::ZERO,
+    /// Reserves one token for a request about to be sent at `now`: how long to wait first
+    /// (zero while the model has more than the low-water mark left). Every call must be matched
+    /// by one [`Pacer::observe`] (with the answer's headers, or none).
+    fn reserve(
+        &self,
+        policy: &RetryPolicy,
+        sub: &str,
+        bucket: Bucket,
+        now: DateTime<Utc>,
+    ) -> Duration {
+        if policy.pace_low_water == 0 {
+            return Duration::ZERO;
+        }
+        let rate = policy.pace_refill_per_sec.max(0.001);
+        let cap = f64::from(policy.pace_capacity);
+        let mut map = self.buckets.lock().expect("pacer lock");
+        let m = map
+            .entry((sub.to_ascii_lowercase(), bucket))
+            .or_insert(Model {
+                tokens: cap,
+                at: now,
+                in_flight: 0,
+                cap,
+                known: false,
+            });
+        if now > m.at {
+            let elapsed = duration_between(m.at, now).as_secs_f64();
+            m.tokens = (m.tokens + elapsed * rate).min(m.cap);
+            m.at = now;
+        }
+        m.tokens -= 1.0;
+        m.in_flight += 1;
+        let floor = f64::from(policy.pace_low_water);
+        if m.tokens >= floor {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64((floor - m.tokens) / rate)
         }
     }
 
-    fn observe(&self, sub: &str, bucket: Bucket, headers: &HeaderMap) {
+    /// The answer to a reserved request: ARM's remaining count lowers the model (never raises
+    /// it); `None` when there was no answer.
+    fn observe(
+        &self,
+        policy: &RetryPolicy,
+        sub: &str,
+        bucket: Bucket,
+        headers: Option<&HeaderMap>,
+    ) {
+        if policy.pace_low_water == 0 {
+            return;
+        }
         let left = headers
-            .get(bucket.header())
+            .and_then(|h| h.get(bucket.header()))
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u32>().ok());
-        if let Some(left) = left {
-            let mut map = self.remaining.lock().expect("pacer lock");
-            map.insert((sub.to_ascii_lowercase(), bucket), left);
+        let mut map = self.buckets.lock().expect("pacer lock");
+        if let Some(m) = map.get_mut(&(sub.to_ascii_lowercase(), bucket)) {
+            m.in_flight = m.in_flight.saturating_sub(1);
+            if let Some(left) = left {
+                let seen = f64::from(left) - f64::from(m.in_flight);
+                if m.known {
+                    m.tokens = m.tokens.min(seen);
+                } else {
+                    // ARM's first word on this bucket sets the model (a bucket larger than the
+                    // modelled one is taken as it is); from then on answers only lower it.
+                    m.known = true;
+                    m.cap = m.cap.max(f64::from(left) + 1.0);
+                    m.tokens = seen;
+                }
+            }
         }
     }
 }
@@ -344,13 +420,14 @@ impl Transport {
         loop {
             attempt += 1;
             if let Some((sub, bucket)) = call.pace {
-                let wait = self.pacer.delay(&self.policy, sub, bucket);
+                let wait = self.pacer.reserve(&self.policy, sub, bucket, self.now());
                 self.sleep(wait).await;
                 slept += wait;
             }
             let outcome = self.send_once(call).await;
-            if let (Some((sub, bucket)), Ok(reply)) = (call.pace, &outcome) {
-                self.pacer.observe(sub, bucket, &reply.headers);
+            if let Some((sub, bucket)) = call.pace {
+                let headers = outcome.as_ref().ok().map(|r| &r.headers);
+                self.pacer.observe(&self.policy, sub, bucket, headers);
             }
             let (wait_hint, failure) = match outcome {
                 Ok(reply) if !super::error::retried_in_call(reply.status) => return Ok(reply),
@@ -529,20 +606,54 @@ mod tests {
     }
 
     #[test]
-    fn pacer_slows_below_low_water() {
-        let p = RetryPolicy::default();
+    fn the_pacer_reserves_before_sending_and_headers_only_lower_it() {
+        let t0: DateTime<Utc> = "2026-11-27T09:00:00Z".parse().unwrap();
+        let p = RetryPolicy {
+            pace_low_water: 1,
+            pace_capacity: 4,
+            pace_refill_per_sec: 2.0,
+            ..RetryPolicy::default()
+        };
         let pacer = Pacer::default();
-        assert_eq!(pacer.delay(&p, "S", Bucket::Writes), Duration::ZERO);
+        let w = Bucket::Writes;
+        // Three in flight at once take three distinct tokens: the fourth must wait.
+        for _ in 0..3 {
+            assert_eq!(pacer.reserve(&p, "S", w, t0), Duration::ZERO);
+        }
+        assert_eq!(pacer.reserve(&p, "s", w, t0), Duration::from_millis(500));
+        assert_eq!(pacer.reserve(&p, "s", w, t0), Duration::from_secs(1));
+        // Deletes and other subscriptions have models of their own.
+        assert_eq!(pacer.reserve(&p, "s", Bucket::Deletes, t0), Duration::ZERO);
+        assert_eq!(pacer.reserve(&p, "t", w, t0), Duration::ZERO);
+        // ARM's first answer sets the model: one left, four still in flight.
+        let one = |n: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                "x-ms-ratelimit-remaining-subscription-writes",
+                HeaderValue::from_static(n),
+            );
+            h
+        };
+        pacer.observe(&p, "s", w, Some(&one("1")));
+        // From then on a header saying more is left than the model holds does not raise it.
+        pacer.observe(&p, "s", w, Some(&one("199")));
+        assert_eq!(pacer.reserve(&p, "s", w, t0), Duration::from_millis(2500));
+        // Refill on the clock: one second buys two tokens.
+        let later = t0 + chrono::Duration::seconds(1);
+        assert_eq!(pacer.reserve(&p, "s", w, later), Duration::from_secs(2));
+        // A header saying less lowers it, counting the requests still in flight.
         let mut h = HeaderMap::new();
         h.insert(
             "x-ms-ratelimit-remaining-subscription-writes",
-            HeaderValue::from_static("5"),
+            HeaderValue::from_static("0"),
         );
-        pacer.observe("S", Bucket::Writes, &h);
-        assert_eq!(
-            pacer.delay(&p, "s", Bucket::Writes),
-            Duration::from_millis(1500)
-        );
-        assert_eq!(pacer.delay(&p, "s", Bucket::Deletes), Duration::ZERO);
+        pacer.observe(&p, "t", w, Some(&h));
+        assert_eq!(pacer.reserve(&p, "t", w, t0), Duration::from_secs(1));
+        // The pacer off (low water 0) never waits.
+        let off = RetryPolicy {
+            pace_low_water: 0,
+            ..p
+        };
+        assert_eq!(pacer.reserve(&off, "s", w, t0), Duration::ZERO);
     }
 }

@@ -12,12 +12,13 @@
 //! client's [`Clock`] ([`SystemClock`](crate::clock::SystemClock) unless [`GithubClient::with_clock`] says otherwise).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
 use http::header::HeaderName;
-use octocrab::{FromResponse, Octocrab, Page};
+use octocrab::Octocrab;
 use serde::Deserialize;
 
 pub use kv_jit_core::github::{
@@ -83,6 +84,10 @@ pub enum GithubError {
     },
     #[error("could not reach GitHub for {route}: {message}")]
     Transport { route: String, message: String },
+    /// GitHub's REST budget for this token is used up (it answered 403/429 with
+    /// `x-ratelimit-remaining: 0`, or the client saw none left and did not send the request).
+    #[error("GitHub's API rate limit is used up ({route} not read): {limit}")]
+    RateLimited { route: String, limit: RateLimit },
     #[error("unexpected GitHub response for {route}: {message}")]
     Decode { route: String, message: String },
     #[error("GitHub client setup: {0}")]
@@ -118,6 +123,8 @@ impl GithubError {
                 (wait <= MAX_RETRY_AFTER).then(|| wait.max(backoff))
             }
             GithubError::Status { status, .. } if *status >= 500 || *status == 429 => Some(backoff),
+            // The budget comes back at `x-ratelimit-reset`, not in seconds: never waited for.
+            GithubError::RateLimited { .. } => None,
             GithubError::Transport { .. } => Some(backoff),
             _ => None,
         }
@@ -126,6 +133,26 @@ impl GithubError {
     fn from_octocrab(route: &str, error: octocrab::Error) -> GithubError {
         let route = route.to_owned();
         match error {
+            // GitHub's primary rate limit: 403 or 429 with nothing remaining (its reference:
+            // "you will receive a 403 Forbidden or 429 Too Many Requests response, and the
+            // x-ratelimit-remaining header will be 0").
+            octocrab::Error::GitHub { source, .. }
+                if matches!(source.status_code.as_u16(), 403 | 429)
+                    && source
+                        .headers
+                        .as_ref()
+                        .and_then(RateLimit::from_headers)
+                        .is_some_and(|l| l.remaining == Some(0)) =>
+            {
+                GithubError::RateLimited {
+                    route,
+                    limit: source
+                        .headers
+                        .as_ref()
+                        .and_then(RateLimit::from_headers)
+                        .unwrap_or_default(),
+                }
+            }
             octocrab::Error::GitHub { source, .. } => GithubError::Status {
                 status: source.status_code.as_u16(),
                 retry_after: source
@@ -247,6 +274,109 @@ impl Issue {
     }
 }
 
+/// GitHub's primary rate limit as its `x-ratelimit-*` headers last said.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateLimit {
+    pub limit: Option<u64>,
+    pub remaining: Option<u64>,
+    pub used: Option<u64>,
+    /// When the budget is renewed, in UTC epoch seconds.
+    pub reset: Option<i64>,
+}
+
+impl RateLimit {
+    /// The `x-ratelimit-*` headers of an answer; `None` when it has no `x-ratelimit-remaining`.
+    pub fn from_headers(headers: &http::HeaderMap) -> Option<RateLimit> {
+        let num = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<i64>().ok())
+        };
+        let remaining = num("x-ratelimit-remaining")?;
+        Some(RateLimit {
+            limit: num("x-ratelimit-limit").and_then(|v| u64::try_from(v).ok()),
+            remaining: u64::try_from(remaining).ok(),
+            used: num("x-ratelimit-used").and_then(|v| u64::try_from(v).ok()),
+            reset: num("x-ratelimit-reset"),
+        })
+    }
+
+    /// When the budget is renewed.
+    pub fn reset_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.reset
+            .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+    }
+}
+
+impl fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.remaining, self.limit) {
+            (Some(r), Some(l)) => write!(f, "{r} of {l} calls left")?,
+            (Some(r), None) => write!(f, "{r} calls left")?,
+            _ => f.write_str("no budget known")?,
+        }
+        if let Some(at) = self.reset_at() {
+            write!(
+                f,
+                ", renewed at {}",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The client's count of requests and its view of the rate limit, shared by its clones.
+#[derive(Debug, Default)]
+struct Budget {
+    /// Requests sent (every attempt).
+    calls: AtomicU64,
+    /// The last headers, lowered by each request sent since (never raised within one window).
+    seen: Mutex<Option<RateLimit>>,
+}
+
+impl Budget {
+    /// Counts a request about to be sent; refuses it when the budget is known to be used up.
+    fn take(&self, route: &str, now: chrono::DateTime<chrono::Utc>) -> Result<(), GithubError> {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(limit) = seen.as_mut()
+            && let Some(left) = limit.remaining
+        {
+            // Past the reset the budget is renewed: send, and learn the new one.
+            let renewed = limit.reset.is_some_and(|r| now.timestamp() >= r);
+            if left == 0 && !renewed {
+                return Err(GithubError::RateLimited {
+                    route: route.to_owned(),
+                    limit: *limit,
+                });
+            }
+            limit.remaining = Some(left.saturating_sub(1));
+        }
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// An answer's headers: a new window (a later reset) replaces the view; within a window the
+    /// remaining count only goes down (requests still in flight were counted already).
+    fn observe(&self, headers: &http::HeaderMap) {
+        let Some(new) = RateLimit::from_headers(headers) else {
+            return;
+        };
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        *seen = Some(match *seen {
+            Some(old) if old.reset >= new.reset => RateLimit {
+                remaining: match (old.remaining, new.remaining) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => b.or(a),
+                },
+                ..new
+            },
+            _ => new,
+        });
+    }
+}
+
 /// The GitHub client.
 #[derive(Clone)]
 pub struct GithubClient {
@@ -254,6 +384,7 @@ pub struct GithubClient {
     retry: RetryPolicy,
     /// Waits between retries go through it.
     clock: Arc<dyn Clock>,
+    budget: Arc<Budget>,
 }
 
 impl fmt::Debug for GithubClient {
@@ -312,6 +443,7 @@ impl GithubClient {
             octocrab,
             retry: RetryPolicy::default(),
             clock: crate::testing::retry_clock(),
+            budget: Arc::default(),
         })
     }
 
@@ -327,9 +459,43 @@ impl GithubClient {
         self
     }
 
-    /// The underlying octocrab client, for calls this module does not wrap.
+    /// The underlying octocrab client, for calls this module does not wrap (not counted).
     pub fn octocrab(&self) -> &Octocrab {
         &self.octocrab
+    }
+
+    /// Requests this client (and its clones) sent, every retry included.
+    pub fn calls(&self) -> u64 {
+        self.budget.calls.load(Ordering::Relaxed)
+    }
+
+    /// The rate limit as GitHub's last answer said, less the requests sent since; `None` before
+    /// any answer carried the headers.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        *self.budget.seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether at least `calls` more requests fit the known budget (true while none is known).
+    pub fn can_afford(&self, calls: u64) -> bool {
+        self.rate_limit()
+            .and_then(|l| l.remaining)
+            .is_none_or(|left| left >= calls)
+    }
+
+    /// Asks GitHub for the rate limit (`GET /rate_limit`, which GitHub does not count), so the
+    /// budget is known before the first counted request. Best effort: an error leaves it unknown.
+    pub async fn refresh_rate_limit(&self) {
+        let route = "/rate_limit";
+        if let Ok(response) = self.octocrab._get_with_headers(route, None).await
+            && let Ok(response) = octocrab::map_github_error(response).await
+        {
+            self.budget.observe(response.headers());
+        }
+    }
+
+    /// Whether the budget is known to be used up.
+    pub fn rate_limited(&self) -> bool {
+        !self.can_afford(1)
     }
 
     async fn retrying<T, F, Fut>(&self, route: &str, call: F) -> Result<T, GithubError>
@@ -340,9 +506,15 @@ impl GithubClient {
         let schedule = self.retry.schedule();
         let mut attempt = 1;
         loop {
-            let result = call()
-                .await
-                .map_err(|e| GithubError::from_octocrab(route, e));
+            self.budget.take(route, self.clock.now())?;
+            let result = call().await.map_err(|e| {
+                if let octocrab::Error::GitHub { source, .. } = &e
+                    && let Some(h) = &source.headers
+                {
+                    self.budget.observe(h);
+                }
+                GithubError::from_octocrab(route, e)
+            });
             let wait = match &result {
                 Err(e) if attempt < self.retry.attempts.max(1) => {
                     e.retry_delay(schedule.delay(attempt, random_unit()))
@@ -359,9 +531,12 @@ impl GithubClient {
         }
     }
 
-    pub(crate) async fn get_json<T: FromResponse>(&self, route: &str) -> Result<T, GithubError> {
-        self.retrying(route, || self.octocrab.get::<T, _, ()>(route, None))
-            .await
+    pub(crate) async fn get_json<T: DeserializeOwned>(
+        &self,
+        route: &str,
+    ) -> Result<T, GithubError> {
+        let (_, body) = self.get_raw(route, None).await?;
+        Self::decode(route, &body)
     }
 
     /// A GET whose headers matter (`Link` on a paged object, a custom media type): the headers
@@ -380,6 +555,7 @@ impl GithubClient {
             let response = self.octocrab._get_with_headers(route, headers).await?;
             let response = octocrab::map_github_error(response).await?;
             let headers = response.headers().clone();
+            self.budget.observe(&headers);
             let body = self.octocrab.body_to_string(response).await?;
             Ok((headers, body))
         })
@@ -399,13 +575,13 @@ impl GithubClient {
         route: &str,
     ) -> Result<Vec<T>, GithubError> {
         let sep = if route.contains('?') { '&' } else { '?' };
-        let first = format!("{route}{sep}per_page=100");
-        let mut page: Page<T> = self.get_json(&first).await?;
-        let mut items = page.take_items();
-        while let Some(next) = page.next.take() {
-            let next = next.to_string();
-            page = self.get_json(&next).await?;
-            items.append(&mut page.take_items());
+        let mut next = Some(format!("{route}{sep}per_page=100"));
+        let mut items = Vec::new();
+        while let Some(page) = next.take() {
+            let (headers, body) = self.get_raw(&page, None).await?;
+            let mut got: Vec<T> = Self::decode(&page, &body)?;
+            items.append(&mut got);
+            next = next_link(&headers);
         }
         Ok(items)
     }
@@ -651,6 +827,7 @@ impl GithubClient {
         labels: &[&str],
     ) -> Result<Issue, GithubError> {
         let route = format!("/repos/{repo}/issues");
+        self.budget.take(&route, self.clock.now())?;
         self.octocrab
             .post(
                 &route,
@@ -668,6 +845,7 @@ impl GithubClient {
         body: &str,
     ) -> Result<IssueComment, GithubError> {
         let route = format!("/repos/{repo}/issues/{number}/comments");
+        self.budget.take(&route, self.clock.now())?;
         self.octocrab
             .post(&route, Some(&serde_json::json!({ "body": body })))
             .await
@@ -682,6 +860,7 @@ impl GithubClient {
         body: &str,
     ) -> Result<IssueComment, GithubError> {
         let route = format!("/repos/{repo}/issues/comments/{id}");
+        self.budget.take(&route, self.clock.now())?;
         self.octocrab
             .patch(&route, Some(&serde_json::json!({ "body": body })))
             .await

@@ -18,6 +18,7 @@ mod contents;
 mod issues;
 mod protection;
 mod pulls;
+mod ratelimit;
 mod rest;
 mod seed;
 mod teams;
@@ -37,6 +38,7 @@ use crate::{Core, Fault, LogEntry};
 
 pub use comments::StoredComment;
 pub use protection::{ProtectionSeed, PullRequestRuleSeed, ReviewsSeed, RulesetSeed};
+pub use ratelimit::{RateLimit, RateLimitUpdate};
 pub use seed::{
     CommentSeed, CommitSeed, FileSeed, GithubSeed, IssueSeed, PullSeed, RepoSeed, ReviewSeed,
     TeamSeed, TokenSeed,
@@ -64,11 +66,13 @@ struct Inner {
 pub struct GithubState {
     core: Arc<Core>,
     inner: Mutex<Inner>,
+    ratelimit: Mutex<RateLimit>,
 }
 
 impl GithubState {
     pub fn new(seed: GithubSeed, core: Arc<Core>) -> GithubState {
         let state = GithubState {
+            ratelimit: Mutex::new(RateLimit::new(core.clock.now())),
             core,
             inner: Mutex::default(),
         };
@@ -126,6 +130,13 @@ impl GithubState {
         self.core.add_fault(fault);
     }
 
+    /// Changes the REST rate limit (see [`ratelimit`]); returns it as it now stands.
+    pub fn set_rate_limit(&self, update: &RateLimitUpdate) -> RateLimit {
+        let mut rl = self.ratelimit.lock().unwrap_or_else(|p| p.into_inner());
+        rl.update(update, self.core.clock.now());
+        rl.clone()
+    }
+
     /// The shared clock, log, faults and latency.
     pub fn core(&self) -> &Arc<Core> {
         &self.core
@@ -149,12 +160,17 @@ pub fn router(state: Arc<GithubState>) -> Router {
         .merge(teams::routes())
         .merge(protection::routes())
         .merge(writes::routes())
+        .merge(ratelimit::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), gate))
         .with_state(state.clone());
     let control = Router::new()
         .route("/_emulator/github/seed", post(control_seed))
         .route("/_emulator/github/comments", get(control_comments))
         .route("/_emulator/github/requests", get(control_requests))
+        .route(
+            "/_emulator/github/ratelimit",
+            post(control_ratelimit).get(control_ratelimit_get),
+        )
         .with_state(state);
     Router::new()
         .merge(api.clone())
@@ -196,7 +212,26 @@ async fn gate(
             return error(StatusCode::UNAUTHORIZED, "Bad credentials");
         }
     }
-    next.run(request).await
+    // Every authenticated call draws on the rate limit; every answer says what is left.
+    let now = state.core.clock.now();
+    if ratelimit::is_free(request.uri().path()) {
+        return next.run(request).await;
+    }
+    if let Some(refused) = state
+        .ratelimit
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .draw(now)
+    {
+        return refused;
+    }
+    let mut response = next.run(request).await;
+    state
+        .ratelimit
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .headers(response.headers_mut());
+    response
 }
 
 fn token_of<'a>(headers: &HeaderMap, inner: &'a Inner) -> Option<&'a TokenSeed> {
@@ -227,6 +262,17 @@ async fn control_seed(
 
 async fn control_comments(State(s): State<Arc<GithubState>>) -> axum::Json<Vec<StoredComment>> {
     axum::Json(s.comments())
+}
+
+async fn control_ratelimit(
+    State(s): State<Arc<GithubState>>,
+    axum::Json(update): axum::Json<RateLimitUpdate>,
+) -> axum::Json<RateLimit> {
+    axum::Json(s.set_rate_limit(&update))
+}
+
+async fn control_ratelimit_get(State(s): State<Arc<GithubState>>) -> axum::Json<RateLimit> {
+    axum::Json(s.set_rate_limit(&RateLimitUpdate::default()))
 }
 
 async fn control_requests(State(s): State<Arc<GithubState>>) -> axum::Json<Vec<LogEntry>> {
