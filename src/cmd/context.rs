@@ -6,14 +6,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kv_jit_core::config::Config;
-use kv_jit_core::diag::{Format, Severity};
-use kv_jit_core::ledger;
+use kv_jit_core::diag::Format;
 use kv_jit_core::plan::{Desired, Invalid};
 use kv_jit_effects::azure::{AzureClient, Credential, RetryPolicy};
 use kv_jit_effects::git::Token;
 use kv_jit_effects::ledger_store::GitLedger;
 
-use super::files::{ReadProblem, check_files, collect};
+use super::files::{check_files, collect, split_checked};
 use crate::Exit;
 use crate::output;
 
@@ -88,38 +87,7 @@ impl Ctx {
         let history = kv_jit_effects::git::request_history(&self.repo_dir)?;
         let files = collect(&[PathBuf::from("requests")])?;
         let validation = check_files(&files, &self.config, None);
-        let mut desired = Vec::new();
-        let mut invalid = Vec::new();
-        for file in &files {
-            let sha = match &file.bytes {
-                Ok(b) => ledger::sha256_hex(b),
-                Err(ReadProblem::TooLarge(n)) => format!("too-large-{n}"),
-                Err(ReadProblem::Other(_)) => "unreadable".into(),
-            };
-            match validation.requests.iter().find(|r| r.path == file.path) {
-                Some(r) => desired.push(Desired {
-                    request: r.clone(),
-                    sha256: sha,
-                    merged: history.last_change.get(&r.path).cloned(),
-                }),
-                None => {
-                    let problems: Vec<String> = validation
-                        .diagnostics
-                        .iter()
-                        .filter(|d| d.file == file.path && d.severity == Severity::Error)
-                        .map(|d| format!("{}:{}: {} {}", d.line, d.column, d.code, d.message))
-                        .collect();
-                    if let Ok(id) = &file.id {
-                        invalid.push(Invalid {
-                            id: id.clone(),
-                            path: file.path.clone(),
-                            sha256: sha,
-                            problems,
-                        });
-                    }
-                }
-            }
-        }
+        let (desired, invalid) = split_checked(&files, validation, &history.last_change);
         Ok((desired, invalid))
     }
 }

@@ -1,12 +1,13 @@
 //! `kv-jit plan`: the plan a grant run would carry out now, without carrying it out.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
 use kv_jit_core::diag::Format;
 use kv_jit_core::plan::{self, Action, state};
-use kv_jit_engine::ports::LedgerStore;
+use kv_jit_core::request::RequestId;
 
 use super::context::{Ctx, fail};
 use crate::Exit;
@@ -19,26 +20,32 @@ pub fn plan_cmd(config_path: &Path, now: DateTime<Utc>, format: Format, remote: 
         Ok(c) => c,
         Err(e) => return e,
     };
-    let entries = match ctx.ledger().read() {
-        Ok(e) => e,
+    // The request files first, so the ledger's state keeps only what the plan asks about
+    // them (and every active grant); a ledger problem is still reported first.
+    let requests = ctx.requests();
+    let ids: HashSet<RequestId> = match &requests {
+        Ok((desired, invalid)) => desired
+            .iter()
+            .map(|d| d.request.id.clone())
+            .chain(invalid.iter().map(|i| i.id.clone()))
+            .collect(),
+        Err(_) => HashSet::new(),
+    };
+    let ledger = match ctx.ledger().read_state(state::Interest::Only(&ids)) {
+        Ok(s) => s,
         Err(p) => return fail("ledger-unreadable", p.message(), Exit::Problems),
     };
-    let (desired, invalid) = match ctx.requests() {
+    let (desired, invalid) = match requests {
         Ok(r) => r,
         Err(m) => return fail("requests-unreadable", &m, Exit::Usage),
     };
-    let actions = plan::plan(
-        &desired,
-        &invalid,
-        &state::from_ledger(&entries),
-        &ctx.config,
-        now,
-    );
+    let actions = plan::plan(&desired, &invalid, &ledger, &ctx.config, now);
     match format {
         Format::Json => {
+            let by_id = by_id(&desired);
             let view: Vec<serde_json::Value> = actions
                 .iter()
-                .map(|a| json_action(a, &desired, &ctx.config))
+                .map(|a| json_action(a, &by_id, &ctx.config))
                 .collect();
             output::stdout(&(serde_json::to_string_pretty(&view).expect("plan serializes") + "\n"));
         }
@@ -54,13 +61,23 @@ pub fn plan_cmd(config_path: &Path, now: DateTime<Utc>, format: Format, remote: 
     Exit::Ok
 }
 
+/// The request files by id, for [`json_action`]: the first file of an id wins, as a search in
+/// file order would find.
+pub fn by_id(desired: &[plan::Desired]) -> HashMap<&str, &plan::Desired> {
+    let mut m = HashMap::with_capacity(desired.len());
+    for d in desired {
+        m.entry(d.request.id.as_str()).or_insert(d);
+    }
+    m
+}
+
 /// One action of `plan --format json`: what it is (`action`), for which request, and, wherever
 /// the plan or the request files know it, who (`requester`), where (`vault`, `secret`, the
 /// Azure `scope`), which role (`role: {alias, id}`) and when (`start`, `expires`, `starts`: RFC
 /// 3339 to the second, UTC). Refusals add `code` and `reason`.
 pub fn json_action(
     a: &Action,
-    desired: &[plan::Desired],
+    desired: &HashMap<&str, &plan::Desired>,
     config: &kv_jit_core::config::Config,
 ) -> serde_json::Value {
     use serde_json::{Value, json};
@@ -75,11 +92,7 @@ pub fn json_action(
     // What the request file on the default branch says (a grant, a wait, a refusal of a
     // readable file), including the scope its vault's policy gives it.
     let from_request = |id: &str| -> serde_json::Map<String, Value> {
-        let Some(r) = desired
-            .iter()
-            .find(|d| d.request.id.as_str() == id)
-            .map(|d| &d.request)
-        else {
+        let Some(r) = desired.get(id).map(|d| &d.request) else {
             return serde_json::Map::new();
         };
         let scope = config.vaults.get(&r.vault).and_then(|p| {

@@ -10,7 +10,7 @@
 
 pub mod state;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -389,13 +389,14 @@ pub fn plan(
             ending.push((grant, RevokeReason::Early, Some(note)));
         }
     }
-    let ending_ids: Vec<&RequestId> = ending.iter().map(|(g, ..)| &g.request).collect();
+    let ending_ids: HashSet<&RequestId> = ending.iter().map(|(g, ..)| &g.request).collect();
+    let holders = holders_by_assignment(ledger);
     for (grant, reason, note) in &ending {
         revokes.push(revoke_action(
             grant,
             *reason,
             note.clone(),
-            ledger,
+            &holders,
             &ending_ids,
             Some(&on_main),
         ));
@@ -595,18 +596,15 @@ fn revoke_action(
     grant: &ActiveGrant,
     reason: RevokeReason,
     note: Option<String>,
-    ledger: &LedgerState,
-    ending: &[&RequestId],
+    holders: &HashMap<String, Vec<&ActiveGrant>>,
+    ending: &HashSet<&RequestId>,
     on_main: Option<&BTreeMap<&RequestId, &Desired>>,
 ) -> Action {
-    let shared_with = ledger
-        .active
-        .values()
-        .find(|other| {
-            other.request != grant.request
-                && other.assignment.eq_ignore_ascii_case(&grant.assignment)
-                && !ending.contains(&&other.request)
-        })
+    let shared_with = holders
+        .get(&grant.assignment.to_ascii_lowercase())
+        .into_iter()
+        .flatten()
+        .find(|other| other.request != grant.request && !ending.contains(&other.request))
         .map(|other| other.request.clone());
     let shared_by_extends = match (&shared_with, on_main) {
         (Some(other), Some(on_main)) => {
@@ -624,6 +622,19 @@ fn revoke_action(
     }
 }
 
+/// The active grants by assignment name (compared without case, as Azure names are), each list
+/// in the order of `ledger.active`: so finding who else holds an assignment is a lookup, not a
+/// search of every active grant per revoke.
+fn holders_by_assignment(ledger: &LedgerState) -> HashMap<String, Vec<&ActiveGrant>> {
+    let mut by: HashMap<String, Vec<&ActiveGrant>> = HashMap::new();
+    for g in ledger.active.values() {
+        by.entry(g.assignment.to_ascii_lowercase())
+            .or_default()
+            .push(g);
+    }
+    by
+}
+
 /// A revoke asked for by hand (`kv-jit revoke --request ID --reason TEXT`): the one action of
 /// that run. `None` when the ledger holds no active grant for `request`.
 pub fn manual_revoke(ledger: &LedgerState, request: &str, note: &str) -> Option<Action> {
@@ -634,8 +645,8 @@ pub fn manual_revoke(ledger: &LedgerState, request: &str, note: &str) -> Option<
         grant,
         RevokeReason::Early,
         Some(note.to_owned()),
-        ledger,
-        &[&grant.request],
+        &holders_by_assignment(ledger),
+        &HashSet::from([&grant.request]),
         None,
     ))
 }

@@ -30,6 +30,11 @@ use kv_jit_core::ledger::{self, Entry, Event, NewEntry, Tip, VerifyError};
 use crate::backoff::{Backoff, Jitter, random_unit};
 pub use crate::token::Token;
 
+// The planner's streaming read of the ledger (a child module: it uses `Git` and the history
+// rules below).
+mod ledger_stream;
+pub use ledger_stream::read_ledger_state;
+
 /// Attempts before giving up. Each rejected push means another writer's push succeeded in
 /// between our fetch and our push (git's ref update is atomic), so with k concurrent kv-jit
 /// runs the last one needs at most k attempts. Runs are serialised per workflow by concurrency
@@ -253,30 +258,7 @@ const LEDGER_BYTES_COMPARED: usize = 64 << 20;
 /// violation names the commit that lost entries (the change right after the last version that
 /// is no longer a prefix).
 fn check_ledger_history(git: &Git, tip: &str, path: &str, current: &[u8]) -> Result<(), GitError> {
-    let log = git.run(&[
-        "log",
-        "--first-parent",
-        "--diff-merges=first-parent",
-        "--no-renames",
-        "--raw",
-        "--no-abbrev",
-        "--format=%x1e%H",
-        tip,
-        "--",
-        path,
-    ])?;
-    // (commit, blob after it), newest first; a deletion leaves no blob.
-    let mut versions: Vec<(String, Option<String>)> = Vec::new();
-    for record in log.split('\x1e').filter(|r| !r.trim().is_empty()) {
-        let mut lines = record.lines().filter(|l| !l.trim().is_empty());
-        let commit = lines.next().unwrap_or_default().trim().to_owned();
-        // `:100644 100644 <old> <new> M\tpath`
-        let blob = lines.find(|l| l.starts_with(':')).and_then(|l| {
-            let new = l.split_whitespace().nth(3)?;
-            (!new.bytes().all(|b| b == b'0')).then(|| new.to_owned())
-        });
-        versions.push((commit, blob));
-    }
+    let versions = ledger_versions(git, tip, path)?;
     let blobs: Vec<&str> = versions.iter().filter_map(|(_, b)| b.as_deref()).collect();
     let sizes = git.blob_sizes(&blobs)?;
     let mut boundaries: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
@@ -289,31 +271,30 @@ fn check_ledger_history(git: &Git, tip: &str, path: &str, current: &[u8]) -> Res
             .map(|(i, _)| i + 1),
     );
     boundaries.insert(current.len());
-    // The newest versions in full: at least LEDGER_VERSIONS_COMPARED, more while they fit the
-    // byte budget (a small ledger is compared in every version).
-    let mut budget = LEDGER_BYTES_COMPARED;
-    let recent: Vec<&str> = blobs
-        .iter()
-        .enumerate()
-        .take_while(|(i, b)| {
-            let size = sizes.get(*b).copied().unwrap_or(0);
-            let fits = size <= budget;
-            budget = budget.saturating_sub(size);
-            *i < LEDGER_VERSIONS_COMPARED || fits
-        })
-        .map(|(_, b)| *b)
-        .collect();
+    let recent = recent_versions(&blobs, &sizes);
     let contents = git.blobs(&recent)?;
-    // Newest first: the first version that is not a prefix; the culprit is the change after it.
+    first_loss(tip, &versions, &sizes, &contents, |blob, size| {
+        size <= current.len()
+            && boundaries.contains(&size)
+            && contents
+                .get(blob)
+                .is_none_or(|bytes| current.starts_with(bytes))
+    })
+}
+
+/// Newest first: the first version that is not a prefix of today's file (`is_prefix(blob,
+/// size)`); the culprit is the change after it.
+fn first_loss(
+    tip: &str,
+    versions: &[(String, Option<String>)],
+    sizes: &std::collections::HashMap<&str, usize>,
+    contents: &std::collections::HashMap<&str, Vec<u8>>,
+    is_prefix: impl Fn(&str, usize) -> bool,
+) -> Result<(), GitError> {
     for (i, (_, blob)) in versions.iter().enumerate() {
         let Some(blob) = blob else { continue };
         let size = sizes.get(blob.as_str()).copied().unwrap_or(usize::MAX);
-        let prefix = size <= current.len()
-            && boundaries.contains(&size)
-            && contents
-                .get(blob.as_str())
-                .is_none_or(|bytes| current.starts_with(bytes));
-        if !prefix {
+        if !is_prefix(blob, size) {
             let culprit = versions[..i]
                 .last()
                 .map_or_else(|| tip.to_owned(), |(c, _)| c.clone());
@@ -328,6 +309,59 @@ fn check_ledger_history(git: &Git, tip: &str, path: &str, current: &[u8]) -> Res
         }
     }
     Ok(())
+}
+
+/// The versions of the ledger file in the first-parent history up to `tip`, newest first:
+/// (commit, blob after it); a deletion leaves no blob.
+fn ledger_versions(
+    git: &Git,
+    tip: &str,
+    path: &str,
+) -> Result<Vec<(String, Option<String>)>, GitError> {
+    let log = git.run(&[
+        "log",
+        "--first-parent",
+        "--diff-merges=first-parent",
+        "--no-renames",
+        "--raw",
+        "--no-abbrev",
+        "--format=%x1e%H",
+        tip,
+        "--",
+        path,
+    ])?;
+    let mut versions: Vec<(String, Option<String>)> = Vec::new();
+    for record in log.split('\x1e').filter(|r| !r.trim().is_empty()) {
+        let mut lines = record.lines().filter(|l| !l.trim().is_empty());
+        let commit = lines.next().unwrap_or_default().trim().to_owned();
+        // `:100644 100644 <old> <new> M\tpath`
+        let blob = lines.find(|l| l.starts_with(':')).and_then(|l| {
+            let new = l.split_whitespace().nth(3)?;
+            (!new.bytes().all(|b| b == b'0')).then(|| new.to_owned())
+        });
+        versions.push((commit, blob));
+    }
+    Ok(versions)
+}
+
+/// The newest versions compared in full: at least [`LEDGER_VERSIONS_COMPARED`], more while
+/// they fit the byte budget (a small ledger is compared in every version).
+fn recent_versions<'a>(
+    blobs: &[&'a str],
+    sizes: &std::collections::HashMap<&str, usize>,
+) -> Vec<&'a str> {
+    let mut budget = LEDGER_BYTES_COMPARED;
+    blobs
+        .iter()
+        .enumerate()
+        .take_while(|(i, b)| {
+            let size = sizes.get(*b).copied().unwrap_or(0);
+            let fits = size <= budget;
+            budget = budget.saturating_sub(size);
+            *i < LEDGER_VERSIONS_COMPARED || fits
+        })
+        .map(|(_, b)| *b)
+        .collect()
 }
 
 /// What the default branch's history says about request files: for each path under
@@ -696,22 +730,27 @@ impl Git {
 
     /// The bytes of `path` at `commit`; empty when the file does not exist there.
     fn read_file(&self, commit: &str, path: &str) -> Result<Vec<u8>, GitError> {
-        let listing = self.run(&["ls-tree", "-z", commit, "--", path])?;
-        // `<mode> <type> <object>\t<path>`
-        let Some(object) = listing.split(['\t', '\0']).next().and_then(|meta| {
-            let mut parts = meta.split(' ');
-            (parts.next().is_some() && parts.next() == Some("blob"))
-                .then(|| parts.next())
-                .flatten()
-        }) else {
+        let Some(object) = self.blob_at(commit, path)? else {
             return Ok(Vec::new());
         };
-        let args = ["cat-file", "blob", object];
+        let args = ["cat-file", "blob", object.as_str()];
         let out = self.output(self.command(&args))?;
         if !out.status.success() {
             return Err(self.fail(&args, &out));
         }
         Ok(out.stdout)
+    }
+
+    /// The blob of `path` at `commit`; `None` when the file does not exist there.
+    fn blob_at(&self, commit: &str, path: &str) -> Result<Option<String>, GitError> {
+        let listing = self.run(&["ls-tree", "-z", commit, "--", path])?;
+        // `<mode> <type> <object>\t<path>`
+        Ok(listing.split(['\t', '\0']).next().and_then(|meta| {
+            let mut parts = meta.split(' ');
+            (parts.next().is_some() && parts.next() == Some("blob"))
+                .then(|| parts.next().map(str::to_owned))
+                .flatten()
+        }))
     }
 
     /// The size of each blob, by one `git cat-file --batch-check`.

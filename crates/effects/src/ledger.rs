@@ -6,8 +6,11 @@ use std::io::Read;
 use std::path::Path;
 
 use kv_jit_core::ledger::{
-    ChunkCheck, Entry, Linker, Problem, VerifyError, VerifyReport, check_chunk, split_lines,
+    ChunkCheck, Entry, Linker, Problem, VerifyError, VerifyReport, check_chunk, parse_chunk,
+    split_lines,
 };
+use kv_jit_core::plan::LedgerState;
+use kv_jit_core::plan::state::{Interest, StateBuilder, check_chunk_state};
 
 /// Verifies a whole ledger held in memory, checking its lines on every core.
 pub fn verify_bytes(name: &str, bytes: &[u8]) -> Result<VerifyReport, VerifyError> {
@@ -17,7 +20,7 @@ pub fn verify_bytes(name: &str, bytes: &[u8]) -> Result<VerifyReport, VerifyErro
 /// Verifies `bytes` and returns its entries (see `kv_jit_core::ledger::parse_ledger`), checking
 /// its lines on every core.
 pub fn parse_ledger(name: &str, bytes: &[u8]) -> Result<Vec<Entry>, VerifyError> {
-    kv_jit_core::ledger::parse_ledger_with(name, bytes, check_parallel)
+    kv_jit_core::ledger::parse_ledger_chunks(name, bytes, |b| par_map(b, parse_chunk))
 }
 
 /// Reads and verifies a whole ledger file, streaming it in pieces of a few tens of MB so
@@ -33,12 +36,65 @@ pub fn verify_file(path: &Path) -> Result<VerifyReport, VerifyError> {
     verify_stream(&name, file, PIECE)
 }
 
+/// Verifies the ledger `reader` streams and derives the planner's state from it in the same
+/// pass (`kv_jit_core::plan::state::check_chunk_state`, on every core): no entry is kept, so
+/// memory follows the state (active grants, the ids of `interest`), not the ledger's length.
+/// The state is what `state::from_ledger` derives from the same entries.
+pub fn verify_state(
+    name: &str,
+    reader: impl Read + Send,
+    interest: Interest<'_>,
+) -> Result<(VerifyReport, LedgerState), VerifyError> {
+    let mut builder = StateBuilder::new();
+    let report = verify_stream_with(name, reader, STATE_PIECE, &mut |bytes| {
+        par_map(bytes, |c| check_chunk_state(c, interest))
+            .into_iter()
+            .map(|(check, facts)| {
+                // Facts of a chunk that fails are folded too, but the error discards them all.
+                builder.absorb(facts);
+                check
+            })
+            .collect()
+    })?;
+    Ok((report, builder.finish()))
+}
+
+/// [`verify_state`] of a ledger held in memory.
+pub fn verify_state_bytes(
+    name: &str,
+    bytes: &[u8],
+    interest: Interest<'_>,
+) -> Result<(VerifyReport, LedgerState), VerifyError> {
+    let mut builder = StateBuilder::new();
+    let report = kv_jit_core::ledger::verify_bytes_with(name, bytes, |b| {
+        par_map(b, |c| check_chunk_state(c, interest))
+            .into_iter()
+            .map(|(check, facts)| {
+                builder.absorb(facts);
+                check
+            })
+            .collect()
+    })?;
+    Ok((report, builder.finish()))
+}
+
 /// [`verify_file`] for any reader, checking `piece` bytes at a time. The next piece is read
 /// while the current one is checked.
 fn verify_stream(
     name: &str,
+    file: impl Read + Send,
+    piece: usize,
+) -> Result<VerifyReport, VerifyError> {
+    verify_stream_with(name, file, piece, &mut check_parallel)
+}
+
+/// [`verify_stream`] with the pieces checked by `check` (which returns the checks of
+/// consecutive chunks of its input, in order).
+fn verify_stream_with(
+    name: &str,
     mut file: impl Read + Send,
     piece: usize,
+    check: &mut dyn FnMut(&[u8]) -> Vec<ChunkCheck>,
 ) -> Result<VerifyReport, VerifyError> {
     let io = |source| VerifyError::Io {
         path: name.to_owned(),
@@ -70,11 +126,11 @@ fn verify_stream(
         spare.clear();
         spare.extend_from_slice(&cur[end..]);
         let (results, next_eof) = if eof {
-            (check_parallel(&cur[..end]), Ok(true))
+            (check(&cur[..end]), Ok(true))
         } else {
             std::thread::scope(|s| {
                 let reader = s.spawn(|| fill(&mut file, &mut spare, piece));
-                let results = check_parallel(&cur[..end]);
+                let results = check(&cur[..end]);
                 (results, reader.join().expect("reader thread panicked"))
             })
         };
@@ -103,6 +159,9 @@ fn fill(file: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> std::io::Result
 /// Bytes read per piece by [`verify_file`]: large enough that thread start-up is noise, small
 /// enough to stay in memory comfortably.
 const PIECE: usize = 32 << 20;
+/// Pieces for [`verify_state`]: smaller, since the facts of a piece are held until folded
+/// (about a third of its bytes) and the planner's memory goal is a few hundred MB.
+const STATE_PIECE: usize = 8 << 20;
 /// No entry comes near this; a longer "line" is not a ledger.
 const MAX_LINE: usize = 64 << 20;
 
@@ -114,17 +173,20 @@ const MAX_LINE: usize = 64 << 20;
 /// reported problem is always the one on the lowest line number, as a sequential pass would
 /// report.
 fn check_parallel(bytes: &[u8]) -> Vec<ChunkCheck> {
+    par_map(bytes, check_chunk)
+}
+
+/// `f` over `bytes` cut at line boundaries into one chunk per core, results in order.
+fn par_map<T: Send>(bytes: &[u8], f: impl Fn(&[u8]) -> T + Sync) -> Vec<T> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     // Below ~1 MB threads cost more than they save.
     let chunks = split_lines(bytes, if bytes.len() < 1 << 20 { 1 } else { threads });
     if chunks.len() == 1 {
-        return vec![check_chunk(chunks[0])];
+        return vec![f(chunks[0])];
     }
+    let f = &f;
     std::thread::scope(|s| {
-        let handles: Vec<_> = chunks
-            .iter()
-            .map(|&c| s.spawn(move || check_chunk(c)))
-            .collect();
+        let handles: Vec<_> = chunks.iter().map(|&c| s.spawn(move || f(c))).collect();
         handles
             .into_iter()
             .map(|h| h.join().expect("verify thread panicked"))

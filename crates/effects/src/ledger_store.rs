@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use kv_jit_core::ledger::{Entry, NewEntry};
+use kv_jit_core::plan::LedgerState;
+use kv_jit_core::plan::state::Interest;
 use kv_jit_engine::ports::{LedgerProblem, LedgerStore};
 
 use crate::git::{self, CasOptions, CommitOutcome, GitError, Token};
@@ -14,6 +16,58 @@ pub struct GitLedger {
     pub branch: String,
     pub path: String,
     pub token: Option<Token>,
+}
+
+impl GitLedger {
+    /// The planner's state of the ledger, verified and derived in one pass without keeping its
+    /// entries (see [`crate::ledger::verify_state`]); `granted` and `refused` only for the ids
+    /// of `interest`. Fails exactly when [`LedgerStore::read`] fails, with the same problem.
+    pub fn read_state(&self, interest: Interest<'_>) -> Result<LedgerState, LedgerProblem> {
+        let state = git::read_ledger_state(
+            &self.repo_dir,
+            &self.remote,
+            &self.branch,
+            &self.path,
+            self.token.clone(),
+            interest,
+        )
+        .map_err(|e| self.problem(e))?;
+        self.present(state).map(Option::unwrap_or_default)
+    }
+
+    fn problem(&self, e: GitError) -> LedgerProblem {
+        let untrusted = matches!(e, GitError::Ledger(_) | GitError::LedgerLost { .. });
+        let m = format!(
+            "cannot use the ledger `{}` on branch `{}`: {e}",
+            self.path, self.branch
+        );
+        if untrusted {
+            LedgerProblem::Untrusted(m)
+        } else {
+            LedgerProblem::Unavailable(m)
+        }
+    }
+
+    /// What was read, or (`None`) a first run with nothing read; or why a missing ledger
+    /// branch cannot be trusted.
+    fn present<T>(&self, read: Option<T>) -> Result<Option<T>, LedgerProblem> {
+        match read {
+            Some(v) => Ok(Some(v)),
+            // On the branch kv-jit runs on, a ledger that was never there is a first run (one
+            // that was there and went is caught by its history). A dedicated ledger branch that
+            // does not exist may have been deleted with everything it said: never start over
+            // silently.
+            None if git::current_branch(&self.repo_dir).as_deref()
+                == Some(self.branch.as_str()) =>
+            {
+                Ok(None)
+            }
+            None => Err(LedgerProblem::Untrusted(format!(
+                "the ledger branch `{}` does not exist on `{}`; kv-jit will not start a new ledger silently (a deleted branch would take the record of what was revoked with it): create the branch (an empty commit is enough), protect it against deletion and force pushes, and run again",
+                self.branch, self.remote
+            ))),
+        }
+    }
 }
 
 impl LedgerStore for GitLedger {
@@ -28,34 +82,8 @@ impl LedgerStore for GitLedger {
             &self.path,
             self.token.clone(),
         )
-        .map_err(|e| {
-            let untrusted = matches!(e, GitError::Ledger(_) | GitError::LedgerLost { .. });
-            let m = format!(
-                "cannot use the ledger `{}` on branch `{}`: {e}",
-                self.path, self.branch
-            );
-            if untrusted {
-                LedgerProblem::Untrusted(m)
-            } else {
-                LedgerProblem::Unavailable(m)
-            }
-        })?;
-        match entries {
-            Some(entries) => Ok(entries),
-            // On the branch kv-jit runs on, a ledger that was never there is a first run (one
-            // that was there and went is caught by its history). A dedicated ledger branch that
-            // does not exist may have been deleted with everything it said: never start over
-            // silently.
-            None if git::current_branch(&self.repo_dir).as_deref()
-                == Some(self.branch.as_str()) =>
-            {
-                Ok(Vec::new())
-            }
-            None => Err(LedgerProblem::Untrusted(format!(
-                "the ledger branch `{}` does not exist on `{}`; kv-jit will not start a new ledger silently (a deleted branch would take the record of what was revoked with it): create the branch (an empty commit is enough), protect it against deletion and force pushes, and run again",
-                self.branch, self.remote
-            ))),
-        }
+        .map_err(|e| self.problem(e))?;
+        self.present(entries).map(Option::unwrap_or_default)
     }
 
     fn append(&self, new: &[NewEntry]) -> Result<String, String> {

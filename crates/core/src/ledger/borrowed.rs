@@ -206,6 +206,67 @@ impl EntryRef<'_> {
     }
 }
 
+impl EntryRef<'_> {
+    /// The owned entry, as serde_json would read the same line into [`super::Entry`]. `None`
+    /// only for a time that does not parse, which the strict reader (the same parse) has
+    /// already refused.
+    pub fn to_entry(&self) -> Option<super::Entry> {
+        use super::entry::{Approval, Approvals, Entry, Role, Window};
+        let time = super::entry::rfc3339::parse;
+        let s = |v: &Option<Str<'_>>| v.map(str::to_owned);
+        Some(Entry {
+            v: self.v,
+            seq: self.seq,
+            time: time(self.time)?,
+            event: self.event,
+            request: s(&self.request),
+            request_sha256: s(&self.request_sha256),
+            requester: s(&self.requester),
+            principal_id: s(&self.principal_id),
+            vault: s(&self.vault),
+            secret: s(&self.secret),
+            scope: s(&self.scope),
+            role: self.role.as_ref().map(|r| Role {
+                id: r.id.to_owned(),
+                alias: s(&r.alias),
+            }),
+            assignment: s(&self.assignment),
+            window: match &self.window {
+                Some(w) => Some(Window {
+                    start: time(w.start)?,
+                    expires: time(w.expires)?,
+                }),
+                None => None,
+            },
+            approvals: self.approvals.as_ref().map(|a| Approvals {
+                pr: a.pr,
+                commit: a.commit.to_owned(),
+                by: a
+                    .by
+                    .iter()
+                    .map(|b| Approval {
+                        login: b.login.to_owned(),
+                        commit: b.commit.to_owned(),
+                    })
+                    .collect(),
+                owners: a.owners.iter().map(|o| (*o).to_owned()).collect(),
+            }),
+            run_url: s(&self.run_url),
+            reason: self.reason,
+            lag_seconds: self.lag_seconds,
+            error: s(&self.error),
+            expiry: self.expiry,
+            extends: s(&self.extends),
+            actor: s(&self.actor),
+            note: s(&self.note),
+            break_glass: self.break_glass,
+            issue: self.issue,
+            prev: self.prev.to_owned(),
+            hash: self.hash.to_owned(),
+        })
+    }
+}
+
 fn int(out: &mut Vec<u8>, n: impl std::fmt::Display) {
     use std::io::Write;
     // Writing to a Vec cannot fail.
@@ -295,6 +356,7 @@ mod tests {
         let line = to_line(e);
         let r: EntryRef<'_> = serde_json::from_str(line.trim_end()).unwrap();
         assert_eq!(format!("{}\n", serde_json::to_string(&r).unwrap()), line);
+        assert_eq!(r.to_entry().as_ref(), Some(e));
         let mut canonical = Vec::new();
         r.write_canonical(&mut canonical);
         let mut expected = Vec::new();

@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::borrowed::EntryRef;
-use super::entry::{Entry, Event, FORMAT_VERSION, NewEntry, Window, scrub_error, whole_seconds};
+use super::entry::{
+    Entry, Event, FORMAT_VERSION, MAX_ERROR_CHARS, NewEntry, Window, scrub_error, whole_seconds,
+};
 
 /// `prev` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -260,6 +262,9 @@ pub enum Problem {
     Prev { found: String, expected: String },
     /// The file's last line has no `\n`: the file was cut short or edited.
     NoFinalNewline,
+    /// A member breaks a rule `docs/ledger.md` states for it (the line parses, is canonical and
+    /// hashes correctly, but kv-jit never writes it so): `rule` says which.
+    Member { member: &'static str, rule: String },
 }
 
 impl fmt::Display for Problem {
@@ -291,6 +296,7 @@ impl fmt::Display for Problem {
             Problem::NoFinalNewline => {
                 f.write_str("no newline at end of file: the last line was cut short or edited")
             }
+            Problem::Member { member, rule } => write!(f, "member `{member}`: {rule}"),
         }
     }
 }
@@ -437,7 +443,7 @@ impl<'a> Linker<'a> {
 /// Verifies `bytes` and returns its entries, for callers that need the state (the engine, the
 /// compare-and-swap commit). A ledger that does not verify is never built upon.
 pub fn parse_ledger(name: &str, bytes: &[u8]) -> Result<Vec<Entry>, VerifyError> {
-    parse_ledger_with(name, bytes, |b| vec![check_chunk(b)])
+    parse_ledger_chunks(name, bytes, |b| vec![parse_chunk(b)])
 }
 
 /// [`parse_ledger`] with the line checks run by `check` (see [`verify_bytes_with`]).
@@ -461,6 +467,39 @@ pub fn parse_ledger_with(
         out.push(entry);
     }
     Ok(out)
+}
+
+/// [`parse_ledger`] with each chunk verified and parsed in one pass by `check`, which must
+/// return [`parse_chunk`] of consecutive pieces of its input cut by [`split_lines`], in order
+/// (so the pieces can be parsed on several threads, as `kv_jit_effects::ledger` does): no line
+/// is parsed twice.
+pub fn parse_ledger_chunks(
+    name: &str,
+    bytes: &[u8],
+    check: impl FnOnce(&[u8]) -> Vec<(ChunkCheck, Vec<Entry>)>,
+) -> Result<Vec<Entry>, VerifyError> {
+    let mut out = Vec::new();
+    verify_bytes_with(name, bytes, |b| {
+        check(b)
+            .into_iter()
+            .map(|(c, entries)| {
+                out.extend(entries);
+                c
+            })
+            .collect()
+    })?;
+    Ok(out)
+}
+
+/// [`check_chunk`], also returning the chunk's entries (owned), parsed in the same pass.
+pub fn parse_chunk(chunk: &[u8]) -> (ChunkCheck, Vec<Entry>) {
+    let mut entries = Vec::new();
+    let check = check_chunk_visit(chunk, &mut |line| match line {
+        // Its times were checked by the very parse `to_entry` uses.
+        Line::Borrowed(e) => entries.push(e.to_entry().expect("verified times parse")),
+        Line::Owned(e) => entries.push(e.clone()),
+    });
+    (check, entries)
 }
 
 /// Cuts `bytes` into at most `n` pieces, each ending just after a `\n` (the last may not).
@@ -494,6 +533,22 @@ pub struct ChunkCheck {
 
 /// Checks every line of `chunk` and the links between them (pure; any thread).
 pub fn check_chunk(chunk: &[u8]) -> ChunkCheck {
+    check_chunk_visit(chunk, &mut |_| {})
+}
+
+/// One verified line as parsed, handed to a [`check_chunk_visit`] visitor: borrowed from the
+/// line on the hot path, owned when a string held an escape sequence.
+pub(crate) enum Line<'a> {
+    Borrowed(&'a EntryRef<'a>),
+    Owned(&'a Entry),
+}
+
+/// [`check_chunk`], handing every line that passed its own checks (parse, canonical form,
+/// hash) to `visit`, in order, while it is parsed: so state can be derived in the same pass
+/// as the verification, without a second parse. Lines after a problem are not visited; the
+/// links between lines are checked after their visit, so a caller must discard what it
+/// gathered when the chunk (or the chain) reports a problem.
+pub(crate) fn check_chunk_visit(chunk: &[u8], visit: &mut dyn FnMut(Line<'_>)) -> ChunkCheck {
     let mut r = ChunkCheck {
         lines: 0,
         first: None,
@@ -512,7 +567,7 @@ pub fn check_chunk(chunk: &[u8]) -> ChunkCheck {
     };
     for (i, (line, text)) in all.enumerate() {
         let n = i as u64 + 1;
-        match check_line(line, text, &mut canon) {
+        match check_line(line, text, &mut canon, visit) {
             Err(p) => {
                 r.error = Some((n, p));
                 return r;
@@ -556,6 +611,7 @@ fn check_line<'a>(
     line: &'a [u8],
     text: Option<&'a str>,
     canon: &mut Vec<u8>,
+    visit: &mut dyn FnMut(Line<'_>),
 ) -> Result<(u64, Cow<'a, str>, [u8; 64]), Problem> {
     if line.is_empty() {
         return Err(Problem::Empty);
@@ -573,28 +629,53 @@ fn check_line<'a>(
             Ok(_) => Problem::NoHash,
         });
     }
+    if let Some(e) = text.and_then(super::scan::scan) {
+        // Read exactly as the canonical form: the line's content is its canonical bytes.
+        if e.v != FORMAT_VERSION {
+            return Err(unsupported(e.v));
+        }
+        let content = &line[..line.len() - HASH_TAIL_LEN];
+        let mut sha = Sha256::new();
+        sha.update(content);
+        sha.update(b"}");
+        let computed = hex(&sha.finalize());
+        if computed.as_slice() != e.hash.as_bytes() {
+            return Err(Problem::HashMismatch {
+                recorded: e.hash.to_owned(),
+                computed: ascii(&computed),
+            });
+        }
+        let parsed = Line::Borrowed(&e);
+        if let Some(p) = member_problem(&parsed) {
+            return Err(p);
+        }
+        visit(parsed);
+        return Ok((e.seq, Cow::Borrowed(e.prev), computed));
+    }
     canon.clear();
     let fast = match text {
         Some(t) => serde_json::from_str::<EntryRef<'_>>(t),
         None => serde_json::from_slice::<EntryRef<'_>>(line),
     };
-    let (v, seq, prev, recorded) = match fast {
+    let owned: Entry;
+    let (parsed, prev) = match &fast {
         Ok(e) => {
             e.write_canonical(canon);
-            (e.v, e.seq, Cow::Borrowed(e.prev), Cow::Borrowed(e.hash))
+            (Line::Borrowed(e), Cow::Borrowed(e.prev))
         }
         // Escaped strings (or an invalid line): the owned parse decides and explains.
         Err(_) => {
-            let e: Entry =
-                serde_json::from_slice(line).map_err(|e| Problem::Invalid(e.to_string()))?;
-            canonical_of(&e, canon);
-            (e.v, e.seq, Cow::Owned(e.prev), Cow::Owned(e.hash))
+            owned = serde_json::from_slice(line).map_err(|e| Problem::Invalid(e.to_string()))?;
+            canonical_of(&owned, canon);
+            (Line::Owned(&owned), Cow::Owned(owned.prev.clone()))
         }
     };
+    let (v, seq, recorded) = match &parsed {
+        Line::Borrowed(e) => (e.v, e.seq, e.hash),
+        Line::Owned(e) => (e.v, e.seq, e.hash.as_str()),
+    };
     if v != FORMAT_VERSION {
-        return Err(Problem::Invalid(format!(
-            "format version {v} is not supported (this kv-jit reads {FORMAT_VERSION})"
-        )));
+        return Err(unsupported(v));
     }
     let content = &line[..line.len() - HASH_TAIL_LEN];
     if canon.len() != content.len() + 1 || !canon.starts_with(content) {
@@ -603,11 +684,171 @@ fn check_line<'a>(
     let computed = hex(&Sha256::digest(&canon));
     if computed.as_slice() != recorded.as_bytes() {
         return Err(Problem::HashMismatch {
-            recorded: recorded.into_owned(),
+            recorded: recorded.to_owned(),
             computed: ascii(&computed),
         });
     }
+    if let Some(p) = member_problem(&parsed) {
+        return Err(p);
+    }
+    visit(parsed);
     Ok((seq, prev, computed))
+}
+
+fn unsupported(v: u32) -> Problem {
+    Problem::Invalid(format!(
+        "format version {v} is not supported (this kv-jit reads {FORMAT_VERSION})"
+    ))
+}
+
+/// The members of one line that carry a rule beyond their type, from either parse.
+struct Members<'a> {
+    event: Event,
+    time: Cow<'a, str>,
+    request_sha256: Option<&'a str>,
+    expires: Option<Cow<'a, str>>,
+    lag_seconds: Option<i64>,
+    break_glass: Option<bool>,
+    approvals_by: usize,
+    approvals_owners: usize,
+    error: Option<&'a str>,
+    note: Option<&'a str>,
+}
+
+impl<'a> Members<'a> {
+    fn of(line: &'a Line<'a>) -> Self {
+        match line {
+            Line::Borrowed(e) => Members {
+                event: e.event,
+                time: Cow::Borrowed(e.time),
+                request_sha256: e.request_sha256,
+                expires: e.window.as_ref().map(|w| Cow::Borrowed(w.expires)),
+                lag_seconds: e.lag_seconds,
+                break_glass: e.break_glass,
+                approvals_by: e.approvals.as_ref().map_or(0, |a| a.by.len()),
+                approvals_owners: e.approvals.as_ref().map_or(0, |a| a.owners.len()),
+                error: e.error,
+                note: e.note,
+            },
+            Line::Owned(e) => Members {
+                event: e.event,
+                time: Cow::Owned(super::entry::rfc3339::format(&e.time)),
+                request_sha256: e.request_sha256.as_deref(),
+                expires: e
+                    .window
+                    .as_ref()
+                    .map(|w| Cow::Owned(super::entry::rfc3339::format(&w.expires))),
+                lag_seconds: e.lag_seconds,
+                break_glass: e.break_glass,
+                approvals_by: e.approvals.as_ref().map_or(0, |a| a.by.len()),
+                approvals_owners: e.approvals.as_ref().map_or(0, |a| a.owners.len()),
+                error: e.error.as_deref(),
+                note: e.note.as_deref(),
+            },
+        }
+    }
+}
+
+/// The first documented member rule the line breaks (`docs/ledger.md`, "An entry"): what its
+/// type alone (checked by the strict parse) does not say.
+///
+/// - `request_sha256` is 64 lowercase hex digits;
+/// - `lag_seconds` is written only on a `revoked` entry with a `window`, and is `time` −
+///   `window.expires` in seconds;
+/// - `break_glass` is never written `false`;
+/// - `approvals.owners` is written only for a break-glass grant, whose `approvals.by` is empty;
+/// - `error` and `note` are scrubbed: no control characters, at most [`MAX_ERROR_CHARS`].
+///
+/// Presence is not checked: which optional members an event carries is the writer's choice.
+fn member_problem(line: &Line<'_>) -> Option<Problem> {
+    let m = Members::of(line);
+    let bad = |member: &'static str, rule: String| Some(Problem::Member { member, rule });
+    if let Some(sha) = m.request_sha256
+        && !(sha.len() == 64 && sha.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+    {
+        return bad(
+            "request_sha256",
+            format!(
+                "`{}` is not 64 lowercase hex digits (the SHA-256 of the request file)",
+                short_text(sha)
+            ),
+        );
+    }
+    if let Some(lag) = m.lag_seconds {
+        let Some(expires) = m.expires.as_deref().filter(|_| m.event == Event::Revoked) else {
+            return bad(
+                "lag_seconds",
+                format!(
+                    "written only on a `revoked` entry with a `window`, found on a `{}` entry{}",
+                    m.event.as_str(),
+                    if m.expires.is_none() {
+                        " without a `window`"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+        };
+        // Both are strict `YYYY-MM-DDTHH:MM:SSZ`, already checked by the parse.
+        let secs = |t: &str| DateTime::parse_from_rfc3339(t).map(|t| t.timestamp()).ok();
+        if let (Some(time), Some(expires)) = (secs(&m.time), secs(expires))
+            && time - expires != lag
+        {
+            return bad(
+                "lag_seconds",
+                format!(
+                    "is {lag} but `time` {} − `window.expires` {expires_text} is {} seconds",
+                    m.time,
+                    time - expires,
+                    expires_text = m.expires.as_deref().unwrap_or_default(),
+                ),
+            );
+        }
+    }
+    if m.break_glass == Some(false) {
+        return bad(
+            "break_glass",
+            "is never written `false`: a grant that is not break-glass has no `break_glass` member"
+                .to_owned(),
+        );
+    }
+    if m.approvals_owners > 0 && m.break_glass != Some(true) {
+        return bad(
+            "approvals.owners",
+            "is written only for a break-glass grant (`break_glass: true`)".to_owned(),
+        );
+    }
+    if m.break_glass == Some(true) && m.approvals_by > 0 {
+        return bad(
+            "approvals.by",
+            "is empty for a break-glass grant (granted without code-owner approvals)".to_owned(),
+        );
+    }
+    for (member, text) in [("error", m.error), ("note", m.note)] {
+        let Some(text) = text else { continue };
+        if text.chars().any(char::is_control) {
+            return bad(
+                member,
+                "holds a control character; kv-jit writes free text scrubbed, control characters as spaces"
+                    .to_owned(),
+            );
+        }
+        let n = text.chars().count();
+        if n > MAX_ERROR_CHARS {
+            return bad(
+                member,
+                format!("is {n} characters; kv-jit cuts free text at {MAX_ERROR_CHARS}"),
+            );
+        }
+    }
+    None
+}
+
+/// At most 16 characters of `s`, escaped, for a message.
+fn short_text(s: &str) -> String {
+    let head: String = s.chars().take(16).collect();
+    let more = if s.chars().count() > 16 { "…" } else { "" };
+    format!("{}{more}", head.escape_default())
 }
 
 /// The lines of `body` (which does not end with `\n`), found with SIMD rather than byte by byte.

@@ -388,6 +388,14 @@ pub(crate) mod rfc3339 {
         t.to_rfc3339_opts(SecondsFormat::Secs, true)
     }
 
+    /// A time the strict reader accepted, as it reads it (for the borrowing mirror, whose
+    /// times stay text until needed).
+    pub fn parse(s: &str) -> Option<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
     pub fn serialize<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format(t))
     }

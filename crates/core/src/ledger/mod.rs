@@ -32,14 +32,19 @@ mod body;
 mod borrowed;
 mod chain;
 mod entry;
+mod scan;
 mod state;
 
 pub use body::{Body, Granted, Missing};
+pub(crate) use borrowed::EntryRef;
 pub use chain::{
     ChunkCheck, DedupeKey, GENESIS, Linker, Problem, Tip, VerifyError, VerifyReport, append,
-    canonical_into, check_chunk, compute_hash, dedupe, parse_ledger, parse_ledger_with, sha256_hex,
-    split_lines, to_line, verify_bytes, verify_bytes_with,
+    canonical_into, check_chunk, compute_hash, dedupe, parse_chunk, parse_ledger,
+    parse_ledger_chunks, parse_ledger_with, sha256_hex, split_lines, to_line, verify_bytes,
+    verify_bytes_with,
 };
+pub(crate) use chain::{Line, check_chunk_visit};
+pub(crate) use entry::rfc3339::parse as parse_time;
 pub use entry::{
     Approval, Approvals, Entry, Event, ExpiryMode, FORMAT_VERSION, MAX_ERROR_CHARS, NewEntry,
     Reason, Role, Window, scrub_error, whole_seconds,
