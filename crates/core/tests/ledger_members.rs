@@ -129,3 +129,43 @@ fn the_fixtures_break_nothing_but_their_rule() {
         }
     }
 }
+
+#[test]
+fn the_placeholders_older_versions_wrote_for_unreadable_files_still_verify_on_refusals_only() {
+    use chrono::{TimeZone, Utc};
+    use kv_jit_core::ledger::{Event, NewEntry, Tip, append, to_line};
+    let time = Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap();
+    let ledger = |event: Event, sha: &str| -> Vec<u8> {
+        let entry = NewEntry {
+            request: Some("2026/big".into()),
+            request_sha256: Some(sha.into()),
+            ..NewEntry::new(time, event)
+        };
+        append(&Tip::genesis(), vec![entry])
+            .iter()
+            .map(to_line)
+            .collect::<String>()
+            .into_bytes()
+    };
+    for legacy in ["unreadable", "too-large-70000"] {
+        assert_eq!(
+            verify_bytes("l", &ledger(Event::Refused, legacy))
+                .unwrap()
+                .entries,
+            1,
+            "{legacy}"
+        );
+        // Only a refusal ever carried them.
+        assert!(
+            verify_bytes("l", &ledger(Event::Granted, legacy)).is_err(),
+            "{legacy}"
+        );
+    }
+    // Anything else of that shape is still refused.
+    for bad in ["too-large-", "too-large-7x", "Unreadable", "unreadable "] {
+        assert!(
+            verify_bytes("l", &ledger(Event::Refused, bad)).is_err(),
+            "{bad}"
+        );
+    }
+}

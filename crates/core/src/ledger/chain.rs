@@ -749,6 +749,17 @@ impl<'a> Members<'a> {
     }
 }
 
+/// The placeholder versions before the member rule wrote on the refusal of a request file
+/// they could not read: exactly `unreadable` or `too-large-N`. Still accepted on `refused`
+/// entries, so a ledger written then keeps verifying (a ledger that stops verifying sends every
+/// revoke run into sweep-only mode); nothing writes them any more.
+fn legacy_unhashed(sha: &str) -> bool {
+    sha == "unreadable"
+        || sha.strip_prefix("too-large-").is_some_and(|n| {
+            !n.is_empty() && n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
 /// The first documented member rule the line breaks (`docs/ledger.md`, "An entry"): what its
 /// type alone (checked by the strict parse) does not say.
 ///
@@ -765,6 +776,7 @@ fn member_problem(line: &Line<'_>) -> Option<Problem> {
     let bad = |member: &'static str, rule: String| Some(Problem::Member { member, rule });
     if let Some(sha) = m.request_sha256
         && !(sha.len() == 64 && sha.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        && !(m.event == Event::Refused && legacy_unhashed(sha))
     {
         return bad(
             "request_sha256",
