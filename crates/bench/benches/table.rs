@@ -491,11 +491,10 @@ async fn shards(
     cmd: &str,
     now: DateTime<Utc>,
     n: u16,
-    name: &str,
 ) -> Result<(Duration, Vec<measure::Measured>), String> {
     let mut commands = Vec::new();
     for k in 1..=n {
-        let dir = root.join(format!("{name}-{k}"));
+        let dir = root.join(format!("{cmd}-{k}"));
         world::git(
             root,
             t0(),
@@ -552,7 +551,7 @@ async fn scale_out(exe: &Path, size: &Size) -> Result<Vec<Row>, String> {
     ] {
         let _clock = FollowWallClock::from(emu.core(), now);
         emu.core().clear_log();
-        let (wall, runs) = shards(exe, tmp.path(), &repo.origin, &base, cmd, now, n, cmd).await?;
+        let (wall, runs) = shards(exe, tmp.path(), &repo.origin, &base, cmd, now, n).await?;
         let failed_runs: Vec<String> = runs
             .iter()
             .enumerate()
