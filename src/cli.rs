@@ -106,6 +106,15 @@ pub struct RunArgs {
     /// How many Azure items run at once (Azure's own throttling is paced per subscription too).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
+    /// Do only shard K of N (1 ≤ K ≤ N ≤ 256): the work of the subscriptions a stable hash
+    /// assigns to it, so a matrix of N jobs paces each subscription's ARM bucket once.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<kv_jit_core::shard::Shard>,
+}
+
+fn parse_shard(s: &str) -> Result<kv_jit_core::shard::Shard, String> {
+    s.parse()
+        .map_err(|e: kv_jit_core::shard::ShardError| e.to_string())
 }
 
 #[derive(Debug, Args)]
@@ -113,7 +122,7 @@ pub struct RevokeArgs {
     #[command(flatten)]
     pub run: RunArgs,
     /// Revoke this one request now (early), e.g. from a manual workflow run.
-    #[arg(long, value_name = "ID", requires = "reason")]
+    #[arg(long, value_name = "ID", requires = "reason", conflicts_with = "shard")]
     pub request: Option<String>,
     /// Why (required with --request, not empty); recorded in the ledger entry.
     #[arg(long, value_name = "TEXT", value_parser = non_empty_reason)]

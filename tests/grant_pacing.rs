@@ -130,6 +130,7 @@ async fn three_hundred_grants_and_revokes_at_concurrency_32_meet_no_429_and_all_
             shallow: false,
             run_url: None,
             concurrency: 32,
+            shard: None,
         };
         let ports = Ports {
             azure: Ok(&azure),

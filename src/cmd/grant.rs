@@ -93,6 +93,7 @@ fn run_once(
         shallow: manual.is_none() && kv_jit_effects::git::is_shallow(&ctx.repo_dir),
         run_url: ctx.run_url(),
         concurrency: args.concurrency,
+        shard: args.shard,
     };
     let ports = Ports {
         azure: azure.as_ref().map_err(Clone::clone),

@@ -22,4 +22,5 @@ pub mod plan;
 pub mod policy;
 pub mod report;
 pub mod request;
+pub mod shard;
 pub mod yaml;

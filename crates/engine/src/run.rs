@@ -40,6 +40,8 @@ pub struct Inputs<'a> {
     pub run_url: Option<String>,
     /// How many Azure items run at once.
     pub concurrency: u16,
+    /// `--shard K/N`: only the work of this shard's subscriptions (plan, reconcile, sweep).
+    pub shard: Option<kv_jit_core::shard::Shard>,
 }
 
 /// The ports of a run. `azure` is an error when no client could be built (no credentials):
@@ -150,7 +152,11 @@ where
         shallow,
         run_url,
         concurrency,
+        shard,
     } = inputs;
+    // A sharded run reconciles and sweeps only its own subscriptions' vaults.
+    let own_config = shard.map(|s| s.config(config));
+    let own_config = own_config.as_ref().unwrap_or(config);
     let mut messages = Vec::new();
     let mut say = |level, text: String| messages.push(Message { level, text });
     // A grant run that cannot do what it is for is an error; a revoke run only warns.
@@ -170,7 +176,7 @@ where
             match ports.azure {
                 Ok(azure) => {
                     let only = manual.as_ref().map(|m| m.request);
-                    let swept = expiry_sweep(azure, config, now, only, requests.as_ref().ok());
+                    let swept = expiry_sweep(azure, own_config, now, only, requests.as_ref().ok());
                     if let Err(m) = &requests {
                         say(
                             Level::Warning,
@@ -210,6 +216,9 @@ where
             }
         },
     };
+    if let Some(s) = &shard {
+        actions.retain(|a| s.owns_action(a, &desired, config));
+    }
 
     // A shallow clone cuts the history the windows and ids are judged by: what depends on it
     // (grants, refusals) waits for a full clone; revokes go ahead.
@@ -299,10 +308,11 @@ where
             all.extend(ledger::append(&ledger::Tip::of(&entries), new.clone()));
             state::from_ledger(&all)
         };
+        let active = shard.map(|s| s.active(&after.active));
         let reconciled = reconcile(
             azure,
-            config,
-            &after.active,
+            own_config,
+            active.as_ref().unwrap_or(&after.active),
             &after.drifted,
             &known_names,
             now,

@@ -198,6 +198,7 @@ struct World {
     azure: FakeAzure,
     ledger: FakeLedger,
     notifier: FakeNotifier,
+    shard: Option<kv_jit_core::shard::Shard>,
 }
 
 impl World {
@@ -207,6 +208,7 @@ impl World {
             azure: FakeAzure::default(),
             ledger: FakeLedger::default(),
             notifier: FakeNotifier::default(),
+            shard: None,
         }
     }
 
@@ -226,6 +228,7 @@ impl World {
             shallow: false,
             run_url: None,
             concurrency: 4,
+            shard: self.shard,
         };
         let ports = Ports {
             azure: Ok(&self.azure),
@@ -282,6 +285,55 @@ async fn a_due_grant_is_granted_recorded_and_announced_then_revoked_at_its_end()
         .await;
     assert_eq!(done.outcome, Outcome::Ok, "{:?}", done.messages);
     assert_eq!(w.events(), [Event::Granted, Event::Revoked]);
+    assert!(w.azure.names().is_empty());
+}
+
+/// kv-one's subscription (11111111-…) is shard 3 of 10 (`kv_jit_core::shard`'s pinned value).
+#[tokio::test]
+async fn a_sharded_run_does_only_its_own_subscriptions_work() {
+    let shard = |k| Some(kv_jit_core::shard::Shard::new(k, 10).unwrap());
+    let mut w = World::new();
+    w.shard = shard(4);
+    let other = w
+        .run(Mode::Grant, t0() + Duration::minutes(5), Ok(()), None)
+        .await;
+    assert_eq!(other.outcome, Outcome::Ok, "{:?}", other.messages);
+    assert!(other.new.is_empty() && other.recorded.is_none());
+    assert!(w.events().is_empty() && w.azure.names().is_empty());
+    w.shard = shard(3);
+    w.run(Mode::Grant, t0() + Duration::minutes(5), Ok(()), None)
+        .await;
+    assert_eq!(w.events(), [Event::Granted]);
+    // Another shard neither revokes it nor, seeing the ledger lose it, calls it an orphan.
+    w.ledger.entries.lock().unwrap().clear();
+    w.shard = shard(4);
+    let other = w
+        .run(
+            Mode::Revoke,
+            t0() + Duration::hours(3),
+            Err("no GitHub"),
+            None,
+        )
+        .await;
+    assert!(other.new.is_empty(), "{:?}", other.new);
+    assert_eq!(w.azure.names().len(), 1);
+    // Its own shard removes the orphan (and refuses the file the ledger no longer explains:
+    // a refusal is that subscription's work too, which the other shard left alone).
+    w.shard = shard(3);
+    let own = w
+        .run(
+            Mode::Revoke,
+            t0() + Duration::hours(3),
+            Err("no GitHub"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        w.events(),
+        [Event::Refused, Event::Revoked],
+        "{:?}",
+        own.messages
+    );
     assert!(w.azure.names().is_empty());
 }
 
