@@ -94,7 +94,21 @@ fn main() {
         .collect();
     let want =
         |s: &str| picked.is_empty() || picked.contains(&s) || (s == "P4" && picked.contains(&"P1"));
-    let size = Size::new(quick);
+    let mut size = Size::new(quick);
+    // `BENCH_CONCURRENCY=8,32` measures P1 at those concurrencies only (a full P1 at all three
+    // takes about half an hour on two cores).
+    if let Some(list) = std::env::var("BENCH_CONCURRENCY")
+        .ok()
+        .filter(|l| !l.is_empty())
+    {
+        match list.split(',').map(|c| c.trim().parse::<u16>()).collect() {
+            Ok(c) => size.concurrencies = c,
+            Err(_) => {
+                eprintln!("BENCH_CONCURRENCY: expected numbers separated by commas, e.g. 8,32");
+                std::process::exit(2);
+            }
+        }
+    }
     let exe = match emu::find_kv_jit() {
         Ok(e) => e,
         Err(e) => {
