@@ -1,6 +1,6 @@
 //! Ledgers of any length with every field a real entry carries: granted/revoked pairs of
 //! requests that ended long ago (ids `old/…`, which no generated request file uses), chained.
-//! The same shape as the root's `benches/ledger_verify.rs`.
+//! Also the ledger of the root's `benches/ledger_verify.rs`.
 
 use std::io::Write;
 

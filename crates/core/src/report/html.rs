@@ -504,23 +504,17 @@ fn tables(o: &mut String, r: &Report) {
             o.push_str("</tbody></table>\n");
         }
         o.push_str("<h2>By person</h2>\n<table><thead><tr><th>person</th><th>grants</th><th>secrets</th><th>hours of access</th><th>break-glass</th><th>ended early</th><th>still active</th></tr></thead><tbody>\n");
-        for (person, grants) in r.by_person() {
-            let targets: std::collections::BTreeSet<String> =
-                grants.iter().map(|g| g.target()).collect();
-            let secs: i64 = grants.iter().map(|g| g.access_seconds).sum();
+        for p in r.person_rows() {
             let _ = writeln!(
                 o,
                 "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-                html(&person),
-                grants.len(),
-                html(&targets.into_iter().collect::<Vec<_>>().join(", ")),
-                text::hours(secs),
-                grants.iter().filter(|g| g.break_glass).count(),
-                grants
-                    .iter()
-                    .filter(|g| g.end == super::model::End::Early)
-                    .count(),
-                grants.iter().filter(|g| g.revoked_at.is_none()).count(),
+                html(&p.person),
+                p.grants,
+                html(&p.targets),
+                text::hours(p.access_seconds),
+                p.break_glass,
+                p.early,
+                p.active,
             );
         }
         o.push_str("</tbody></table>\n");

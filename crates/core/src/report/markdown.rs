@@ -103,23 +103,17 @@ pub fn render(r: &Report) -> String {
         o.push_str("## By person\n\n");
         o.push_str("| person | grants | secrets | hours of access | break-glass | ended early | still active |\n");
         o.push_str("|---|---:|---|---:|---:|---:|---:|\n");
-        for (person, grants) in r.by_person() {
-            let targets: std::collections::BTreeSet<String> =
-                grants.iter().map(|g| g.target()).collect();
-            let secs: i64 = grants.iter().map(|g| g.access_seconds).sum();
+        for p in r.person_rows() {
             let _ = writeln!(
                 o,
                 "| {} | {} | {} | {} | {} | {} | {} |",
-                md(&person),
-                grants.len(),
-                md(&targets.into_iter().collect::<Vec<_>>().join(", ")),
-                text::hours(secs),
-                grants.iter().filter(|g| g.break_glass).count(),
-                grants
-                    .iter()
-                    .filter(|g| g.end == super::model::End::Early)
-                    .count(),
-                grants.iter().filter(|g| g.revoked_at.is_none()).count(),
+                md(&p.person),
+                p.grants,
+                md(&p.targets),
+                text::hours(p.access_seconds),
+                p.break_glass,
+                p.early,
+                p.active,
             );
         }
         o.push('\n');

@@ -403,6 +403,38 @@ impl Report {
         }
         map.into_iter().collect()
     }
+
+    /// One summary row per person, in order: what every renderer's "By person" table shows.
+    pub fn person_rows(&self) -> Vec<PersonRow> {
+        self.by_person()
+            .into_iter()
+            .map(|(person, grants)| {
+                let targets: BTreeSet<String> = grants.iter().map(|g| g.target()).collect();
+                PersonRow {
+                    person,
+                    grants: grants.len(),
+                    targets: targets.into_iter().collect::<Vec<_>>().join(", "),
+                    access_seconds: grants.iter().map(|g| g.access_seconds).sum(),
+                    break_glass: grants.iter().filter(|g| g.break_glass).count(),
+                    early: grants.iter().filter(|g| g.end == End::Early).count(),
+                    active: grants.iter().filter(|g| g.revoked_at.is_none()).count(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// A person's line in the "By person" table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonRow {
+    pub person: String,
+    pub grants: usize,
+    /// The secrets (or vaults) they held, comma-separated, in order.
+    pub targets: String,
+    pub access_seconds: i64,
+    pub break_glass: usize,
+    pub early: usize,
+    pub active: usize,
 }
 
 /// Builds the report from verified entries, in one pass over them.
