@@ -27,6 +27,8 @@
 //! answer minus the requests still in flight, which ARM may not have counted yet): another
 //! client spending the same bucket slows this one down, a stale answer never speeds it up. A
 //! large run at any concurrency therefore waits before Azure would answer 429.
+//! A successful answer without a count (a server that meters nothing: ARM always sends one)
+//! turns the model off for that bucket until an answer carries a count again.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -196,6 +198,9 @@ struct Model {
     cap: f64,
     /// ARM has answered with the bucket's count at least once.
     known: bool,
+    /// The last successful answer carried no count for this bucket: the server meters nothing
+    /// here (ARM always sends one), so requests go unpaced until an answer carries a count.
+    unmetered: bool,
 }
 
 /// The per-(subscription, bucket) models; see the module docs.
@@ -229,7 +234,12 @@ impl Pacer {
                 in_flight: 0,
                 cap,
                 known: false,
+                unmetered: false,
             });
+        if m.unmetered {
+            m.in_flight += 1;
+            return Duration::ZERO;
+        }
         if now > m.at {
             let elapsed = duration_between(m.at, now).as_secs_f64();
             m.tokens = (m.tokens + elapsed * rate).min(m.cap);
@@ -246,13 +256,15 @@ impl Pacer {
     }
 
     /// The answer to a reserved request: ARM's remaining count lowers the model (never raises
-    /// it); `None` when there was no answer.
+    /// it); `None` when there was no answer. `success`: the answer was a 2xx (only a successful
+    /// answer without a count says the server meters nothing; a 429 without one says nothing).
     fn observe(
         &self,
         policy: &RetryPolicy,
         sub: &str,
         bucket: Bucket,
         headers: Option<&HeaderMap>,
+        success: bool,
     ) {
         if policy.pace_low_water == 0 {
             return;
@@ -264,7 +276,11 @@ impl Pacer {
         let mut map = self.buckets.lock().expect("pacer lock");
         if let Some(m) = map.get_mut(&(sub.to_ascii_lowercase(), bucket)) {
             m.in_flight = m.in_flight.saturating_sub(1);
+            if left.is_none() && success {
+                m.unmetered = true;
+            }
             if let Some(left) = left {
+                m.unmetered = false;
                 let seen = f64::from(left) - f64::from(m.in_flight);
                 if m.known {
                     m.tokens = m.tokens.min(seen);
@@ -427,7 +443,11 @@ impl Transport {
             let outcome = self.send_once(call).await;
             if let Some((sub, bucket)) = call.pace {
                 let headers = outcome.as_ref().ok().map(|r| &r.headers);
-                self.pacer.observe(&self.policy, sub, bucket, headers);
+                let success = outcome
+                    .as_ref()
+                    .is_ok_and(|r| (200..300).contains(&r.status));
+                self.pacer
+                    .observe(&self.policy, sub, bucket, headers, success);
             }
             let (wait_hint, failure) = match outcome {
                 Ok(reply) if !super::error::retried_in_call(reply.status) => return Ok(reply),
@@ -634,9 +654,9 @@ mod tests {
             );
             h
         };
-        pacer.observe(&p, "s", w, Some(&one("1")));
+        pacer.observe(&p, "s", w, Some(&one("1")), true);
         // From then on a header saying more is left than the model holds does not raise it.
-        pacer.observe(&p, "s", w, Some(&one("199")));
+        pacer.observe(&p, "s", w, Some(&one("199")), true);
         assert_eq!(pacer.reserve(&p, "s", w, t0), Duration::from_millis(2500));
         // Refill on the clock: one second buys two tokens.
         let later = t0 + chrono::Duration::seconds(1);
@@ -647,7 +667,7 @@ mod tests {
             "x-ms-ratelimit-remaining-subscription-writes",
             HeaderValue::from_static("0"),
         );
-        pacer.observe(&p, "t", w, Some(&h));
+        pacer.observe(&p, "t", w, Some(&h), true);
         assert_eq!(pacer.reserve(&p, "t", w, t0), Duration::from_secs(1));
         // The pacer off (low water 0) never waits.
         let off = RetryPolicy {
@@ -655,5 +675,35 @@ mod tests {
             ..p
         };
         assert_eq!(pacer.reserve(&off, "s", w, t0), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_server_that_sends_no_count_is_not_paced_until_it_does() {
+        let t0: DateTime<Utc> = "2026-11-27T09:00:00Z".parse().unwrap();
+        let p = RetryPolicy {
+            pace_low_water: 1,
+            pace_capacity: 2,
+            pace_refill_per_sec: 1.0,
+            ..RetryPolicy::default()
+        };
+        let pacer = Pacer::default();
+        let w = Bucket::Writes;
+        assert_eq!(pacer.reserve(&p, "s", w, t0), Duration::ZERO);
+        // A 429 without a count says nothing about metering: still paced.
+        pacer.observe(&p, "s", w, Some(&HeaderMap::new()), false);
+        assert_eq!(pacer.reserve(&p, "s", w, t0), Duration::from_secs(1));
+        // A success without a count: the server meters nothing here.
+        pacer.observe(&p, "s", w, Some(&HeaderMap::new()), true);
+        for _ in 0..50 {
+            assert_eq!(pacer.reserve(&p, "s", w, t0), Duration::ZERO);
+        }
+        // An answer with a count turns the model back on, counting what is in flight.
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-ms-ratelimit-remaining-subscription-writes",
+            HeaderValue::from_static("3"),
+        );
+        pacer.observe(&p, "s", w, Some(&h), true);
+        assert!(pacer.reserve(&p, "s", w, t0) > Duration::ZERO);
     }
 }
