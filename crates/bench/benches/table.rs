@@ -299,7 +299,13 @@ async fn p1(exe: &Path, size: &Size) -> Result<(Vec<Row>, Vec<Row>), String> {
     let n = size.p1_requests;
     let mut rows = Vec::new();
     let mut p4 = Vec::new();
-    for throttle in [false, true] {
+    // `BENCH_THROTTLE=off|on` measures P1 with ARM's write throttle off or on only.
+    let throttles: &[bool] = match std::env::var("BENCH_THROTTLE").as_deref() {
+        Ok("off") => &[false],
+        Ok("on") => &[true],
+        _ => &[false, true],
+    };
+    for &throttle in throttles {
         for &c in &size.concurrencies {
             eprintln!(
                 "P1: concurrency {c}, throttle {}",
