@@ -14,7 +14,7 @@ use kv_jit_emulator::github::{
     CommitSeed, FileSeed, GithubSeed, GithubState, PullSeed, RateLimitUpdate, RepoSeed, ReviewSeed,
 };
 use kv_jit_emulator::{EmulatorHandle, LogEntry, Seed};
-use world::{CLIENT_ID, SUB, TENANT, git};
+use world::{CLIENT_ID, SUB, TENANT, git, origin_and_clone};
 
 const VAULTS: [&str; 3] = ["kv-alpha", "kv-beta", "kv-gamma"];
 const PULLS: usize = 20;
@@ -91,24 +91,7 @@ impl Batch {
                 .await
                 .unwrap();
         let tmp = tempfile::tempdir().unwrap();
-        let origin = tmp.path().join("origin.git");
-        let work = tmp.path().join("work");
-        std::fs::create_dir_all(&work).unwrap();
-        git(
-            tmp.path(),
-            &[
-                "init",
-                "--quiet",
-                "--bare",
-                "--initial-branch=main",
-                origin.to_str().unwrap(),
-            ],
-        );
-        git(&work, &["init", "--quiet", "--initial-branch=main"]);
-        git(
-            &work,
-            &["remote", "add", "origin", origin.to_str().unwrap()],
-        );
+        let (origin, work) = origin_and_clone(tmp.path());
         let config = config(azure.base_url().trim_end_matches('/'));
         write(&work, ".github/kv-jit.yml", &config);
         write(&work, ".github/CODEOWNERS", CODEOWNERS);

@@ -75,6 +75,29 @@ pub fn request(requester: &str, duration: &str) -> String {
 
 pub const CODEOWNERS: &str = "/requests/ @carol\n";
 
+/// A bare `origin.git` and an empty clone `work` of it (branch `main`) under `dir`.
+pub fn origin_and_clone(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let origin = dir.join("origin.git");
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(
+        dir,
+        &[
+            "init",
+            "--quiet",
+            "--bare",
+            "--initial-branch=main",
+            origin.to_str().unwrap(),
+        ],
+    );
+    git(&work, &["init", "--quiet", "--initial-branch=main"]);
+    git(
+        &work,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+    (origin, work)
+}
+
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .current_dir(dir)
@@ -146,24 +169,7 @@ impl World {
         .await
         .unwrap();
         let tmp = tempfile::tempdir().unwrap();
-        let origin = tmp.path().join("origin.git");
-        let work = tmp.path().join("work");
-        std::fs::create_dir_all(&work).unwrap();
-        git(
-            tmp.path(),
-            &[
-                "init",
-                "--quiet",
-                "--bare",
-                "--initial-branch=main",
-                origin.to_str().unwrap(),
-            ],
-        );
-        git(&work, &["init", "--quiet", "--initial-branch=main"]);
-        git(
-            &work,
-            &["remote", "add", "origin", origin.to_str().unwrap()],
-        );
+        let (origin, work) = origin_and_clone(tmp.path());
         let config = edit(config(azure.base_url().trim_end_matches('/')));
         write(&work, ".github/kv-jit.yml", &config);
         write(&work, ".github/CODEOWNERS", CODEOWNERS);
